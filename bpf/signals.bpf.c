@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Signals: who sent what to whom, how it was delivered, and how the process ended.
+ * Tracepoint context fields only (no bpf_probe_read_kernel), so it loads under lockdown. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "signals.h"
+
+#define SIGKILL_NR 9
+#define SIGCHLD_NR 17
+#define SIGCONT_NR 18
+#define SIGSTOP_NR 19
+#define SIGTSTP_NR 20
+#define SIGTTIN_NR 21
+#define SIGTTOU_NR 22
+#define SIGURG_NR 23
+#define SIGWINCH_NR 28
+#define SIG_DFL_VALUE 0
+#define SIG_IGN_VALUE 1
+
+/* Set before load. Bit n set: report signal n. 0 reports every signal. */
+const volatile __u64 signal_mask = 0;
+/* Report signal_deliver events (the exit cause is tracked either way). */
+const volatile __u32 report_deliver = 1;
+
+__u64 counters[SIGDRAIN_CNT_MAX];
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct exit_cause {
+  __u32 cause;
+  __u32 value;
+};
+
+/* Why a process is ending, keyed by tgid: set by exit_group() and by fatal signal delivery. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, struct exit_cause);
+} group_exit_causes SEC(".maps");
+
+/* exit() of one thread, keyed by tid: the process's status when that thread is the last one. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u32);
+} thread_exit_codes SEC(".maps");
+
+/* The stable layout of syscalls:sys_enter_exit{,_group} (see their format files). */
+struct syscall_enter_exit_ctx {
+  __u64 common; /* struct trace_entry */
+  int nr;
+  long error_code;
+};
+
+/* signal:signal_generate's format, unchanged since 3.x. Declared here without CO-RE relocation because
+ * comm is copied as an array: a relocated array address is a modified ctx pointer, which the verifier
+ * refuses for tracepoint programs. */
+struct signal_generate_ctx {
+  __u64 common; /* struct trace_entry */
+  int sig;
+  int errno_;
+  int code;
+  char comm[16];
+  int pid;
+  int group;
+  int result;
+};
+
+static __always_inline int wanted(int sig) {
+  if (sig <= 0 || sig > 64) return 0;
+  return signal_mask == 0 || (signal_mask & (1ULL << sig));
+}
+
+static __always_inline void count(int idx) { __sync_fetch_and_add(&counters[idx], 1); }
+
+static __always_inline int default_is_fatal(int sig) {
+  switch (sig) {
+    case SIGCHLD_NR: case SIGCONT_NR: case SIGURG_NR: case SIGWINCH_NR:
+    case SIGSTOP_NR: case SIGTSTP_NR: case SIGTTIN_NR: case SIGTTOU_NR:
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+SEC("tracepoint/signal/signal_generate")
+int on_signal_generate(struct signal_generate_ctx *ctx) {
+  int sig = ctx->sig;
+  if (!wanted(sig)) return 0;
+  struct sigdrain_signal_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count(SIGDRAIN_CNT_RINGBUF_DROPS);
+    return 0;
+  }
+  __u64 id = bpf_get_current_pid_tgid();
+  e->kind = SIGDRAIN_EV_SIGNAL;
+  e->sig = sig;
+  e->time_ns = bpf_ktime_get_ns();
+  e->sender_cgroup = bpf_get_current_cgroup_id();
+  e->sender_tgid = id >> 32;
+  e->sender_tid = (__u32)id;
+  e->target_pid = ctx->pid;
+  e->code = ctx->code;
+  e->err = ctx->errno_;
+  e->group = ctx->group;
+  e->result = ctx->result;
+  e->pad = 0;
+  bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
+  __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));
+  count(SIGDRAIN_CNT_EVENTS);
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+
+SEC("tracepoint/signal/signal_deliver")
+int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
+  int sig = ctx->sig;
+  unsigned long handler = ctx->sa_handler;
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+
+  if (handler == SIG_DFL_VALUE && default_is_fatal(sig)) {
+    /* A fatal default action: the group dies of this signal, unless it already called exit_group().
+     * SIGKILL reaches every thread of a dying group (also after exit_group), so it never overrides a code. */
+    struct exit_cause *old = bpf_map_lookup_elem(&group_exit_causes, &tgid);
+    if (!old || old->cause != SIGDRAIN_EXIT_CODE) {
+      if (!(old && sig == SIGKILL_NR && old->cause == SIGDRAIN_EXIT_SIGNAL)) {
+        struct exit_cause c = {.cause = SIGDRAIN_EXIT_SIGNAL, .value = sig};
+        bpf_map_update_elem(&group_exit_causes, &tgid, &c, BPF_ANY);
+      }
+    }
+  }
+
+  if (!report_deliver || !wanted(sig)) return 0;
+  struct sigdrain_deliver_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count(SIGDRAIN_CNT_RINGBUF_DROPS);
+    return 0;
+  }
+  e->kind = SIGDRAIN_EV_DELIVER;
+  e->sig = sig;
+  e->time_ns = bpf_ktime_get_ns();
+  e->cgroup = bpf_get_current_cgroup_id();
+  e->tgid = tgid;
+  e->tid = (__u32)id;
+  e->code = ctx->code;
+  e->handler_class = handler == SIG_DFL_VALUE   ? SIGDRAIN_HANDLER_DEFAULT
+                     : handler == SIG_IGN_VALUE ? SIGDRAIN_HANDLER_IGNORE
+                                                : SIGDRAIN_HANDLER_CATCH;
+  e->sa_flags = ctx->sa_flags;
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  count(SIGDRAIN_CNT_EVENTS);
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_exit_group")
+int on_exit_group(struct syscall_enter_exit_ctx *ctx) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  struct exit_cause c = {.cause = SIGDRAIN_EXIT_CODE, .value = (__u32)ctx->error_code & 0xff};
+  bpf_map_update_elem(&group_exit_causes, &tgid, &c, BPF_ANY);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_exit")
+int on_exit_thread(struct syscall_enter_exit_ctx *ctx) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  __u32 code = (__u32)ctx->error_code & 0xff;
+  bpf_map_update_elem(&thread_exit_codes, &tid, &code, BPF_ANY);
+  return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32, tid = (__u32)id;
+  int group_dead;
+  if (bpf_core_field_exists(ctx->group_dead))
+    group_dead = BPF_CORE_READ(ctx, group_dead);
+  else
+    group_dead = tid == tgid; /* older kernels: the leader's exit stands for the process's */
+
+  __u32 *thread_code = bpf_map_lookup_elem(&thread_exit_codes, &tid);
+  __u32 thread_status = thread_code ? *thread_code : 0;
+  int had_thread_code = thread_code != 0;
+  if (thread_code) bpf_map_delete_elem(&thread_exit_codes, &tid);
+  if (!group_dead) return 0;
+
+  struct sigdrain_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count(SIGDRAIN_CNT_RINGBUF_DROPS);
+    bpf_map_delete_elem(&group_exit_causes, &tgid);
+    return 0;
+  }
+  e->kind = SIGDRAIN_EV_EXIT;
+  e->tgid = tgid;
+  e->time_ns = bpf_ktime_get_ns();
+  e->cgroup = bpf_get_current_cgroup_id();
+  struct exit_cause *c = bpf_map_lookup_elem(&group_exit_causes, &tgid);
+  if (c) {
+    e->cause = c->cause;
+    e->cause_value = c->value;
+  } else if (had_thread_code) {
+    e->cause = SIGDRAIN_EXIT_CODE;
+    e->cause_value = thread_status;
+  } else {
+    e->cause = SIGDRAIN_EXIT_UNKNOWN;
+    e->cause_value = 0;
+  }
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  bpf_map_delete_elem(&group_exit_causes, &tgid);
+  count(SIGDRAIN_CNT_EVENTS);
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Sockets: per-connection state keyed by the socket's kernel address, and per-cgroup aggregates
+ * (open inbound connections, requests in flight). Nothing per send/recv goes to user space; it reads
+ * the aggregates. Tracepoint context fields only, so it loads under lockdown. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "sockets.h"
+
+#define AF_INET_NR 2
+#define AF_INET6_NR 10
+#define IPPROTO_TCP_NR 6
+#define MSG_PEEK_FLAG 2
+#define TCP_ESTABLISHED_NR 1
+#define TCP_SYN_SENT_NR 2
+#define TCP_SYN_RECV_NR 3
+#define TCP_CLOSE_NR 7
+#define TCP_LISTEN_NR 10
+
+__u64 counters[SIGDRAIN_SOCK_CNT_MAX];
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536); /* resized by user space before load */
+  __type(key, __u64);         /* struct sock * */
+  __type(value, struct sigdrain_sock_state);
+} sock_states SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* cgroup v2 id */
+  __type(value, struct sigdrain_cgroup_stats);
+} cgroup_stats SEC(".maps");
+
+static __always_inline int is_tcp(__u16 family, __u16 protocol) {
+  return (family == AF_INET_NR || family == AF_INET6_NR) && protocol == IPPROTO_TCP_NR;
+}
+
+static __always_inline struct sigdrain_cgroup_stats *stats_of(__u64 cgroup_id) {
+  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &cgroup_id);
+  if (s) return s;
+  struct sigdrain_cgroup_stats zero = {};
+  bpf_map_update_elem(&cgroup_stats, &cgroup_id, &zero, BPF_NOEXIST); /* EEXIST: another CPU won */
+  s = bpf_map_lookup_elem(&cgroup_stats, &cgroup_id);
+  if (!s) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_CGROUP_FAIL], 1);
+  return s;
+}
+
+static __always_inline int counts_as_inbound(__u8 direction) {
+  return direction == SIGDRAIN_DIR_INBOUND || direction == SIGDRAIN_DIR_INBOUND_GUESSED;
+}
+
+/* Process context: the current task owns the socket. Counts it in its cgroup the first time. */
+static __always_inline void take_ownership(struct sigdrain_sock_state *st) {
+  if (st->flags & SIGDRAIN_SOCK_OWNED) return;
+  st->owner_tgid = bpf_get_current_pid_tgid() >> 32;
+  st->cgroup_id = bpf_get_current_cgroup_id();
+  st->flags |= SIGDRAIN_SOCK_OWNED;
+  if (counts_as_inbound(st->direction)) {
+    struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
+    if (s) {
+      __sync_fetch_and_add(&s->open_inbound, 1);
+      st->flags |= SIGDRAIN_SOCK_COUNTED;
+    }
+  }
+}
+
+static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new) {
+  struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
+  if (st) return st;
+  struct sigdrain_sock_state fresh = {.direction = direction_if_new};
+  bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
+  st = bpf_map_lookup_elem(&sock_states, &sk);
+  if (!st) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
+  return st;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
+  if (!is_tcp(ctx->family, ctx->protocol)) return 0;
+  __u64 sk = (__u64)ctx->skaddr;
+  int oldstate = ctx->oldstate, newstate = ctx->newstate;
+
+  if (newstate == TCP_ESTABLISHED_NR && (oldstate == TCP_SYN_RECV_NR || oldstate == TCP_SYN_SENT_NR)) {
+    /* Often softirq: the current task is not the owner, so only the direction is recorded here. */
+    struct sigdrain_sock_state fresh = {
+        .local_port = ctx->sport,
+        .direction = oldstate == TCP_SYN_RECV_NR ? SIGDRAIN_DIR_INBOUND : SIGDRAIN_DIR_OUTBOUND,
+    };
+    if (bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_ANY))
+      __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
+    return 0;
+  }
+
+  if (newstate == TCP_LISTEN_NR) {
+    /* listen() runs in the owner's process context. */
+    struct sigdrain_sock_state fresh = {.local_port = ctx->sport, .direction = SIGDRAIN_DIR_LISTEN};
+    fresh.owner_tgid = bpf_get_current_pid_tgid() >> 32;
+    fresh.cgroup_id = bpf_get_current_cgroup_id();
+    fresh.flags = SIGDRAIN_SOCK_OWNED;
+    struct sigdrain_cgroup_stats *s = stats_of(fresh.cgroup_id);
+    if (s) {
+      __sync_fetch_and_add(&s->listening, 1);
+      fresh.flags |= SIGDRAIN_SOCK_COUNTED;
+    }
+    if (bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_ANY)) {
+      if (s) __sync_fetch_and_add(&s->listening, -1);
+      __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
+    }
+    return 0;
+  }
+
+  if (newstate == TCP_CLOSE_NR) {
+    struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
+    if (!st) return 0;
+    if (st->flags & (SIGDRAIN_SOCK_COUNTED | SIGDRAIN_SOCK_INFLIGHT)) {
+      struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
+      if (s) {
+        if (st->flags & SIGDRAIN_SOCK_COUNTED) {
+          if (st->direction == SIGDRAIN_DIR_LISTEN)
+            __sync_fetch_and_add(&s->listening, -1);
+          else
+            __sync_fetch_and_add(&s->open_inbound, -1);
+        }
+        if (st->flags & SIGDRAIN_SOCK_INFLIGHT) __sync_fetch_and_add(&s->inflight, -1);
+      }
+    }
+    bpf_map_delete_elem(&sock_states, &sk);
+  }
+  return 0;
+}
+
+SEC("tracepoint/sock/sock_recv_length")
+int on_sock_recv_length(struct trace_event_raw_sock_msg_length *ctx) {
+  if (ctx->ret <= 0 || (ctx->flags & MSG_PEEK_FLAG) || !is_tcp(ctx->family, ctx->protocol)) return 0;
+  __u64 sk = (__u64)ctx->sk;
+  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED);
+  if (!st) return 0;
+  take_ownership(st);
+  __u64 now = bpf_ktime_get_ns();
+  st->last_recv_ns = now;
+  st->bytes_recv += ctx->ret;
+  if (!counts_as_inbound(st->direction) || !(st->flags & SIGDRAIN_SOCK_COUNTED)) return 0;
+  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
+  if (!s) return 0;
+  s->last_activity_ns = now;
+  if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) {
+    st->flags |= SIGDRAIN_SOCK_INFLIGHT;
+    __sync_fetch_and_add(&s->inflight, 1);
+    __sync_fetch_and_add(&s->requests_started, 1);
+  }
+  return 0;
+}
+
+SEC("tracepoint/sock/sock_send_length")
+int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
+  if (ctx->ret <= 0 || !is_tcp(ctx->family, ctx->protocol)) return 0;
+  __u64 sk = (__u64)ctx->sk;
+  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN);
+  if (!st) return 0;
+  take_ownership(st);
+  __u64 now = bpf_ktime_get_ns();
+  st->last_send_ns = now;
+  st->bytes_sent += ctx->ret;
+  if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) return 0;
+  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
+  st->flags &= ~SIGDRAIN_SOCK_INFLIGHT;
+  if (!s) return 0;
+  s->last_activity_ns = now;
+  __sync_fetch_and_add(&s->inflight, -1);
+  __sync_fetch_and_add(&s->requests_completed, 1);
+  return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

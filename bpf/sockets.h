@@ -1,0 +1,53 @@
+/* Per-socket state and per-cgroup aggregates kept by bpf/sockets.bpf.c and read by user space.
+ * ABI: fixed-width types only; checked with static_assert in userspace/observer/socket_state.hpp.
+ *
+ * "Request in flight": an inbound TCP connection whose last receive of data is newer than its last send
+ * of data. A server that has read a request and not yet written (any of) its response holds one request
+ * in flight on that connection; an idle keep-alive connection holds none. */
+#ifndef SIGDRAIN_BPF_SOCKETS_H
+#define SIGDRAIN_BPF_SOCKETS_H
+
+enum sigdrain_sock_direction {
+  SIGDRAIN_DIR_UNKNOWN = 0,
+  SIGDRAIN_DIR_INBOUND = 1,  /* SYN_RECV -> ESTABLISHED: accepted from a listener */
+  SIGDRAIN_DIR_OUTBOUND = 2, /* SYN_SENT -> ESTABLISHED: connect()ed */
+  SIGDRAIN_DIR_LISTEN = 3,   /* a listening socket */
+  /* Existed before sigdrain started; the first data seen on it was received, as on a server's
+   * connection, so it is counted as inbound. Errs on the side of a longer drain, never a cut request. */
+  SIGDRAIN_DIR_INBOUND_GUESSED = 4,
+};
+
+enum sigdrain_sock_flags {
+  SIGDRAIN_SOCK_OWNED = 1,    /* owner_tgid/cgroup_id were taken in process context */
+  SIGDRAIN_SOCK_COUNTED = 2,  /* counted in its cgroup's open_inbound or listening */
+  SIGDRAIN_SOCK_INFLIGHT = 4, /* counted in its cgroup's inflight */
+};
+
+struct sigdrain_sock_state {
+  __u64 cgroup_id;
+  __u64 last_recv_ns; /* bpf_ktime_get_ns() of the last receive with data */
+  __u64 last_send_ns;
+  __u64 bytes_recv;
+  __u64 bytes_sent;
+  __u32 owner_tgid;
+  __u16 local_port; /* host byte order; 0 when not seen on a state change */
+  __u8 direction;   /* enum sigdrain_sock_direction */
+  __u8 flags;       /* enum sigdrain_sock_flags */
+};
+
+struct sigdrain_cgroup_stats {
+  __s64 open_inbound; /* inbound connections that are owned and not closed */
+  __s64 inflight;     /* requests in flight (see above) */
+  __s64 listening;    /* listening sockets */
+  __u64 requests_started;   /* idle -> in flight transitions */
+  __u64 requests_completed; /* in flight -> idle by a send */
+  __u64 last_activity_ns;   /* last data received or sent on an inbound connection */
+};
+
+enum sigdrain_sock_counter {
+  SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL = 0, /* socket map full (LRU could not insert) */
+  SIGDRAIN_SOCK_CNT_NEW_CGROUP_FAIL = 1, /* cgroup map full */
+  SIGDRAIN_SOCK_CNT_MAX = 2,
+};
+
+#endif

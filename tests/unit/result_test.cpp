@@ -1,0 +1,30 @@
+#include "util/result.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sigdrain {
+namespace {
+
+TEST(Result, CarriesValueOrError) {
+  Result<int> good = 3;
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(*good, 3);
+  Result<int> bad = Error::sys(ENOENT, "open /x");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ENOENT);
+  EXPECT_EQ(bad.error().message, "open /x: No such file or directory");
+}
+
+TEST(Result, ValueOrThrowRaisesUserError) {
+  Result<int> bad = Error::msg("no such container: web");
+  try {
+    (void)value_or_throw(std::move(bad), 2);
+    FAIL() << "expected a UserError";
+  } catch (const UserError& e) {
+    EXPECT_STREQ(e.what(), "no such container: web");
+    EXPECT_EQ(e.exit_code(), 2);
+  }
+}
+
+}  // namespace
+}  // namespace sigdrain
