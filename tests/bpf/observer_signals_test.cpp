@@ -1,0 +1,248 @@
+// Real signals, real BPF: each way of sending a signal is seen with the right sender, target and result.
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "observer/observer.hpp"
+
+namespace sigdrain {
+namespace {
+
+using namespace std::chrono_literals;
+
+class EventLog {
+ public:
+  Observer::Handler handler() {
+    return [this](const ObservedEvent& e) { events_.push_back(e); };
+  }
+  // Polls until `pred` matches an event or 3 s pass.
+  template <typename T>
+  std::optional<T> wait_for(Observer& obs, std::function<bool(const T&)> pred) {
+    auto until = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < until) {
+      for (const auto& e : events_)
+        if (auto* t = std::get_if<T>(&e); t && pred(*t)) return *t;
+      auto r = obs.poll(50ms);
+      if (!r) ADD_FAILURE() << r.error().message;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::vector<ObservedEvent> events_;
+};
+
+// A child that installs `disposition` for SIGUSR1/SIGTERM, says it is ready, then waits.
+pid_t spawn_waiter(void (*disposition)(int), int ready_fd_pair[2]) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (disposition != nullptr) {
+      signal(SIGUSR1, disposition);
+      signal(SIGTERM, disposition);
+    }
+    char c = 'r';
+    (void)!write(ready_fd_pair[1], &c, 1);
+    for (;;) pause();
+  }
+  char c;
+  (void)!read(ready_fd_pair[0], &c, 1);
+  return pid;
+}
+
+void on_signal(int) {}
+
+struct Waiter {
+  explicit Waiter(void (*disposition)(int)) {
+    EXPECT_EQ(pipe(fds), 0);
+    pid = spawn_waiter(disposition, fds);
+  }
+  ~Waiter() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(fds[0]);
+    close(fds[1]);
+  }
+  int fds[2];
+  pid_t pid;
+};
+
+std::unique_ptr<Observer> start_observer(EventLog& log) {
+  ObserverOptions opts;
+  opts.sockets = false;
+  auto obs = Observer::start(opts, log.handler());
+  if (!obs) ADD_FAILURE() << obs.error().message;
+  return obs ? std::move(*obs) : nullptr;
+}
+
+TEST(ObserverSignals, KillIsSeenWithSenderTargetAndHandler) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(on_signal);
+  ASSERT_EQ(kill(w.pid, SIGUSR1), 0);
+
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->sender_tgid, (__u32)getpid());
+  EXPECT_EQ(gen->code, SI_USER);
+  EXPECT_EQ(gen->result, SIGDRAIN_RESULT_DELIVERED);
+  EXPECT_EQ(gen->group, 1u);
+
+  auto del = log.wait_for<DeliverEvent>(*obs, [&](const DeliverEvent& e) { return e.tgid == (__u32)w.pid && e.sig == SIGUSR1; });
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->handler_class, SIGDRAIN_HANDLER_CATCH);
+}
+
+TEST(ObserverSignals, TgkillNamesTheThreadAndCode) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(on_signal);
+  ASSERT_EQ(syscall(SYS_tgkill, w.pid, w.pid, SIGUSR1), 0);
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->code, SI_TKILL);
+  EXPECT_EQ(gen->group, 0u);
+  EXPECT_EQ(gen->sender_tid, (__u32)syscall(SYS_gettid));
+}
+
+TEST(ObserverSignals, PidfdSendSignalIsSeen) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(on_signal);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, w.pid, 0));
+  ASSERT_GE(pidfd, 0);
+  ASSERT_EQ(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0), 0);
+  close(pidfd);
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGTERM; });
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->sender_tgid, (__u32)getpid());
+  EXPECT_EQ(gen->result, SIGDRAIN_RESULT_DELIVERED);
+}
+
+TEST(ObserverSignals, IgnoredSignalShowsIgnored) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(SIG_IGN);
+  ASSERT_EQ(kill(w.pid, SIGUSR1), 0);
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->result, SIGDRAIN_RESULT_IGNORED);
+}
+
+TEST(ObserverSignals, KernelGeneratedSignalAndExitCause) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  pid_t pid = fork();
+  if (pid == 0) {
+    volatile int* p = nullptr;
+    *p = 1;  // SIGSEGV from the kernel
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)pid && e.sig == SIGSEGV; });
+  ASSERT_TRUE(gen);
+  EXPECT_GT(gen->code, 0) << "a fault's si_code (SEGV_MAPERR) marks a kernel-generated signal";
+  auto ex = log.wait_for<ExitEvent>(*obs, [&](const ExitEvent& e) { return e.tgid == (__u32)pid; });
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->cause, SIGDRAIN_EXIT_SIGNAL);
+  EXPECT_EQ(ex->cause_value, (__u32)SIGSEGV);
+}
+
+TEST(ObserverSignals, ExitCodeAndSigkillCause) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  pid_t exiter = fork();
+  if (exiter == 0) _exit(42);
+  waitpid(exiter, nullptr, 0);
+  auto ex = log.wait_for<ExitEvent>(*obs, [&](const ExitEvent& e) { return e.tgid == (__u32)exiter; });
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->cause, SIGDRAIN_EXIT_CODE);
+  EXPECT_EQ(ex->cause_value, 42u);
+
+  Waiter w(on_signal);
+  ASSERT_EQ(kill(w.pid, SIGKILL), 0);
+  auto killed = log.wait_for<ExitEvent>(*obs, [&](const ExitEvent& e) { return e.tgid == (__u32)w.pid; });
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->cause, SIGDRAIN_EXIT_SIGNAL);
+  EXPECT_EQ(killed->cause_value, (__u32)SIGKILL);
+}
+
+TEST(ObserverSignals, PidNamespaceInitWithoutHandlerIgnoresSigterm) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  int ready[2], pid_pipe[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(pid_pipe), 0);
+  // The first child forked after unshare(CLONE_NEWPID) is PID 1 of the new namespace.
+  pid_t helper = fork();
+  if (helper == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (unshare(CLONE_NEWPID) != 0) _exit(90);
+    pid_t init = fork();
+    if (init == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      char c = 'r';
+      (void)!write(ready[1], &c, 1);
+      for (;;) pause();
+    }
+    (void)!write(pid_pipe[1], &init, sizeof(init));
+    waitpid(init, nullptr, 0);
+    _exit(0);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{helper};
+  char c;
+  pid_t init = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  ASSERT_EQ(read(pid_pipe[0], &init, sizeof(init)), (ssize_t)sizeof(init));
+  for (int fd : {ready[0], ready[1], pid_pipe[0], pid_pipe[1]}) close(fd);
+  ASSERT_EQ(kill(init, SIGTERM), 0);
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)init && e.sig == SIGTERM; });
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->result, SIGDRAIN_RESULT_IGNORED) << "the kernel drops a default-action signal to a namespace init";
+}
+
+TEST(ObserverSignals, SignalMaskFiltersInTheKernel) {
+  EventLog log;
+  ObserverOptions opts;
+  opts.sockets = false;
+  opts.signal_mask = 1ULL << SIGUSR2;
+  auto obs = Observer::start(opts, log.handler());
+  ASSERT_TRUE(obs) << obs.error().message;
+  Waiter w(on_signal);
+  kill(w.pid, SIGUSR1);
+  kill(w.pid, SIGUSR2);
+  auto usr2 = log.wait_for<SignalEvent>(**obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR2; });
+  ASSERT_TRUE(usr2);
+  auto usr1 = log.wait_for<SignalEvent>(**obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
+  EXPECT_FALSE(usr1);
+  EXPECT_EQ((*obs)->counters().ringbuf_drops, 0u);
+}
+
+}  // namespace
+}  // namespace sigdrain

@@ -1,0 +1,80 @@
+// The BPF observer: loads bpf/signals.bpf.c and bpf/sockets.bpf.c, streams signal lifecycle events from the
+// ring buffer and answers questions about per-cgroup socket aggregates.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "observer/bpf_events.hpp"
+#include "observer/kernel_env.hpp"
+#include "util/result.hpp"
+
+namespace sigdrain {
+
+struct ObserverOptions {
+  uint64_t signal_mask = 0;     // bit n set: report signal n; 0 reports all
+  bool report_deliver = true;   // signal_deliver events (exit causes are tracked regardless)
+  bool sockets = true;          // load the socket programs
+  uint32_t max_sockets = 65536; // per-socket state entries (LRU)
+};
+
+struct CgroupStats {
+  int64_t open_inbound = 0;
+  int64_t inflight = 0;
+  int64_t listening = 0;
+  uint64_t requests_started = 0;
+  uint64_t requests_completed = 0;
+  uint64_t last_activity_ns = 0;  // CLOCK_MONOTONIC ns, 0 when never active
+};
+
+struct SocketRecord {
+  uint64_t sk = 0;
+  sigdrain_sock_state state{};
+};
+
+struct ObserverCounters {
+  uint64_t events = 0;
+  uint64_t ringbuf_drops = 0;        // events lost because the ring buffer was full
+  uint64_t socket_state_failures = 0;  // sockets not tracked: the socket map was full
+  uint64_t cgroup_state_failures = 0;
+};
+
+// Makes libbpf's own messages visible (`-v`).
+void set_libbpf_verbose(bool verbose);
+
+class Observer {
+ public:
+  using Handler = std::function<void(const ObservedEvent&)>;
+
+  // Probes the kernel, loads and attaches. The handler runs inside poll().
+  static Result<std::unique_ptr<Observer>> start(const ObserverOptions& options, Handler handler);
+  ~Observer();
+  Observer(const Observer&) = delete;
+  Observer& operator=(const Observer&) = delete;
+
+  // Waits up to `timeout` for events and hands each to the handler; returns how many were handled.
+  Result<int> poll(std::chrono::milliseconds timeout);
+
+  // nullopt when the cgroup never had socket activity (or sockets are not observed).
+  std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
+  std::vector<SocketRecord> sockets() const;
+  ObserverCounters counters() const;
+  const KernelEnv& kernel() const { return env_; }
+  bool observes_requests() const;  // false when the kernel lacks the socket data tracepoints
+
+ private:
+  struct Impl;
+  explicit Observer(std::unique_ptr<Impl> impl, KernelEnv env);
+  std::unique_ptr<Impl> impl_;
+  KernelEnv env_;
+};
+
+// Converts bpf_ktime_get_ns() (CLOCK_MONOTONIC) to wall-clock time.
+std::chrono::system_clock::time_point monotonic_ns_to_wall(uint64_t monotonic_ns);
+uint64_t monotonic_now_ns();
+
+}  // namespace sigdrain
