@@ -1,4 +1,4 @@
-# Top-level driver. `make` builds build/sigdrain; `make test` runs every test tier.
+# Top-level driver. `make` builds build/sigdrain; `make test` sets up a fresh machine and runs every tier.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -7,18 +7,32 @@ CMAKE_FLAGS ?=
 
 all: build
 
+setup:
+	scripts/setup.sh
+
 build:
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-setup:
-	scripts/setup.sh
+# Everything CI runs, with set-up included (packages, podman config, kernel images).
+test:
+	scripts/test-all.sh
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure
 
 test-bpf: build
 	cd $(BUILD_DIR) && ctest -L bpf --output-on-failure
+
+test-e2e: build
+	tests/e2e/run.sh
+
+test-kernels: build
+	scripts/kernels/matrix.sh -- $(BUILD_DIR)/tests/bpf_tests
+
+# The main job: a real container stopped with and without sigdrain.
+demo:
+	scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

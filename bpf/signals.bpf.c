@@ -183,7 +183,7 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   __u32 tgid = id >> 32, tid = (__u32)id;
   int group_dead;
   if (bpf_core_field_exists(ctx->group_dead))
-    group_dead = BPF_CORE_READ(ctx, group_dead);
+    group_dead = ctx->group_dead; /* a direct ctx load: BPF_CORE_READ would need bpf_probe_read_kernel */
   else
     group_dead = tid == tgid; /* older kernels: the leader's exit stands for the process's */
 

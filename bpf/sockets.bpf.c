@@ -163,6 +163,13 @@ int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
   __u64 now = bpf_ktime_get_ns();
   st->last_send_ns = now;
   st->bytes_sent += ctx->ret;
+  if (st->direction == SIGDRAIN_DIR_UNKNOWN) {
+    /* Opened before sigdrain started and first seen sending: it may be finishing a request that was already
+     * in flight, so it counts as activity of its cgroup (the quiet window waits for it). */
+    struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
+    if (s) s->last_activity_ns = now;
+    return 0;
+  }
   if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) return 0;
   struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
   st->flags &= ~SIGDRAIN_SOCK_INFLIGHT;

@@ -41,7 +41,7 @@ struct sigdrain_cgroup_stats {
   __s64 listening;    /* listening sockets */
   __u64 requests_started;   /* idle -> in flight transitions */
   __u64 requests_completed; /* in flight -> idle by a send */
-  __u64 last_activity_ns;   /* last data received or sent on an inbound connection */
+  __u64 last_activity_ns;   /* last data on an inbound connection, or sent on one of unknown direction */
 };
 
 enum sigdrain_sock_counter {

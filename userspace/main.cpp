@@ -1,3 +1,77 @@
 #include <cstdio>
+#include <exception>
 
-int main() { return 0; }
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "util/result.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(EXAMPLES:
+  sigdrain trace                         every signal on the node, with verdicts
+  sigdrain trace --container web --json  JSON Lines for one container
+  sigdrain trace --signal TERM --signal KILL --duration 30
+  sigdrain safe-stop web                 drain, then stop with the right signal
+  sigdrain safe-stop web --dry-run       show the plan and its targets
+  sigdrain safe-stop web --plan 'SIGQUIT@init' --timeout 30 --json
+
+EXIT CODES: 0 success, 1 safe-stop had to SIGKILL, 2 error (bad input, no privilege, unknown container).)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sigdrain;
+  CLI::App app{"sigdrain: see how containers handle stop signals, and stop them gracefully"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SIGDRAIN_VERSION);
+
+  TraceOptions trace;
+  auto* trace_cmd = app.add_subcommand("trace", "Stream signals, deliveries and exits with container context and verdicts");
+  trace_cmd->add_option("-c,--container", trace.containers, "Only events whose sender or target is in this container (name or id); repeatable");
+  trace_cmd->add_option("-p,--pid", trace.pids, "Only events whose sender or target is this pid; repeatable")->check(CLI::PositiveNumber);
+  trace_cmd->add_option("-s,--signal", trace.signals, "Only this signal (name or number); repeatable. Default: all but SIGCHLD");
+  trace_cmd->add_option("-d,--duration", trace.duration_s, "Stop after this many seconds")->check(CLI::PositiveNumber);
+  trace_cmd->add_flag("--json", trace.json, "JSON Lines instead of columns");
+  trace_cmd->add_flag("--deliveries", trace.deliveries, "Also show when each signal is delivered (always in --json)");
+  trace_cmd->add_flag("-v,--verbose", trace.verbose, "Show libbpf's own messages");
+  int exit_code = kExitOk;
+  trace_cmd->callback([&] { exit_code = run_trace(trace); });
+
+  SafeStopOptions stop;
+  auto* stop_cmd = app.add_subcommand("safe-stop", "Drain a container's requests, then stop it with the signal that really stops it");
+  stop_cmd->add_option("container", stop.container, "Container name, full or short id, or cgroup path")->required();
+  stop_cmd->add_option("-t,--timeout", stop.timeout_s, "Seconds until SIGKILL (default: the runtime's stop timeout, else 10)")
+      ->check(CLI::PositiveNumber);
+  stop_cmd->add_option("-q,--quiet", stop.quiet_ms, "Milliseconds without a request in flight that count as idle (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  stop_cmd->add_option("-s,--signal", stop.signal, "Send this signal to init instead of the chosen plan");
+  stop_cmd->add_option("--plan", stop.plan, "Explicit plan, e.g. 'SIGTERM@init, 500ms, SIGINT@name:uwsgi'");
+  stop_cmd->add_flag("--dry-run", stop.dry_run, "Show the plan, its targets and their dispositions; change nothing");
+  stop_cmd->add_flag("--json", stop.json, "One JSON object as the report");
+  stop_cmd->add_flag("-v,--verbose", stop.verbose, "Show libbpf's own messages");
+  stop_cmd->get_option("--signal")->excludes(stop_cmd->get_option("--plan"));
+  stop_cmd->callback([&] { exit_code = run_safe_stop(stop); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sigdrain: %s (see 'sigdrain --help')\n", e.what());
+    return kExitError;
+  } catch (const UserError& e) {
+    std::fprintf(stderr, "sigdrain: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sigdrain: internal error: %s\n", e.what());
+    return kExitError;
+  }
+  return exit_code;
+}

@@ -5,9 +5,9 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <linux/magic.h>
+
+#include "util/files.hpp"
 
 namespace sigdrain {
 namespace {
@@ -25,8 +25,8 @@ Result<void> ensure_mounted(const char* path, const char* fstype, long magic) {
 }
 
 std::string read_trimmed(const std::string& path) {
-  std::ifstream in(path);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto text = read_file(path);
+  std::string s = text ? *text : std::string();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`): sets up a fresh Debian 12 machine and runs every test tier.
+# Each tier runs even when an earlier one failed, so one run reports everything; the exit status is non-zero
+# when any tier failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+[[ $(id -u) -eq 0 ]] || { echo "test-all: run as root (BPF, ptrace and podman tests need it)" >&2; exit 2; }
+
+results=()
+failed=0
+run_tier() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "=== tier: $name"
+  if "$@"; then
+    results+=("$(printf '%-14s pass  %4ds' "$name" $((SECONDS - start)))")
+  else
+    results+=("$(printf '%-14s FAIL  %4ds' "$name" $((SECONDS - start)))")
+    failed=$((failed + 1))
+  fi
+}
+
+run_tier setup bash -c 'scripts/setup.sh && scripts/podman-setup.sh'
+run_tier build make build
+run_tier unit bash -c 'cd build && ctest -L unit --output-on-failure'
+run_tier bpf-host bash -c 'cd build && ctest -L bpf --output-on-failure'
+run_tier e2e tests/e2e/run.sh
+run_tier kernels scripts/kernels/matrix.sh -- build/tests/bpf_tests
+
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+echo "tiers: $((${#results[@]} - failed)) passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,173 @@
+#include <csignal>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "trace/record_builder.hpp"
+#include "trace/signal_story.hpp"
+#include "trace/verdict.hpp"
+
+namespace sigdrain {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint64_t kMs = 1'000'000;
+
+class FakeDirectory : public ProcessDirectory {
+ public:
+  std::map<uint32_t, ProcessView> views;
+  std::map<uint32_t, SignalMasks> masks;
+  std::map<uint64_t, ContainerView> cgroups;
+  std::map<uint32_t, uint64_t> cgroup_of_pid;
+
+  std::optional<ProcessView> process(uint32_t pid) override {
+    auto it = views.find(pid);
+    return it == views.end() ? std::nullopt : std::optional(it->second);
+  }
+  std::optional<uint32_t> tgid_of(uint32_t pid) override { return views.contains(pid) ? std::optional(pid) : std::nullopt; }
+  std::optional<SignalMasks> signal_masks(uint32_t pid) override {
+    auto it = masks.find(pid);
+    return it == masks.end() ? std::nullopt : std::optional(it->second);
+  }
+  std::optional<ContainerView> container_of_cgroup(uint64_t id) override {
+    auto it = cgroups.find(id);
+    return it == cgroups.end() ? std::nullopt : std::optional(it->second);
+  }
+  std::optional<uint64_t> cgroup_of(uint32_t pid) override {
+    auto it = cgroup_of_pid.find(pid);
+    return it == cgroup_of_pid.end() ? std::nullopt : std::optional(it->second);
+  }
+};
+
+SignalEvent signal_event(uint32_t sender, uint32_t target, int sig, uint32_t result, uint64_t t_ns) {
+  SignalEvent e{};
+  e.kind = SIGDRAIN_EV_SIGNAL;
+  e.sig = sig;
+  e.sender_tgid = e.sender_tid = sender;
+  e.target_pid = target;
+  e.result = result;
+  e.time_ns = t_ns;
+  std::snprintf(e.sender_comm, sizeof(e.sender_comm), "runc");
+  std::snprintf(e.target_comm, sizeof(e.target_comm), "python3");
+  return e;
+}
+
+struct PodmanStopFixture : ::testing::Test {
+  FakeDirectory dir;
+  RecordBuilder builder{dir, [](uint64_t) -> std::optional<int64_t> { return 2; },
+                        [](uint64_t ns) { return std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns)); }};
+  void SetUp() override {
+    ContainerView web{"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "web", "podman"};
+    dir.views[100] = ProcessView{100, 100, "runc", std::nullopt, false};
+    dir.views[4242] = ProcessView{4242, 1, "python3", web, false};
+    dir.masks[4242] = SignalMasks{};  // no handler for anything
+    dir.cgroup_of_pid[4242] = 77;
+  }
+};
+
+TEST_F(PodmanStopFixture, SigtermToInitWithoutHandlerIsExplained) {
+  TraceRecord r = builder.build(signal_event(100, 4242, SIGTERM, SIGDRAIN_RESULT_IGNORED, 1000 * kMs));
+  EXPECT_EQ(r.result, "ignored");
+  EXPECT_EQ(r.disposition, Disposition::default_action);
+  EXPECT_EQ(r.verdict, "ignored: PID 1 has no handler, the runtime will SIGKILL it after its timeout");
+  EXPECT_EQ(r.inflight, 2);
+  auto j = to_json(r);
+  EXPECT_EQ(j["event"], "signal");
+  EXPECT_EQ(j["signal"], "SIGTERM");
+  EXPECT_EQ(j["signo"], 15);
+  EXPECT_EQ(j["sender"]["comm"], "runc");
+  EXPECT_TRUE(j["sender"]["container"].is_null());
+  EXPECT_EQ(j["target"]["container"]["name"], "web");
+  EXPECT_EQ(j["target"]["container"]["runtime"], "podman");
+  EXPECT_EQ(j["result"], "ignored");
+  EXPECT_EQ(j["disposition"], "default");
+  EXPECT_EQ(j["inflight"], 2);
+}
+
+TEST_F(PodmanStopFixture, SigkillAfterSigtermIsAnEscalationAndTheExitIsTimed) {
+  (void)builder.build(signal_event(100, 4242, SIGTERM, SIGDRAIN_RESULT_IGNORED, 1000 * kMs));
+  TraceRecord kill = builder.build(signal_event(100, 4242, SIGKILL, SIGDRAIN_RESULT_DELIVERED, 3005 * kMs));
+  EXPECT_EQ(kill.escalation_after_ms, 2005);
+  EXPECT_EQ(kill.verdict, "escalation: SIGKILL 2005 ms after the stop signal; the process had not exited");
+  EXPECT_EQ(to_json(kill)["escalation_after_ms"], 2005);
+
+  ExitEvent ex{};
+  ex.kind = SIGDRAIN_EV_EXIT;
+  ex.tgid = 4242;
+  ex.time_ns = 3010 * kMs;
+  ex.cause = SIGDRAIN_EXIT_SIGNAL;
+  ex.cause_value = SIGKILL;
+  TraceRecord exit = builder.build(ex);
+  EXPECT_EQ(exit.killed_by, SIGKILL);
+  EXPECT_EQ(exit.after_signal_ms, 2010);
+  EXPECT_EQ(exit.verdict, "killed by SIGKILL, 2010 ms after SIGTERM");
+  auto j = to_json(exit);
+  EXPECT_EQ(j["event"], "exit");
+  EXPECT_EQ(j["pid"], 4242);
+  EXPECT_EQ(j["killed_by"], "SIGKILL");
+  EXPECT_FALSE(j.contains("code"));
+  EXPECT_EQ(j["after_signal_ms"], 2010);
+  EXPECT_EQ(j["container"]["name"], "web");
+}
+
+TEST_F(PodmanStopFixture, ExitWithoutPriorSignalHasNullAfterSignal) {
+  ExitEvent ex{};
+  ex.kind = SIGDRAIN_EV_EXIT;
+  ex.tgid = 4242;
+  ex.cause = SIGDRAIN_EXIT_CODE;
+  ex.cause_value = 3;
+  auto j = to_json(builder.build(ex));
+  EXPECT_EQ(j["code"], 3);
+  EXPECT_TRUE(j["after_signal_ms"].is_null());
+}
+
+TEST_F(PodmanStopFixture, KernelGeneratedSignalHasKernelSender) {
+  SignalEvent e = signal_event(4242, 4242, SIGSEGV, SIGDRAIN_RESULT_DELIVERED, 5 * kMs);
+  e.code = 1;  // SEGV_MAPERR
+  TraceRecord r = builder.build(e);
+  EXPECT_TRUE(r.sender.kernel);
+  EXPECT_EQ(to_json(r)["sender"]["kernel"], true);
+}
+
+TEST_F(PodmanStopFixture, GoneProcessFallsBackToTheEventsComm) {
+  TraceRecord r = builder.build(signal_event(100, 9999, SIGTERM, SIGDRAIN_RESULT_DELIVERED, 5 * kMs));
+  EXPECT_EQ(r.target.pid, 9999u);
+  EXPECT_EQ(r.target.comm, "python3");
+  EXPECT_FALSE(r.target.container);
+  EXPECT_FALSE(r.inflight) << "in flight is only known for a container";
+}
+
+TEST(Verdict, DispositionsInWords) {
+  EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::handler}),
+            "delivered: a handler will run");
+  EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::default_action}),
+            "delivered: no handler, the default action ends the process");
+  EXPECT_EQ(signal_verdict({.signo = SIGUSR1, .result = SIGDRAIN_RESULT_IGNORED, .disposition = Disposition::ignore}),
+            "ignored: the process ignores SIGUSR1 (SIG_IGN)");
+  EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::blocked}),
+            "delivered: blocked, stays pending until unblocked");
+  EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_ALREADY_PENDING}), "merged: a SIGTERM was already pending");
+  EXPECT_EQ(signal_verdict({.signo = SIGWINCH, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::default_action}),
+            "delivered: no handler, the default action does nothing");
+  EXPECT_EQ(deliver_verdict(SIGTERM, SIGDRAIN_HANDLER_CATCH), "handler runs");
+  EXPECT_EQ(deliver_verdict(SIGTERM, SIGDRAIN_HANDLER_DEFAULT), "default action: the process ends");
+  EXPECT_EQ(exit_verdict({.cause = SIGDRAIN_EXIT_CODE, .value = 0, .after_signal_ms = 412, .last_stop_signal = SIGTERM}),
+            "exited with code 0, 412 ms after SIGTERM");
+}
+
+TEST(SignalStory, OnlyStopSignalsStartAStoryAndCapacityIsBounded) {
+  SignalStory story(2);
+  EXPECT_FALSE(story.on_signal(1, SIGKILL, 10));
+  story.on_signal(1, SIGUSR1, 10);
+  EXPECT_FALSE(story.last_stop_signal(1));
+  story.on_signal(1, SIGTERM, 10 * kMs);
+  story.on_signal(2, SIGINT, 20 * kMs);
+  story.on_signal(3, SIGQUIT, 30 * kMs);  // evicts pid 1, the oldest
+  EXPECT_EQ(story.size(), 2u);
+  EXPECT_FALSE(story.last_stop_signal(1));
+  EXPECT_EQ(story.on_signal(3, SIGKILL, 130 * kMs), 100);
+}
+
+}  // namespace
+}  // namespace sigdrain

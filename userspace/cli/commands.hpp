@@ -1,0 +1,44 @@
+// Subcommands of the sigdrain binary. Each run_* returns the process exit code; user errors are thrown as
+// UserError and turned into one line on stderr by main().
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sigdrain {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitKilled = 1;  // safe-stop: the container had to be SIGKILLed
+inline constexpr int kExitError = 2;   // bad input, missing privilege, unknown container, kernel without a probe
+
+struct TraceOptions {
+  std::vector<std::string> containers;  // names or ids
+  std::vector<int> pids;
+  std::vector<std::string> signals;  // names or numbers
+  std::optional<double> duration_s;
+  bool json = false;
+  bool deliveries = false;  // also show signal_deliver rows in human output (JSON always has them)
+  bool verbose = false;
+};
+int run_trace(const TraceOptions& options);
+
+}  // namespace sigdrain
+
+namespace sigdrain {
+
+struct SafeStopOptions {
+  std::string container;
+  std::optional<double> timeout_s;  // default: the runtime's stop timeout, else 10 s
+  std::optional<int> quiet_ms;      // default: label sigdrain.io/quiet-ms, else kDefaultQuiet
+  std::optional<std::string> signal;
+  std::optional<std::string> plan;
+  bool dry_run = false;
+  bool json = false;
+  bool verbose = false;
+};
+int run_safe_stop(const SafeStopOptions& options);
+
+}  // namespace sigdrain

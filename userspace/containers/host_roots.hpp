@@ -1,0 +1,20 @@
+// Where the host's /proc, cgroup v2 tree and container runtimes' state live; tests point these at fixture trees.
+#pragma once
+
+#include <string>
+
+namespace sigdrain {
+
+// "/sys/fs/cgroup/unified" on hybrid hosts (cgroup v2 mounted there), else "/sys/fs/cgroup".
+std::string default_cgroup2_root();
+
+struct HostRoots {
+  std::string proc = "/proc";
+  std::string cgroup2 = default_cgroup2_root();
+  std::string podman_binary = "podman";  // looked up in PATH unless it holds a '/'
+  std::string docker_state = "/var/lib/docker";
+  std::string containerd_state = "/run/containerd";
+  std::string crio_state = "/run/containers/storage";
+};
+
+}  // namespace sigdrain

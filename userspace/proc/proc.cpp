@@ -1,0 +1,294 @@
+#include "proc/proc.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "util/fd.hpp"
+
+namespace sigdrain {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out, int base = 10) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Splits on runs of spaces and tabs.
+std::vector<std::string_view> fields(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (true) {
+    size_t b = s.find_first_not_of(" \t\n");
+    if (b == std::string_view::npos) break;
+    s.remove_prefix(b);
+    size_t e = s.find_first_of(" \t\n");
+    out.push_back(s.substr(0, e));
+    if (e == std::string_view::npos) break;
+    s.remove_prefix(e);
+  }
+  return out;
+}
+
+bool is_number(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// Numeric entries of a directory, sorted; an error when it cannot be opened.
+Result<std::vector<pid_t>> numeric_entries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Error::sys(errno, fmt::format("open {}", dir));
+  std::vector<pid_t> out;
+  while (dirent* e = ::readdir(d)) {
+    pid_t p = 0;
+    if (is_number(e->d_name) && parse_number(std::string_view(e->d_name), p)) out.push_back(p);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// /proc files report size 0: read until EOF.
+Result<std::string> read_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::sys(errno, fmt::format("open {}", path));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::sys(errno, fmt::format("read {}", path));
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+std::string_view disposition_name(Disposition d) {
+  switch (d) {
+    case Disposition::default_action: return "default";
+    case Disposition::ignore: return "ignore";
+    case Disposition::handler: return "handler";
+    case Disposition::blocked: return "blocked";
+  }
+  return "default";
+}
+
+Disposition SignalMasks::disposition(int signo) const {
+  if (signo < 1 || signo > 64) return Disposition::default_action;
+  const uint64_t bit = 1ULL << (signo - 1);
+  if (caught & bit) return Disposition::handler;
+  if (ignored & bit) return Disposition::ignore;
+  if (blocked & bit) return Disposition::blocked;
+  return Disposition::default_action;
+}
+
+Result<ProcStatus> parse_proc_status(std::string_view text) {
+  ProcStatus st;
+  uint64_t private_pending = 0, shared_pending = 0;
+  std::set<std::string_view> seen;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, colon), raw = line.substr(colon + 1), value = trim(raw);
+    bool ok = true;
+    if (key == "Name") {
+      // Only the separating tab goes: a comm may begin or end with spaces.
+      st.name = std::string(raw.starts_with('\t') ? raw.substr(1) : raw);
+    } else if (key == "State") {
+      ok = !value.empty();
+      if (ok) st.state = value[0];
+    } else if (key == "Tgid") {
+      ok = parse_number(value, st.tgid);
+    } else if (key == "PPid") {
+      ok = parse_number(value, st.ppid);
+    } else if (key == "TracerPid") {
+      ok = parse_number(value, st.tracer_pid);
+    } else if (key == "NSpid") {
+      for (std::string_view tok : fields(value)) {
+        pid_t p = 0;
+        if (!parse_number(tok, p)) ok = false;
+        st.nspid.push_back(p);
+      }
+      ok = ok && !st.nspid.empty();
+    } else if (key == "SigPnd") {
+      ok = parse_number(value, private_pending, 16);
+    } else if (key == "ShdPnd") {
+      ok = parse_number(value, shared_pending, 16);
+    } else if (key == "SigBlk") {
+      ok = parse_number(value, st.masks.blocked, 16);
+    } else if (key == "SigIgn") {
+      ok = parse_number(value, st.masks.ignored, 16);
+    } else if (key == "SigCgt") {
+      ok = parse_number(value, st.masks.caught, 16);
+    } else {
+      continue;
+    }
+    if (!ok) return Error::msg(fmt::format("malformed {} line in /proc status: \"{}\"", key, line));
+    seen.insert(key);
+  }
+  for (std::string_view required : {"Name", "Tgid", "PPid", "SigBlk", "SigIgn", "SigCgt"})
+    if (!seen.contains(required)) return Error::msg(fmt::format("not a /proc/<pid>/status text: no {} line", required));
+  st.masks.pending = private_pending | shared_pending;
+  if (st.nspid.empty()) st.nspid.push_back(st.tgid);
+  return st;
+}
+
+std::vector<std::string> parse_cmdline(std::string_view text) {
+  std::vector<std::string> argv;
+  while (!text.empty()) {
+    size_t nul = text.find('\0');
+    argv.emplace_back(text.substr(0, nul));
+    if (nul == std::string_view::npos) break;
+    text.remove_prefix(nul + 1);
+  }
+  return argv;
+}
+
+Result<uint64_t> parse_stat_start_time(std::string_view text) {
+  // comm is in parentheses and may itself contain ") "; the fields after the last ')' are fixed.
+  size_t close = text.rfind(')');
+  if (close == std::string_view::npos || text.find('(') > close) return Error::msg("malformed /proc stat: no (comm)");
+  auto after = fields(text.substr(close + 1));
+  // After comm come field 3 (state) .. field 22 (starttime): the 20th.
+  constexpr size_t kStartTimeIndex = 22 - 3;
+  if (after.size() <= kStartTimeIndex)
+    return Error::msg(fmt::format("malformed /proc stat: {} fields after comm, start time is the 20th", after.size()));
+  uint64_t v = 0;
+  if (!parse_number(after[kStartTimeIndex], v))
+    return Error::msg(fmt::format("malformed /proc stat: start time \"{}\"", after[kStartTimeIndex]));
+  return v;
+}
+
+Result<std::string> ProcFs::read(pid_t pid, std::string_view file) const {
+  return read_file(fmt::format("{}/{}/{}", root_, pid, file));
+}
+
+Result<ProcStatus> ProcFs::status(pid_t pid) const {
+  auto text = read(pid, "status");
+  if (!text) return text.error();
+  auto st = parse_proc_status(*text);
+  if (!st) return Error::msg(fmt::format("{}/{}/status: {}", root_, pid, st.error().message));
+  return st;
+}
+
+Result<std::vector<std::string>> ProcFs::cmdline(pid_t pid) const {
+  auto text = read(pid, "cmdline");
+  if (!text) return text.error();
+  return parse_cmdline(*text);
+}
+
+Result<std::string> ProcFs::cgroup_file(pid_t pid) const { return read(pid, "cgroup"); }
+
+Result<uint64_t> ProcFs::start_time(pid_t pid) const {
+  auto text = read(pid, "stat");
+  if (!text) return text.error();
+  auto t = parse_stat_start_time(*text);
+  if (!t) return Error::msg(fmt::format("{}/{}/stat: {}", root_, pid, t.error().message));
+  return t;
+}
+
+Result<std::vector<pid_t>> ProcFs::threads(pid_t pid) const {
+  auto tids = numeric_entries(fmt::format("{}/{}/task", root_, pid));
+  if (!tids) return Error::sys(tids.error().code, fmt::format("no process {} in {}", pid, root_));
+  return tids;
+}
+
+std::vector<pid_t> ProcFs::children(pid_t pid) const {
+  std::vector<pid_t> out;
+  auto tids = threads(pid);
+  if (!tids) return out;
+  bool have_children_files = true;
+  for (pid_t tid : *tids) {
+    auto text = read(pid, fmt::format("task/{}/children", tid));
+    if (!text) {
+      // A thread that exits meanwhile takes its file along; a kernel without the files lacks it for every thread.
+      if (text.error().code == ENOENT && tid == pid) have_children_files = false;
+      continue;
+    }
+    for (std::string_view tok : fields(*text)) {
+      pid_t child = 0;
+      if (parse_number(tok, child)) out.push_back(child);
+    }
+  }
+  if (!have_children_files && out.empty()) {
+    for (pid_t other : all_pids())
+      if (auto st = status(other); st && st->ppid == pid && other != pid) out.push_back(other);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<pid_t> ProcFs::all_pids() const {
+  auto pids = numeric_entries(root_);
+  return pids ? std::move(*pids) : std::vector<pid_t>{};
+}
+
+std::string cgroup_key(std::string_view text) {
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  return std::string(text);
+}
+
+bool cgroup_within(std::string_view key, std::string_view parent) {
+  if (key == parent) return true;
+  if (!parent.starts_with('/')) return false;  // a cgroup v1 text: equality only
+  if (parent == "/") return key.starts_with('/');
+  return key.size() > parent.size() && key.starts_with(parent) && key[parent.size()] == '/';
+}
+
+std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid) {
+  std::vector<ProcessFacts> out;
+  auto root_cgroup = proc.cgroup_file(root_pid);
+  if (!root_cgroup) return out;
+  const std::string container_cgroup = cgroup_key(*root_cgroup);
+
+  std::set<pid_t> visited;
+  std::vector<pid_t> queue{root_pid};
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const pid_t pid = queue[i];
+    if (!visited.insert(pid).second) continue;
+    auto st = proc.status(pid);
+    if (!st) continue;
+    if (pid != root_pid) {
+      auto cgroup = proc.cgroup_file(pid);
+      if (!cgroup || !cgroup_within(cgroup_key(*cgroup), container_cgroup)) continue;
+    }
+    ProcessFacts f;
+    f.pid = pid;
+    f.ppid = st->ppid;
+    f.ns_pid = st->nspid.back();
+    f.comm = st->name;
+    f.masks = st->masks;
+    if (auto argv = proc.cmdline(pid)) f.argv = std::move(*argv);
+    out.push_back(std::move(f));
+    for (pid_t child : proc.children(pid)) queue.push_back(child);
+  }
+  return out;
+}
+
+}  // namespace sigdrain

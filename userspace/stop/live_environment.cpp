@@ -1,0 +1,116 @@
+#include "stop/live_environment.hpp"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "containers/cgroup_path.hpp"
+
+namespace sigdrain {
+namespace {
+
+UniqueFd open_pidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
+
+// The init's exit (and every process's) shows as the pidfd becoming readable.
+bool pidfd_readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) > 0 && (p.revents & (POLLIN | POLLHUP));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const ContainerInfo& container, const ProcFs& proc,
+                                                                       bool show_progress) {
+  std::unique_ptr<LiveStopEnvironment> env(new LiveStopEnvironment(container, proc, show_progress));
+  env->init_pidfd_ = open_pidfd(container.init_pid);
+  if (!env->init_pidfd_) return Error::sys(errno, fmt::format("cannot open the container's init (pid {})", container.init_pid));
+  ObserverOptions options;
+  options.signal_mask = 1ULL << SIGKILL;  // only exits matter here; they are reported regardless of the mask
+  options.report_deliver = false;
+  LiveStopEnvironment* self = env.get();
+  auto observer = Observer::start(options, [self](const ObservedEvent& ev) {
+    if (const auto* e = std::get_if<ExitEvent>(&ev); e && static_cast<pid_t>(e->tgid) == self->container_.init_pid) {
+      ExitStatus status;
+      if (e->cause == SIGDRAIN_EXIT_CODE) status.code = static_cast<int>(e->cause_value);
+      if (e->cause == SIGDRAIN_EXIT_SIGNAL) status.killed_by = static_cast<int>(e->cause_value);
+      self->exit_ = status;
+    }
+  });
+  if (!observer) return observer.error();
+  env->observer_ = std::move(*observer);
+  if (!env->observer_->observes_requests())
+    return Error::msg("this kernel lacks sock:sock_send_length/sock_recv_length, so requests in flight cannot be seen");
+  return env;
+}
+
+LiveStopEnvironment::~LiveStopEnvironment() {
+  if (progress_shown_) std::fputs("\r\033[K", stderr);
+}
+
+DrainSample LiveStopEnvironment::sample() {
+  CgroupStats stats = observer_->cgroup_stats(container_.cgroup_id).value_or(CgroupStats{});
+  DrainSample s;
+  s.now = Clock::now();
+  s.inflight = stats.inflight;
+  s.open_inbound = stats.open_inbound;
+  s.requests_completed = stats.requests_completed;
+  // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
+  s.last_activity = Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns));
+  return s;
+}
+
+std::vector<ProcessFacts> LiveStopEnvironment::processes() { return process_tree(proc_, container_.init_pid); }
+
+std::vector<pid_t> LiveStopEnvironment::listener_pids() {
+  std::vector<pid_t> pids;
+  for (const auto& s : observer_->sockets())
+    if (s.state.direction == SIGDRAIN_DIR_LISTEN && s.state.cgroup_id == container_.cgroup_id)
+      pids.push_back(static_cast<pid_t>(s.state.owner_tgid));
+  return pids;
+}
+
+Result<void> LiveStopEnvironment::send(pid_t pid, int signo) {
+  UniqueFd fd = pid == container_.init_pid ? UniqueFd(::dup(init_pidfd_.get())) : open_pidfd(pid);
+  if (!fd) return Error::sys(errno, fmt::format("pid {} is gone", pid));
+  if (pid != container_.init_pid) {
+    // The pidfd pins the process; check that it is still one of the container's before signalling it.
+    auto cgroup = proc_.cgroup_file(pid);
+    auto ref = cgroup ? parse_proc_cgroup(*cgroup) : std::nullopt;
+    if (!ref || ref->id != container_.id) return Error::msg(fmt::format("pid {} is no longer in the container", pid));
+  }
+  if (::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) != 0)
+    return Error::sys(errno, fmt::format("pidfd_send_signal to pid {}", pid));
+  return {};
+}
+
+bool LiveStopEnvironment::init_exited() {
+  if (!pidfd_readable(init_pidfd_.get(), 0)) return false;
+  // Collect the exit event with its cause; it is in the ring buffer by the time the pidfd is readable.
+  for (int i = 0; i < 5 && !exit_; ++i) (void)observer_->poll(std::chrono::milliseconds(20));
+  return true;
+}
+
+bool LiveStopEnvironment::pause_until(Clock::time_point until) {
+  for (;;) {
+    if (init_exited()) return true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) return false;
+    (void)observer_->poll(std::min(left, std::chrono::milliseconds(10)));
+  }
+}
+
+bool LiveStopEnvironment::wait_for_exit(Clock::time_point until) { return pause_until(until); }
+
+void LiveStopEnvironment::progress(const DrainSample& s, const DrainTimes& times) {
+  if (!show_progress_) return;
+  auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  std::fprintf(stderr, "\r\033[Kdraining %s: %lld in flight, %lld connections open, %.1f s, deadline %.1f s",
+               container_.name.empty() ? container_.id.substr(0, 12).c_str() : container_.name.c_str(),
+               static_cast<long long>(std::max<int64_t>(s.inflight, 0)), static_cast<long long>(std::max<int64_t>(s.open_inbound, 0)),
+               secs(s.now - times.start), secs(times.drain_deadline - times.start));
+  progress_shown_ = true;
+}
+
+}  // namespace sigdrain

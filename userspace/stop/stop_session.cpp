@@ -1,0 +1,194 @@
+#include "stop/stop_session.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "signals/signal_names.hpp"
+
+namespace sigdrain {
+namespace {
+
+int64_t ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
+std::string basename_of(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+bool has_name(const ProcessFacts& p, const std::string& name) {
+  return p.comm == name || (!p.argv.empty() && basename_of(p.argv[0]) == name);
+}
+
+const ProcessFacts* find_pid(const std::vector<ProcessFacts>& processes, pid_t pid) {
+  for (const auto& p : processes)
+    if (p.pid == pid) return &p;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string target_text(const PlanTarget& target) {
+  switch (target.kind) {
+    case TargetKind::init: return "init";
+    case TargetKind::children: return "children";
+    case TargetKind::process_group: return "pgrp";
+    case TargetKind::listeners: return "listeners";
+    case TargetKind::name: return "name:" + target.name;
+  }
+  return "init";
+}
+
+std::vector<pid_t> resolve_target(const PlanTarget& target, const std::vector<ProcessFacts>& processes, pid_t init_pid,
+                                  const std::vector<pid_t>& listener_pids) {
+  std::vector<pid_t> out;
+  switch (target.kind) {
+    case TargetKind::init:
+      out.push_back(init_pid);
+      break;
+    case TargetKind::children:
+      for (const auto& p : processes)
+        if (p.ppid == init_pid) out.push_back(p.pid);
+      break;
+    case TargetKind::process_group:
+      // Every process of the container: what a signal to init's process group reaches in practice.
+      for (const auto& p : processes) out.push_back(p.pid);
+      break;
+    case TargetKind::listeners:
+      for (pid_t pid : listener_pids)
+        if (find_pid(processes, pid)) out.push_back(pid);
+      break;
+    case TargetKind::name:
+      // The top of each tree of same-named processes: a master, not its workers.
+      for (const auto& p : processes) {
+        if (!has_name(p, target.name)) continue;
+        const ProcessFacts* parent = find_pid(processes, p.ppid);
+        if (parent && has_name(*parent, target.name)) continue;
+        out.push_back(p.pid);
+      }
+      break;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes& times, std::chrono::milliseconds quiet,
+                    pid_t init_pid) {
+  StopReport report;
+  report.plan = plan;
+  const DrainSample first = env.sample();
+  DrainTracker tracker(times, quiet, first.requests_completed);
+
+  // 1. Drain: keep serving until idle for the quiet window, or the drain deadline.
+  constexpr auto kTick = std::chrono::milliseconds(20);
+  DrainSample last = first;
+  for (;;) {
+    last = env.sample();
+    DrainState state = tracker.update(last);
+    env.progress(last, times);
+    if (state == DrainState::idle || state == DrainState::deadline) {
+      report.released_by = state == DrainState::idle ? "idle" : "deadline";
+      break;
+    }
+    if (env.pause_until(std::min(last.now + kTick, times.drain_deadline))) {
+      report.released_by = "exited";
+      break;
+    }
+  }
+  report.drain_ms = ms_between(times.start, env.now());
+  report.requests_completed = tracker.requests_completed_during_drain();
+  report.inflight_at_release = std::max<int64_t>(last.inflight, 0);
+  report.open_inbound_at_release = std::max<int64_t>(last.open_inbound, 0);
+
+  // 2. The plan, step by step; pauses end early when the container is already gone.
+  bool exited = report.released_by == "exited";
+  std::optional<Clock::time_point> first_signal_at;
+  for (const PlanStep& step : plan.steps) {
+    if (exited) break;
+    if (step.signo == 0) {
+      exited = env.pause_until(env.now() + step.pause);
+      continue;
+    }
+    auto processes = env.processes();
+    auto listeners = step.target.kind == TargetKind::listeners ? env.listener_pids() : std::vector<pid_t>{};
+    for (pid_t pid : resolve_target(step.target, processes, init_pid, listeners)) {
+      SentSignal s{step.signo, pid, "", target_text(step.target), 0, ""};
+      if (const ProcessFacts* p = find_pid(processes, pid)) s.comm = p->comm;
+      if (auto r = env.send(pid, step.signo); !r) s.error = r.error().message;
+      s.at_ms = ms_between(times.start, env.now());
+      if (!first_signal_at) first_signal_at = env.now();
+      report.sent.push_back(std::move(s));
+    }
+  }
+
+  // 3. Wait for the exit; SIGKILL at the timeout.
+  if (!exited) exited = env.wait_for_exit(times.kill_at);
+  report.outcome = "graceful";
+  if (!exited) {
+    report.outcome = "killed";
+    SentSignal s{SIGKILL, init_pid, "", "init", 0, ""};
+    if (auto r = env.send(init_pid, SIGKILL); !r) s.error = r.error().message;
+    s.at_ms = ms_between(times.start, env.now());
+    if (!first_signal_at) first_signal_at = env.now();
+    report.sent.push_back(std::move(s));
+    env.wait_for_exit(env.now() + std::chrono::seconds(5));
+  }
+  if (first_signal_at) report.exit_ms_after_signal = ms_between(*first_signal_at, env.now());
+  if (auto status = env.exit_status()) report.exit = *status;
+  report.total_ms = ms_between(times.start, env.now());
+  return report;
+}
+
+nlohmann::json to_json(const StopReport& r) {
+  nlohmann::json sent = nlohmann::json::array();
+  for (const auto& s : r.sent) {
+    nlohmann::json j = {{"signal", signal_name(s.signo)}, {"pid", s.pid}, {"comm", s.comm}, {"target", s.target}, {"at_ms", s.at_ms}};
+    if (!s.error.empty()) j["error"] = s.error;
+    sent.push_back(std::move(j));
+  }
+  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  return {
+      {"event", "stop"},
+      {"container", {{"id", r.container_id}, {"name", r.container_name}, {"runtime", r.runtime}}},
+      {"plan", {{"profile", r.plan.profile}, {"reason", r.plan.reason}, {"steps", format_plan(r.plan.steps)}}},
+      {"drain",
+       {{"ms", r.drain_ms},
+        {"released_by", r.released_by},
+        {"requests_completed", r.requests_completed},
+        {"inflight_at_release", r.inflight_at_release},
+        {"open_inbound_at_release", r.open_inbound_at_release}}},
+      {"sent", sent},
+      {"exit",
+       {{"outcome", r.outcome},
+        {"ms_after_signal", opt(r.exit_ms_after_signal)},
+        {"code", opt(r.exit.code)},
+        {"killed_by", r.exit.killed_by ? nlohmann::json(signal_name(*r.exit.killed_by)) : nlohmann::json(nullptr)}}},
+      {"total_ms", r.total_ms},
+  };
+}
+
+std::string human_report(const StopReport& r) {
+  std::string out = fmt::format("sigdrain: stopped {} ({}) in {} ms: {}\n", r.container_name.empty() ? r.container_id.substr(0, 12) : r.container_name,
+                                r.runtime, r.total_ms, r.outcome);
+  std::string why = r.released_by == "idle" ? "no request in flight for the quiet window"
+                    : r.released_by == "exited" ? "the container exited on its own"
+                                                : "the drain deadline came first";
+  out += fmt::format("  drain:  {} ms, {} requests completed, released: {} ({} in flight, {} connections open)\n", r.drain_ms,
+                     r.requests_completed, why, r.inflight_at_release, r.open_inbound_at_release);
+  out += fmt::format("  plan:   {} [{}]: {}\n", format_plan(r.plan.steps), r.plan.profile, r.plan.reason);
+  for (const auto& s : r.sent)
+    out += fmt::format("  sent:   {} to {}[{}] ({}) at {} ms{}\n", signal_name(s.signo), s.comm, s.pid, s.target, s.at_ms,
+                       s.error.empty() ? "" : " failed: " + s.error);
+  std::string how = r.exit.killed_by ? "killed by " + signal_name(*r.exit.killed_by)
+                    : r.exit.code    ? fmt::format("exit code {}", *r.exit.code)
+                                     : "exited";
+  if (r.exit_ms_after_signal)
+    out += fmt::format("  exit:   {}, {} ms after the first signal\n", how, *r.exit_ms_after_signal);
+  else
+    out += fmt::format("  exit:   {}\n", how);
+  return out;
+}
+
+}  // namespace sigdrain
