@@ -16,6 +16,7 @@ constexpr const char* kFooter = R"(EXAMPLES:
   sigdrain safe-stop web                 drain, then stop with the right signal
   sigdrain safe-stop web --dry-run       show the plan and its targets
   sigdrain safe-stop web --plan 'SIGQUIT@init' --timeout 30 --json
+  sigdrain daemon                        guard every container: podman stop / docker stop / kubelet drain first
 
 EXIT CODES: 0 success, 1 safe-stop had to SIGKILL, 2 error (bad input, no privilege, unknown container).)";
 
@@ -54,6 +55,19 @@ int main(int argc, char** argv) {
   stop_cmd->add_flag("-v,--verbose", stop.verbose, "Show libbpf's own messages");
   stop_cmd->get_option("--signal")->excludes(stop_cmd->get_option("--plan"));
   stop_cmd->callback([&] { exit_code = run_safe_stop(stop); });
+
+  DaemonOptions daemon;
+  auto* daemon_cmd = app.add_subcommand("daemon", "Hold stop signals sent to containers until they are idle, then stop them gracefully");
+  daemon_cmd->add_option("--state-dir", daemon.state_dir, "Journal and lock directory (default /run/sigdrain)");
+  daemon_cmd->add_flag("--labelled-only", daemon.guard_labelled_only, "Guard only containers labelled sigdrain.io/guard=true");
+  daemon_cmd->add_option("--max-hold-ms", daemon.max_hold_ms, "Hold a stop signal at most this long")->check(CLI::PositiveNumber);
+  daemon_cmd->add_option("--quiet-ms", daemon.quiet_ms, "Idle after this long without a request in flight (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  daemon_cmd->add_option("--default-timeout", daemon.default_timeout_s, "Stop timeout in seconds when the runtime does not say (default 10)")
+      ->check(CLI::PositiveNumber);
+  daemon_cmd->add_flag("--log-json", daemon.json_logs, "One JSON object per stop and per log line");
+  daemon_cmd->add_flag("-v,--verbose", daemon.verbose, "Show libbpf's own messages");
+  daemon_cmd->callback([&] { exit_code = run_daemon(daemon); });
 
   try {
     app.parse(argc, argv);

@@ -60,7 +60,8 @@ class ScratchCgroup {
 TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   auto obs = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
-  ASSERT_TRUE((*obs)->observes_requests()) << "this kernel has sock_send_length/sock_recv_length";
+  if (!(*obs)->observes_requests())
+    GTEST_SKIP() << "this kernel lacks the sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.3)";
 
   ScratchCgroup cg;
   ASSERT_NE(cg.id(), 0u);

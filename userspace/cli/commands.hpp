@@ -42,3 +42,18 @@ struct SafeStopOptions {
 int run_safe_stop(const SafeStopOptions& options);
 
 }  // namespace sigdrain
+
+namespace sigdrain {
+
+struct DaemonOptions {
+  std::string state_dir = "/run/sigdrain";
+  bool guard_labelled_only = false;          // guard only containers labelled sigdrain.io/guard=true
+  std::optional<int> max_hold_ms;            // the longest a stop signal is held
+  std::optional<int> quiet_ms;               // default kDefaultQuiet, or the container's label
+  int default_timeout_s = 10;                // when the runtime does not say its stop timeout
+  bool json_logs = false;
+  bool verbose = false;
+};
+int run_daemon(const DaemonOptions& options);
+
+}  // namespace sigdrain

@@ -2,27 +2,37 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace sigdrain {
 
-Result<DrainTimes> plan_drain(Clock::time_point start, std::chrono::milliseconds timeout, std::chrono::milliseconds quiet) {
-  using std::chrono::milliseconds;
+using std::chrono::milliseconds;
+
+Result<DrainTimes> plan_drain(Clock::time_point start, milliseconds timeout, milliseconds quiet) {
+  if (quiet.count() < 0) return Error::msg(fmt::format("quiet window {} ms is negative", quiet.count()));
   if (timeout < quiet + milliseconds(1000))
-    return Error::msg(fmt::format("timeout {} ms leaves no room to drain: it must be at least the quiet window ({} ms) plus 1 s",
+    return Error::msg(fmt::format("timeout {} ms leaves no room to drain: it must be at least the quiet window ({} ms) "
+                                  "plus 1 s",
                                   timeout.count(), quiet.count()));
-  milliseconds reserve = std::clamp(timeout / 4, milliseconds(1000), milliseconds(10000));
+  const milliseconds reserve = std::clamp(timeout / 4, milliseconds(1000), milliseconds(10000));
   DrainTimes t;
   t.start = start;
   t.kill_at = start + timeout;
-  t.drain_deadline = std::max(start + timeout - reserve, start + quiet);
+  t.drain_deadline = start + std::max(timeout - reserve, quiet);
   return t;
 }
 
 DrainState DrainTracker::update(const DrainSample& s) {
   completed_ = std::max(completed_, s.requests_completed);
-  const Clock::time_point quiet_since = std::max(s.last_activity, times_.start);
-  if (s.inflight <= 0 && s.now - quiet_since >= quiet_) return DrainState::idle;
+  last_activity_ = std::max(last_activity_, s.last_activity);
+  last_now_ = std::max(last_now_, s.now);
+  if (std::max<int64_t>(s.inflight, 0) == 0 && s.now - last_activity_ >= quiet_) return DrainState::idle;
   if (s.now >= times_.drain_deadline) return DrainState::deadline;
   return DrainState::draining;
+}
+
+milliseconds DrainTracker::drained_for() const {
+  return std::chrono::duration_cast<milliseconds>(last_now_ - times_.start);
 }
 
 }  // namespace sigdrain

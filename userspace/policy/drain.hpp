@@ -11,15 +11,15 @@ namespace sigdrain {
 using Clock = std::chrono::steady_clock;
 
 // Idle means no request in flight and no data on an inbound connection for this long. One second covers a
-// load balancer that still routes for a moment after the stop began and keep-alive clients between requests,
-// and costs at most one second per stop.
+// load balancer that still routes to the container for a moment after the stop began (deregistration and health
+// checks lag) and keep-alive clients thinking between two requests, and costs at most one second per stop.
 inline constexpr std::chrono::milliseconds kDefaultQuiet{1000};
 
 struct DrainSample {
   Clock::time_point now;
-  int64_t inflight = 0;
+  int64_t inflight = 0;  // requests read but not yet answered; a counter race may make it negative: read as 0
   int64_t open_inbound = 0;
-  uint64_t requests_completed = 0;
+  uint64_t requests_completed = 0;  // since the observer started, monotonic
   Clock::time_point last_activity;  // last data on an inbound connection
 };
 
@@ -29,29 +29,37 @@ struct DrainTimes {
   Clock::time_point kill_at;         // SIGKILL
 };
 
-// The drain may last until `timeout - reserve`, reserve = timeout/4 clamped to [1 s, 10 s]: the app's own
-// shutdown needs time after the signal. It never ends before `start + quiet`. A timeout shorter than
-// quiet + 1 s leaves no room for either and is an error.
-Result<DrainTimes> plan_drain(Clock::time_point start, std::chrono::milliseconds timeout, std::chrono::milliseconds quiet);
+// `timeout` is the time from the stop's start until SIGKILL. The drain may last until `timeout - reserve`,
+// reserve = timeout/4 clamped to [1 s, 10 s]: the app's own shutdown needs time after the signal. It never ends
+// before `start + quiet`, so even a short timeout waits for late traffic. A negative quiet, or a timeout shorter than
+// quiet + 1 s (no room for both the quiet window and a shutdown), is an error.
+Result<DrainTimes> plan_drain(Clock::time_point start, std::chrono::milliseconds timeout,
+                              std::chrono::milliseconds quiet);
 
 enum class DrainState { draining, idle, deadline };
 
 class DrainTracker {
  public:
   DrainTracker(DrainTimes times, std::chrono::milliseconds quiet, uint64_t completed_at_start)
-      : times_(times), quiet_(quiet), completed_at_start_(completed_at_start), completed_(completed_at_start) {}
+      : times_(times), quiet_(quiet), completed_at_start_(completed_at_start), completed_(completed_at_start),
+        last_activity_(times.start), last_now_(times.start) {}
 
-  // Idle: nothing in flight and nothing received or sent for the quiet window, counted from the later of
-  // the last activity and the start (a stop always waits the quiet window, for late traffic). Idle wins over
-  // the deadline when both hold.
+  // Idle: nothing in flight and no activity for the quiet window, counted from the later of the last activity and
+  // the start (a stop always waits one quiet window, for late traffic); exactly `quiet` counts. Deadline: now is at
+  // or past the drain deadline. Idle wins when both hold. Each sample is judged afresh: new activity after an idle
+  // answer makes the container draining again. The last activity is the latest any sample reported.
   DrainState update(const DrainSample& sample);
   uint64_t requests_completed_during_drain() const { return completed_ - completed_at_start_; }
+  // From the start to the latest sample; zero before the first.
+  std::chrono::milliseconds drained_for() const;
 
  private:
   DrainTimes times_;
   std::chrono::milliseconds quiet_;
   uint64_t completed_at_start_;
   uint64_t completed_;
+  Clock::time_point last_activity_;
+  Clock::time_point last_now_;
 };
 
 }  // namespace sigdrain

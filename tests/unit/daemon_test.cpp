@@ -1,0 +1,93 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <csignal>
+
+#include <gtest/gtest.h>
+
+#include "daemon/guard.hpp"
+#include "daemon/journal.hpp"
+
+namespace sigdrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Guard, AllButOptedOutOrOnlyLabelled) {
+  EXPECT_TRUE(decide_guard({}, GuardMode::all).guard);
+  EXPECT_FALSE(decide_guard({{"sigdrain.io/guard", "false"}}, GuardMode::all).guard);
+  EXPECT_EQ(decide_guard({{"sigdrain.io/guard", "false"}}, GuardMode::all).reason, "opted out: sigdrain.io/guard=false");
+  EXPECT_FALSE(decide_guard({{"sigdrain.io/guard", "yes"}}, GuardMode::all).guard) << "malformed: not guessed";
+  EXPECT_FALSE(decide_guard({}, GuardMode::labelled).guard);
+  EXPECT_TRUE(decide_guard({{"sigdrain.io/guard", "true"}}, GuardMode::labelled).guard);
+}
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sigdrain-journal-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(JournalTest, RecordsSurviveAndAreRemoved) {
+  auto j = Journal::open(dir_.string());
+  ASSERT_TRUE(j) << j.error().message;
+  HoldRecord r{"abc123", 4242, 987654, SIGTERM, 1700000000000, 1700000007500, 1700000010000};
+  ASSERT_TRUE(j->record(r).ok());
+  EXPECT_EQ(fs::status(dir_ / "held").permissions() & fs::perms::all, fs::perms::owner_all);
+
+  auto again = Journal::open(dir_.string());  // what a restarted daemon does
+  ASSERT_TRUE(again);
+  std::vector<std::string> problems;
+  auto loaded = again->load(problems);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(loaded[0].container_id, "abc123");
+  EXPECT_EQ(loaded[0].tgid, 4242);
+  EXPECT_EQ(loaded[0].start_time, 987654u);
+  EXPECT_EQ(loaded[0].signo, SIGTERM);
+  EXPECT_EQ(loaded[0].drain_deadline_ms, 1700000007500);
+  again->remove(4242, SIGTERM);
+  EXPECT_TRUE(again->load(problems).empty());
+}
+
+TEST_F(JournalTest, MalformedAndPlantedFilesAreReportedAndRemoved) {
+  auto j = Journal::open(dir_.string());
+  ASSERT_TRUE(j);
+  std::ofstream(dir_ / "held" / "1-15.json") << "{not json";
+  fs::create_symlink("/etc/passwd", dir_ / "held" / "2-15.json");
+  std::ofstream(dir_ / "held" / "3-15.json") << R"({"container_id":"x","tgid":-1,"start_time":1,"signo":15,"held_at_ms":0,"drain_deadline_ms":0,"kill_at_ms":0})";
+  std::vector<std::string> problems;
+  EXPECT_TRUE(j->load(problems).empty());
+  EXPECT_EQ(problems.size(), 3u);
+  EXPECT_TRUE(fs::exists("/etc/passwd")) << "a planted symlink is removed, never followed";
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir_ / "held" / "2-15.json")));
+}
+
+TEST_F(JournalTest, RefusesASymlinkedStateDirectory) {
+  fs::create_directories(dir_);
+  fs::create_directory_symlink("/tmp", dir_ / "state");
+  auto j = Journal::open((dir_ / "state").string());
+  ASSERT_FALSE(j);
+  EXPECT_NE(j.error().message.find("not a directory"), std::string::npos) << j.error().message;
+}
+
+TEST(HoldRecord, RoundTripsThroughJson) {
+  HoldRecord r{"id", 7, 8, 2, 9, 10, 11};
+  auto back = parse_hold_record(to_json_text(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->tgid, 7);
+  EXPECT_EQ(back->signo, 2);
+  EXPECT_EQ(back->kill_at_ms, 11);
+  EXPECT_FALSE(parse_hold_record("[]"));
+  EXPECT_FALSE(parse_hold_record(R"({"tgid":"7"})"));
+}
+
+}  // namespace
+}  // namespace sigdrain

@@ -1,0 +1,148 @@
+#include "policy/drain.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sigdrain {
+namespace {
+
+using namespace std::chrono_literals;
+
+const Clock::time_point kStart{std::chrono::seconds(5000)};
+
+DrainTimes times(std::chrono::milliseconds timeout, std::chrono::milliseconds quiet = 1000ms) {
+  auto t = plan_drain(kStart, timeout, quiet);
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t.ok() ? t.value() : DrainTimes{};
+}
+
+DrainSample at(std::chrono::milliseconds since_start, int64_t inflight, std::chrono::milliseconds last_activity,
+               uint64_t completed = 0) {
+  return DrainSample{kStart + since_start, inflight, 1, completed, kStart + last_activity};
+}
+
+// ---- plan_drain ----
+
+TEST(DrainPlan, ReserveIsAQuarterOfTheTimeout) {
+  DrainTimes t = times(20s);
+  EXPECT_EQ(t.start, kStart);
+  EXPECT_EQ(t.kill_at, kStart + 20s);
+  EXPECT_EQ(t.drain_deadline, kStart + 15s);
+}
+
+TEST(DrainPlan, ReserveIsAtLeastOneSecond) {
+  EXPECT_EQ(times(3s, 500ms).drain_deadline, kStart + 2s) << "3s/4 = 750ms, raised to 1s";
+  EXPECT_EQ(times(4s).drain_deadline, kStart + 3s) << "exactly 1s";
+}
+
+TEST(DrainPlan, LargeTimeoutsCapTheReserveAtTenSeconds) {
+  EXPECT_EQ(times(40s).drain_deadline, kStart + 30s) << "exactly 10s";
+  EXPECT_EQ(times(300s).drain_deadline, kStart + 290s);
+  EXPECT_EQ(times(3600s).drain_deadline, kStart + 3590s);
+}
+
+TEST(DrainPlan, NeverEndsBeforeTheQuietWindow) {
+  // 11 s timeout, reserve 2.75 s -> 8.25 s, but the quiet window is 10 s.
+  DrainTimes t = times(11s, 10s);
+  EXPECT_EQ(t.drain_deadline, kStart + 10s);
+  EXPECT_EQ(t.kill_at, kStart + 11s);
+  EXPECT_EQ(times(2s).drain_deadline, kStart + 1s) << "the shortest allowed timeout for the default quiet";
+  EXPECT_EQ(times(1s, 0ms).drain_deadline, kStart) << "no quiet, no room: the signal goes out at once";
+}
+
+TEST(DrainPlan, TimeoutShorterThanQuietPlusOneSecondIsAnError) {
+  auto r = plan_drain(kStart, 1999ms, 1000ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("1999 ms"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("1000 ms"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+  EXPECT_FALSE(plan_drain(kStart, 0ms, 0ms).ok());
+  EXPECT_FALSE(plan_drain(kStart, -5s, 1000ms).ok());
+  EXPECT_FALSE(plan_drain(kStart, 10s, -1ms).ok()) << "negative quiet";
+  EXPECT_TRUE(plan_drain(kStart, 2000ms, 1000ms).ok());
+}
+
+TEST(DrainPlan, DefaultQuietIsOneSecond) { EXPECT_EQ(kDefaultQuiet, 1000ms); }
+
+// ---- DrainTracker ----
+
+TEST(DrainTracker, IdleExactlyWhenTheQuietWindowHasPassed) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(999ms, 0, 0ms)), DrainState::draining) << "the stop itself opens a quiet window";
+  EXPECT_EQ(tr.update(at(1000ms, 0, 0ms)), DrainState::idle) << "exactly quiet counts";
+}
+
+TEST(DrainTracker, ActivityBeforeTheStartDoesNotShortenTheWindow) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(500ms, 0, -5000ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(1000ms, 0, -5000ms)), DrainState::idle);
+}
+
+TEST(DrainTracker, ActivityResetsTheQuietWindow) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(900ms, 0, 800ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(1500ms, 0, 800ms)), DrainState::draining) << "700 ms since the activity";
+  EXPECT_EQ(tr.update(at(1799ms, 0, 800ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(1800ms, 0, 800ms)), DrainState::idle);
+  // New traffic after an idle answer: draining again, until its own quiet window passes.
+  EXPECT_EQ(tr.update(at(2000ms, 0, 1900ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(2900ms, 0, 1900ms)), DrainState::idle);
+}
+
+TEST(DrainTracker, AnOlderLastActivityInALaterSampleIsIgnored) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(1500ms, 0, 1400ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(1600ms, 0, 100ms)), DrainState::draining) << "the latest activity seen still counts";
+  EXPECT_EQ(tr.update(at(2400ms, 0, 100ms)), DrainState::idle);
+}
+
+TEST(DrainTracker, InflightRequestsKeepItDraining) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(5000ms, 1, 0ms)), DrainState::draining) << "a slow request without traffic is still in flight";
+  EXPECT_EQ(tr.update(at(5000ms, 0, 0ms)), DrainState::idle);
+}
+
+TEST(DrainTracker, NegativeInflightCountsAsZero) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(2000ms, -3, 0ms)), DrainState::idle);
+}
+
+TEST(DrainTracker, DeadlineWhenNeverIdle) {
+  DrainTracker tr(times(10s), 1000ms, 0);  // deadline at 7.5 s
+  EXPECT_EQ(tr.update(at(7499ms, 4, 7499ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(7500ms, 4, 7500ms)), DrainState::deadline) << "exactly at the deadline";
+  EXPECT_EQ(tr.update(at(9000ms, 0, 8500ms)), DrainState::deadline) << "quiet, but not for long enough";
+}
+
+TEST(DrainTracker, IdleWinsOverTheDeadline) {
+  DrainTracker tr(times(10s), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(7500ms, 0, 6000ms)), DrainState::idle);
+  EXPECT_EQ(tr.update(at(8000ms, 0, 6000ms)), DrainState::idle);
+}
+
+TEST(DrainTracker, DeadlineBeforeIdleWithALongQuietWindow) {
+  // 11 s timeout with a 10 s quiet window: the deadline is the quiet window's end, where idle wins if it can.
+  DrainTracker tr(times(11s, 10s), 10s, 0);
+  EXPECT_EQ(tr.update(at(10s, 0, 0ms)), DrainState::idle);
+  EXPECT_EQ(tr.update(at(10s, 0, 500ms)), DrainState::deadline);
+}
+
+TEST(DrainTracker, CountsRequestsCompletedDuringTheDrainAndItsLength) {
+  DrainTracker tr(times(10s), 1000ms, 40);
+  EXPECT_EQ(tr.requests_completed_during_drain(), 0u);
+  EXPECT_EQ(tr.drained_for(), 0ms);
+  (void)tr.update(at(300ms, 2, 300ms, 42));
+  (void)tr.update(at(1200ms, 0, 1100ms, 45));
+  EXPECT_EQ(tr.requests_completed_during_drain(), 5u);
+  EXPECT_EQ(tr.drained_for(), 1200ms);
+  (void)tr.update(at(1300ms, 0, 1100ms, 41));  // a counter never goes back: keep the highest
+  EXPECT_EQ(tr.requests_completed_during_drain(), 5u);
+  EXPECT_EQ(tr.drained_for(), 1300ms);
+}
+
+TEST(DrainTracker, ZeroQuietIsIdleAsSoonAsNothingIsInFlight) {
+  DrainTracker tr(times(5s, 0ms), 0ms, 0);
+  EXPECT_EQ(tr.update(at(0ms, 0, 0ms)), DrainState::idle);
+}
+
+}  // namespace
+}  // namespace sigdrain

@@ -1,0 +1,352 @@
+#include "daemon/daemon.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "signals/signal_names.hpp"
+#include "trace/live_directory.hpp"
+
+namespace sigdrain {
+namespace {
+
+constexpr auto kDiscoveryInterval = std::chrono::milliseconds(500);
+constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIGKILL is due, stop waiting for the exit
+
+int64_t wall_ms(Clock::time_point t) {
+  auto wall = std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - Clock::now());
+  return std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
+}
+
+Clock::time_point steady_from_wall_ms(int64_t ms) {
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return Clock::now() + std::chrono::milliseconds(ms - now_ms);
+}
+
+int64_t ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
+Result<void> send_signal(pid_t pid, int signo) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!fd) return Error::sys(errno, fmt::format("pid {} is gone", pid));
+  if (::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) != 0)
+    return Error::sys(errno, fmt::format("pidfd_send_signal to pid {}", pid));
+  return {};
+}
+
+// One daemon per node: a second one would fight over the same tracees.
+Result<UniqueFd> take_lock(const std::string& state_dir) {
+  std::string path = state_dir + "/daemon.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return Error::sys(errno, fmt::format("cannot open {}", path));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    (void)!::pread(fd.get(), buf, sizeof(buf) - 1, 0);
+    return Error::msg(fmt::format("another sigdrain daemon is running (pid {}); refusing to start a second one",
+                                  std::string(buf).substr(0, std::string(buf).find('\n'))));
+  }
+  std::string pid = fmt::format("{}\n", ::getpid());
+  (void)!::ftruncate(fd.get(), 0);
+  (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
+  std::unique_ptr<Daemon> d(new Daemon(options));
+  if (::mkdir(options.state_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::sys(errno, fmt::format("cannot create {}", options.state_dir));
+  auto journal = Journal::open(options.state_dir);
+  if (!journal) return journal.error();
+  d->journal_.emplace(std::move(*journal));
+  auto lock = take_lock(options.state_dir);
+  if (!lock) return lock.error();
+  d->lock_fd_ = std::move(*lock);
+
+  ObserverOptions obs;
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= 1ULL << s;
+  obs.report_deliver = false;
+  Daemon* self = d.get();
+  auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });
+  if (!observer) return observer.error();
+  d->observer_ = std::move(*observer);
+  if (!d->observer_->observes_requests())
+    return Error::msg("this kernel lacks sock:sock_send_length/sock_recv_length, so requests in flight cannot be seen");
+
+  d->tracer_ = std::make_unique<LinuxTracer>();
+  auto engine = HoldEngine::make(*d->tracer_, HoldOptions{}, [self](const HeldSignal& h) { return self->on_held(h); });
+  if (!engine) return engine.error();
+  d->engine_ = std::move(*engine);
+  return d;
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::log(const std::string& line) const {
+  if (options_.json_logs) {
+    std::fprintf(stderr, "%s\n", nlohmann::json{{"level", "info"}, {"msg", line}}.dump().c_str());
+  } else {
+    std::fprintf(stderr, "sigdrain: %s\n", line.c_str());
+  }
+}
+
+void Daemon::log_stop(const StopReport& report) {
+  if (options_.json_logs)
+    std::fputs((to_json(report).dump() + "\n").c_str(), stdout);
+  else
+    std::fputs(human_report(report).c_str(), stdout);
+  std::fflush(stdout);
+}
+
+std::chrono::milliseconds Daemon::quiet_for(const ContainerInfo& info) const {
+  if (options_.quiet_ms) return std::chrono::milliseconds(*options_.quiet_ms);
+  auto labels = parse_sigdrain_labels(info.labels);
+  return labels && labels->quiet ? *labels->quiet : kDefaultQuiet;
+}
+
+DrainTimes Daemon::times_for(const ContainerInfo& info, Clock::time_point start) const {
+  auto timeout = std::chrono::milliseconds(std::chrono::seconds(info.stop_timeout_s.value_or(options_.default_timeout_s)));
+  auto labels = parse_sigdrain_labels(info.labels);
+  auto quiet = quiet_for(info);
+  auto times = plan_drain(start, timeout, quiet);
+  DrainTimes t = times ? *times : DrainTimes{start, start + quiet, start + timeout};  // tiny timeouts: release after quiet
+  std::optional<std::chrono::milliseconds> cap;
+  if (options_.max_hold_ms) cap = std::chrono::milliseconds(*options_.max_hold_ms);
+  if (labels && labels->max_drain && (!cap || *labels->max_drain < *cap)) cap = *labels->max_drain;
+  if (cap && t.drain_deadline > start + *cap) t.drain_deadline = start + *cap;
+  return t;
+}
+
+void Daemon::discover() {
+  auto now = Clock::now();
+  if (now - last_discovery_ < kDiscoveryInterval) return;
+  last_discovery_ = now;
+  std::map<std::string, ContainerInfo> seen;
+  for (auto& info : resolver_.list())
+    if (info.running && info.init_pid > 0) seen.emplace(info.id, std::move(info));
+
+  for (auto it = containers_.begin(); it != containers_.end();) {
+    if (seen.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    init_to_container_.erase(it->second.info.init_pid);
+    resolver_.forget(it->second.info.cgroup_id);
+    it = containers_.erase(it);
+  }
+  for (auto& [id, info] : seen) {
+    if (containers_.contains(id)) continue;
+    Guarded g{info, false, ""};
+    GuardDecision decision = decide_guard(info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all);
+    if (!decision.guard) {
+      g.why_not = decision.reason;
+    } else if (auto r = engine_->attach(info.init_pid); !r) {
+      g.why_not = r.error().message;  // e.g. "cannot guard PID 12: traced by PID 34": observed only
+    } else {
+      g.traced = true;
+    }
+    log(g.traced ? fmt::format("guarding {} (init pid {})", info.name, info.init_pid)
+                 : fmt::format("observing {} only: {}", info.name, g.why_not));
+    init_to_container_[info.init_pid] = id;
+    containers_.emplace(id, std::move(g));
+  }
+}
+
+void Daemon::recover_journal() {
+  std::vector<std::string> problems;
+  for (const HoldRecord& r : journal_->load(problems)) {
+    auto start_time = proc_.start_time(r.tgid);
+    if (!start_time || *start_time != r.start_time) {
+      log(fmt::format("journal: {} held for pid {} is void: the process is gone", signal_name(r.signo), r.tgid));
+      journal_->remove(r.tgid, r.signo);
+      continue;
+    }
+    auto info = resolver_.by_pid(r.tgid);
+    if (!info || info->id != r.container_id) {
+      journal_->remove(r.tgid, r.signo);
+      continue;
+    }
+    log(fmt::format("journal: resuming the stop of {}: {} was held by a previous daemon", info->name, signal_name(r.signo)));
+    (void)engine_->attach(r.tgid);
+    DrainTimes t{Clock::now(), steady_from_wall_ms(r.drain_deadline_ms), steady_from_wall_ms(r.kill_at_ms)};
+    start_stop(*info, r.signo, true, t);
+    stops_.at(info->id).records.push_back(r);
+  }
+  for (const auto& p : problems) log("journal: " + p);
+}
+
+Result<void> Daemon::on_held(const HeldSignal& held) {
+  auto it = init_to_container_.find(held.tgid);
+  if (it == init_to_container_.end() || !containers_.contains(it->second))
+    return Error::msg("not a guarded container's init");  // let it through
+  const ContainerInfo& info = containers_.at(it->second).info;
+  auto start_time = proc_.start_time(held.tgid);
+  if (!start_time) return start_time.error();
+  DrainTimes times = stops_.contains(info.id) ? stops_.at(info.id).times : times_for(info, Clock::now());
+  HoldRecord record{info.id, held.tgid, *start_time, held.signo, wall_ms(Clock::now()), wall_ms(times.drain_deadline),
+                    wall_ms(times.kill_at)};
+  if (auto r = journal_->record(record); !r) return r;  // cannot journal: let it through rather than risk losing it
+  if (!stops_.contains(info.id)) {
+    log(fmt::format("holding {} sent to {} (pid {}) while it drains", signal_name(held.signo), info.name, held.tgid));
+    start_stop(info, held.signo, true, times);
+  }
+  stops_.at(info.id).records.push_back(record);
+  return {};
+}
+
+void Daemon::on_event(const ObservedEvent& event) {
+  if (const auto* e = std::get_if<SignalEvent>(&event)) {
+    // A stop signal to a container's init that was not held (not traced): start the drain all the same. The
+    // kernel drops it for an init without a handler, so the plan (SIGKILL once drained) ends the container.
+    if (static_cast<pid_t>(e->sender_tgid) == ::getpid() || !is_stop_signal(static_cast<int>(e->sig))) return;
+    auto it = init_to_container_.find(static_cast<pid_t>(e->target_pid));
+    if (it == init_to_container_.end() || stops_.contains(it->second)) return;
+    const Guarded& g = containers_.at(it->second);
+    if (g.traced || (!g.why_not.empty() && g.why_not.rfind("opted out", 0) == 0)) return;
+    if (decide_guard(g.info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all).guard)
+      start_stop(g.info, static_cast<int>(e->sig), false, std::nullopt);
+    return;
+  }
+  if (const auto* e = std::get_if<ExitEvent>(&event)) {
+    auto it = init_to_container_.find(static_cast<pid_t>(e->tgid));
+    if (it == init_to_container_.end() || !stops_.contains(it->second)) return;
+    ExitStatus status;
+    if (e->cause == SIGDRAIN_EXIT_CODE) status.code = static_cast<int>(e->cause_value);
+    if (e->cause == SIGDRAIN_EXIT_SIGNAL) status.killed_by = static_cast<int>(e->cause_value);
+    finish(it->second, status);
+  }
+}
+
+void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times) {
+  ActiveStop s;
+  s.info = info;
+  s.signo = signo;
+  s.held = held;
+  s.times = times ? *times : times_for(info, Clock::now());
+  PlanInputs in;
+  in.processes = process_tree(proc_, info.init_pid);
+  in.init_pid = info.init_pid;
+  in.runtime_stop_signal = signo;
+  in.labels = info.labels;
+  auto plan = choose_plan(in);
+  s.plan = plan ? *plan : StopPlan{"default", "labels are malformed (" + plan.error().message + "); the held signal is delivered",
+                                   {PlanStep{signo, PlanTarget{}, {}}}};
+  auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
+  s.tracker.emplace(s.times, quiet_for(info), stats.requests_completed);
+  s.report.container_id = info.id;
+  s.report.container_name = info.name;
+  s.report.runtime = std::string(runtime_name(info.runtime));
+  s.report.plan = s.plan;
+  stops_.emplace(info.id, std::move(s));
+}
+
+void Daemon::release(ActiveStop& s) {
+  if (s.held && engine_->guarding(s.info.init_pid)) {
+    // The plan replaces the held signal; detach so the plan's signals (and the app's exit) are not traced.
+    (void)engine_->discard_held(s.info.init_pid);
+    if (auto r = engine_->detach(s.info.init_pid); !r) log(fmt::format("{}: detach: {}", s.info.name, r.error().message));
+    if (containers_.contains(s.info.id)) containers_.at(s.info.id).traced = false;
+  }
+  s.phase = Phase::signalling;
+  s.next_step = 0;
+  s.next_step_at = Clock::now();
+}
+
+void Daemon::tick(ActiveStop& s) {
+  auto now = Clock::now();
+  if (s.phase == Phase::draining) {
+    auto stats = observer_->cgroup_stats(s.info.cgroup_id).value_or(CgroupStats{});
+    DrainSample sample{now, stats.inflight, stats.open_inbound, stats.requests_completed,
+                       Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
+    DrainState state = s.tracker->update(sample);
+    if (state == DrainState::draining) return;
+    s.report.released_by = state == DrainState::idle ? "idle" : "deadline";
+    s.report.drain_ms = ms_between(s.times.start, now);
+    s.report.requests_completed = s.tracker->requests_completed_during_drain();
+    s.report.inflight_at_release = std::max<int64_t>(stats.inflight, 0);
+    s.report.open_inbound_at_release = std::max<int64_t>(stats.open_inbound, 0);
+    release(s);
+  }
+  if (s.phase == Phase::signalling) {
+    while (s.next_step < s.plan.steps.size() && Clock::now() >= s.next_step_at) {
+      const PlanStep& step = s.plan.steps[s.next_step++];
+      if (step.signo == 0) {
+        s.next_step_at = Clock::now() + step.pause;
+        continue;
+      }
+      auto processes = process_tree(proc_, s.info.init_pid);
+      std::vector<pid_t> listeners;
+      if (step.target.kind == TargetKind::listeners)
+        for (const auto& sock : observer_->sockets())
+          if (sock.state.direction == SIGDRAIN_DIR_LISTEN && sock.state.cgroup_id == s.info.cgroup_id)
+            listeners.push_back(static_cast<pid_t>(sock.state.owner_tgid));
+      for (pid_t pid : resolve_target(step.target, processes, s.info.init_pid, listeners)) {
+        SentSignal sent{step.signo, pid, "", target_text(step.target), ms_between(s.times.start, Clock::now()), ""};
+        for (const auto& p : processes)
+          if (p.pid == pid) sent.comm = p.comm;
+        if (auto r = send_signal(pid, step.signo); !r) sent.error = r.error().message;
+        if (s.report.sent.empty()) s.first_signal_at = Clock::now();
+        s.report.sent.push_back(std::move(sent));
+      }
+    }
+    if (s.next_step >= s.plan.steps.size()) {
+      s.phase = Phase::awaiting_exit;
+      for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
+    }
+  }
+  if (s.phase == Phase::awaiting_exit && now > s.times.kill_at + kExitGrace) finish(s.info.id, std::nullopt);
+}
+
+void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
+  auto it = stops_.find(id);
+  if (it == stops_.end()) return;
+  ActiveStop& s = it->second;
+  auto now = Clock::now();
+  if (s.phase == Phase::draining) {
+    s.report.released_by = "exited";
+    s.report.drain_ms = ms_between(s.times.start, now);
+  }
+  for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
+  if (exit) s.report.exit = *exit;
+  s.report.outcome = exit && exit->killed_by == SIGKILL && (s.report.sent.empty() || s.report.sent.back().signo != SIGKILL)
+                         ? "killed"
+                         : "graceful";
+  if (!exit) s.report.outcome = "unknown";
+  if (!s.report.sent.empty()) s.report.exit_ms_after_signal = ms_between(s.first_signal_at, now);
+  s.report.total_ms = ms_between(s.times.start, now);
+  log_stop(s.report);
+  stops_.erase(it);
+}
+
+int Daemon::run(const std::atomic<bool>& stop) {
+  recover_journal();
+  log(fmt::format("started: state in {}, guarding {}", options_.state_dir,
+                  options_.guard_labelled_only ? "containers labelled sigdrain.io/guard=true" : "all containers"));
+  while (!stop.load()) {
+    discover();
+    (void)observer_->poll(std::chrono::milliseconds(5));
+    while (engine_->poll(std::chrono::milliseconds(0))) {
+    }
+    for (auto it = stops_.begin(); it != stops_.end();) {
+      std::string id = (it++)->first;  // tick may erase the entry
+      if (stops_.contains(id)) tick(stops_.at(id));
+    }
+    (void)engine_->poll(std::chrono::milliseconds(5));
+  }
+  log("stopping: delivering every held signal and detaching");
+  if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);
+  for (auto& [id, s] : stops_)
+    for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
+  return kExitOk;
+}
+
+}  // namespace sigdrain

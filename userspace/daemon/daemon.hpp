@@ -1,0 +1,83 @@
+// `sigdrain daemon`: guards containers by holding the stop signals sent to their init (ptrace), drains them,
+// then carries out their stop plan. All ptrace calls happen on the thread that runs Daemon::run().
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "containers/resolver.hpp"
+#include "daemon/guard.hpp"
+#include "daemon/journal.hpp"
+#include "hold/hold_engine.hpp"
+#include "observer/observer.hpp"
+#include "policy/drain.hpp"
+#include "policy/plan.hpp"
+#include "proc/proc.hpp"
+#include "stop/stop_session.hpp"
+#include "util/fd.hpp"
+
+namespace sigdrain {
+
+class Daemon {
+ public:
+  static Result<std::unique_ptr<Daemon>> make(const DaemonOptions& options);
+  ~Daemon();
+  // Runs until `stop` becomes true; then delivers whatever is still held and lets every process go.
+  int run(const std::atomic<bool>& stop);
+
+ private:
+  struct Guarded {
+    ContainerInfo info;
+    bool traced = false;
+    std::string why_not;  // empty when traced
+  };
+  enum class Phase { draining, signalling, awaiting_exit };
+  struct ActiveStop {
+    ContainerInfo info;
+    int signo = 0;
+    bool held = false;  // the signal was suppressed by ptrace (else the kernel already dropped or delivered it)
+    StopPlan plan;
+    DrainTimes times;
+    std::optional<DrainTracker> tracker;
+    Phase phase = Phase::draining;
+    size_t next_step = 0;
+    Clock::time_point next_step_at;
+    Clock::time_point first_signal_at;
+    std::vector<HoldRecord> records;
+    StopReport report;
+  };
+
+  explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(HostRoots{}) {}
+  void discover();
+  void recover_journal();
+  Result<void> on_held(const HeldSignal& held);
+  void on_event(const ObservedEvent& event);
+  void start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times);
+  DrainTimes times_for(const ContainerInfo& info, Clock::time_point start) const;
+  std::chrono::milliseconds quiet_for(const ContainerInfo& info) const;
+  void tick(ActiveStop& stop);
+  void release(ActiveStop& stop);
+  void finish(const std::string& id, std::optional<ExitStatus> exit);
+  void log_stop(const StopReport& report);
+  void log(const std::string& line) const;
+
+  DaemonOptions options_;
+  ProcFs proc_;
+  ContainerResolver resolver_;
+  std::optional<Journal> journal_;
+  UniqueFd lock_fd_;
+  std::unique_ptr<Observer> observer_;
+  std::unique_ptr<Tracer> tracer_;
+  std::unique_ptr<HoldEngine> engine_;
+  std::map<std::string, Guarded> containers_;  // by container id
+  std::map<pid_t, std::string> init_to_container_;
+  std::map<std::string, ActiveStop> stops_;    // by container id
+  Clock::time_point last_discovery_{};
+};
+
+}  // namespace sigdrain
