@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# `sigdrain daemon` with plain `podman stop`: the operator changes nothing, and under load the stop loses no
+# request and ends soon after the load ends instead of at the timeout. Also: the daemon SIGKILLed during a hold
+# and started again still stops the container gracefully before its timeout; SIGKILL during a hold kills at
+# once; a second daemon refuses to start. Needs root and scripts/podman-setup.sh; about 1.5 minutes.
+set -uo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init
+
+SIGDRAIN=${SIGDRAIN:-$E2E_REPO/build/sigdrain}
+STATE_DIR=$E2E_WORK_DIR/state
+STOP_TIMEOUT=20
+DAEMON_PID=""
+
+start_daemon() {
+  "$SIGDRAIN" daemon --state-dir "$STATE_DIR" >>"$E2E_WORK_DIR/daemon.out" 2>>"$E2E_WORK_DIR/daemon.err" &
+  DAEMON_PID=$!
+  sleep 1.5 # BPF loaded and the running containers discovered
+}
+stop_daemon() {
+  [[ -n $DAEMON_PID ]] || return 0
+  kill -INT "$DAEMON_PID" 2>/dev/null
+  wait "$DAEMON_PID" 2>/dev/null
+  DAEMON_PID=""
+}
+trap 'stop_daemon; e2e_on_exit' EXIT
+
+# guarded_stop ID: the scenario under load, stopped by plain `podman stop -t 20` with the daemon running.
+guarded_stop() {
+  local id=$1 port name
+  port=$(e2e_free_port)
+  name=$(e2e_container_name "daemon-$id")
+  e2e_start_scenario "$id" "$port" "daemon-$id" || { e2e_fail "$id: container did not start"; return; }
+  e2e_wait_http "$port" || { e2e_fail "$id: app did not answer"; return; }
+  sleep 1 # the daemon's discovery attaches to the new init
+  e2e_loadgen_start "$port" --lb-lag 1200
+  sleep 2.5
+  e2e_loadgen_begin_stop
+  e2e_time_ms timeout 60 podman stop -t "$STOP_TIMEOUT" "$name"
+  local stop_ms=$E2E_ELAPSED_MS
+  e2e_loadgen_wait || { e2e_fail "$id: load generator"; return; }
+  local failed last_ok
+  failed=$(e2e_json_get "$E2E_LOADGEN_JSON" failed)
+  last_ok=$(e2e_json_get "$E2E_LOADGEN_JSON" last_ok_ms_after_stop)
+  echo "  $id: podman stop took ${stop_ms} ms, last response ${last_ok} ms after the stop began, failed=$failed"
+  [[ $failed == 0 ]] && e2e_pass "$id: no failed request with the daemon" || e2e_fail "$id: $failed requests failed: $E2E_LOADGEN_JSON"
+  # "soon after the load ends": within 3 s of the last response, far from the 20 s timeout.
+  ((stop_ms < last_ok + 3000 && stop_ms < 10000)) && e2e_pass "$id: stopped ${stop_ms} ms after the stop began" ||
+    e2e_fail "$id: podman stop took ${stop_ms} ms (last response at ${last_ok} ms)"
+}
+
+start_daemon
+[[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null || e2e_die "the daemon did not start: $(cat "$E2E_WORK_DIR/daemon.err")"
+
+# A second daemon refuses to fight the first.
+if out=$("$SIGDRAIN" daemon --state-dir "$STATE_DIR" 2>&1 </dev/null); then
+  e2e_fail "a second daemon started"
+else
+  [[ $(wc -l <<<"$out") == 1 && $out == *"another sigdrain daemon is running"* ]] && e2e_pass "a second daemon refuses: $out" ||
+    e2e_fail "second daemon: $out"
+fi
+
+for id in b d e; do guarded_stop "$id"; done
+
+# SIGKILL during a hold kills at once.
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-kill)
+e2e_start_scenario d "$port" daemon-kill && e2e_wait_http "$port" && sleep 1
+e2e_loadgen_start "$port" --lb-lag 500
+sleep 1
+timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
+stopper=$!
+sleep 1.5 # held now: requests keep the container busy
+e2e_loadgen_begin_stop
+e2e_time_ms podman kill -s KILL "$name"
+e2e_wait_not_running "$name" 5 && e2e_pass "SIGKILL during a hold ended the container at once" || e2e_fail "SIGKILL during a hold did not end it"
+wait "$stopper" 2>/dev/null
+e2e_loadgen_wait 30 >/dev/null
+
+# The daemon dies (SIGKILL) during a hold and is started again: the journal lets it finish the stop gracefully.
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-crash)
+e2e_start_scenario d "$port" daemon-crash && e2e_wait_http "$port" && sleep 1
+init_pid=$(e2e_container_pid "$name")
+e2e_loadgen_start "$port" --lb-lag 2500
+sleep 2
+e2e_loadgen_begin_stop
+start=$(e2e_now_ms)
+timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
+stopper=$!
+sleep 1
+held=$(ls "$STATE_DIR/held" 2>/dev/null | wc -l)
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=""
+((held >= 1)) && e2e_pass "the held SIGTERM was journaled ($held record)" || e2e_fail "nothing journaled during the hold"
+tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
+state=$(awk '/^State:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
+[[ $tracer == 0 && $state != t && $state != T ]] && e2e_pass "after the daemon's death the app is neither traced nor stopped" ||
+  e2e_fail "after the daemon's death: TracerPid=$tracer State=$state"
+start_daemon
+wait "$stopper"
+stop_ms=$(($(e2e_now_ms) - start))
+e2e_loadgen_wait || e2e_fail "crash: load generator"
+failed=$(e2e_json_get "$E2E_LOADGEN_JSON" failed)
+echo "  crash: podman stop took ${stop_ms} ms, failed=$failed"
+[[ $failed == 0 ]] && e2e_pass "crash: no failed request" || e2e_fail "crash: $failed requests failed: $E2E_LOADGEN_JSON"
+((stop_ms < STOP_TIMEOUT * 1000 - 2000)) && e2e_pass "crash: stopped before the runtime's SIGKILL (${stop_ms} ms)" ||
+  e2e_fail "crash: podman stop took ${stop_ms} ms: the runtime had to SIGKILL"
+[[ -z $(ls "$STATE_DIR/held" 2>/dev/null) ]] && e2e_pass "crash: the journal is empty once done" || e2e_fail "crash: journal left: $(ls "$STATE_DIR/held")"
+
+stop_daemon
+echo "--- daemon log"
+sed 's/^/  /' "$E2E_WORK_DIR/daemon.err" | tail -30
+e2e_summary
