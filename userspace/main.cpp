@@ -17,6 +17,7 @@ constexpr const char* kFooter = R"(EXAMPLES:
   sigdrain safe-stop web --dry-run       show the plan and its targets
   sigdrain safe-stop web --plan 'SIGQUIT@init' --timeout 30 --json
   sigdrain daemon                        guard every container: podman stop / docker stop / kubelet drain first
+  sigdrain ps                            what the daemon guards, and why not
 
 EXIT CODES: 0 success, 1 safe-stop had to SIGKILL, 2 error (bad input, no privilege, unknown container).)";
 
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
   daemon_cmd->add_flag("--log-json", daemon.json_logs, "One JSON object per stop and per log line");
   daemon_cmd->add_flag("-v,--verbose", daemon.verbose, "Show libbpf's own messages");
   daemon_cmd->callback([&] { exit_code = run_daemon(daemon); });
+
+  PsOptions ps;
+  auto* ps_cmd = app.add_subcommand("ps", "List the containers the running daemon knows: guarded or why not, init's disposition, in flight");
+  ps_cmd->add_option("--state-dir", ps.state_dir, "The daemon's state directory (default /run/sigdrain)");
+  ps_cmd->add_flag("--json", ps.json, "One JSON object per container");
+  ps_cmd->callback([&] { exit_code = run_ps(ps); });
 
   try {
     app.parse(argc, argv);

@@ -34,6 +34,14 @@ guarded_stop() {
   e2e_start_scenario "$id" "$port" "daemon-$id" || { e2e_fail "$id: container did not start"; return; }
   e2e_wait_http "$port" || { e2e_fail "$id: app did not answer"; return; }
   sleep 1 # the daemon's discovery attaches to the new init
+  if [[ $id == b ]]; then
+    local ps_line
+    ps_line=$("$SIGDRAIN" ps --json --state-dir "$STATE_DIR" | grep "\"$name\"")
+    guarded=$(e2e_json_get "$ps_line" guarded)
+    [[ ${guarded,,} == true && $(e2e_json_get "$ps_line" state) == running ]] &&
+      e2e_pass "ps: $name is guarded" || e2e_fail "ps: $ps_line"
+    "$SIGDRAIN" ps --state-dir "$STATE_DIR" | sed 's/^/    /'
+  fi
   e2e_loadgen_start "$port" --lb-lag 1200
   sleep 2.5
   e2e_loadgen_begin_stop
@@ -59,6 +67,13 @@ if out=$("$SIGDRAIN" daemon --state-dir "$STATE_DIR" 2>&1 </dev/null); then
 else
   [[ $(wc -l <<<"$out") == 1 && $out == *"another sigdrain daemon is running"* ]] && e2e_pass "a second daemon refuses: $out" ||
     e2e_fail "second daemon: $out"
+fi
+
+# The control socket answers only root, and says so in one line.
+if out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SIGDRAIN" ps --state-dir "$STATE_DIR" 2>&1); then
+  e2e_fail "ps as nobody succeeded: $out"
+else
+  [[ $(wc -l <<<"$out") == 1 ]] && e2e_pass "ps as a non-root user is refused: $out" || e2e_fail "ps as nobody: $out"
 fi
 
 for id in b d e; do guarded_stop "$id"; done

@@ -57,3 +57,13 @@ struct DaemonOptions {
 int run_daemon(const DaemonOptions& options);
 
 }  // namespace sigdrain
+
+namespace sigdrain {
+
+struct PsOptions {
+  std::string state_dir = "/run/sigdrain";
+  bool json = false;
+};
+int run_ps(const PsOptions& options);
+
+}  // namespace sigdrain

@@ -82,6 +82,11 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   if (!d->observer_->observes_requests())
     return Error::msg("this kernel lacks sock:sock_send_length/sock_recv_length, so requests in flight cannot be seen");
 
+  auto control = ControlServer::listen(options.state_dir + "/control.sock",
+                                       [self](const std::string& request) { return self->answer(request); });
+  if (!control) return control.error();
+  d->control_.emplace(std::move(*control));
+
   d->tracer_ = std::make_unique<LinuxTracer>();
   auto engine = HoldEngine::make(*d->tracer_, HoldOptions{}, [self](const HeldSignal& h) { return self->on_held(h); });
   if (!engine) return engine.error();
@@ -141,6 +146,7 @@ void Daemon::discover() {
     }
     init_to_container_.erase(it->second.info.init_pid);
     resolver_.forget(it->second.info.cgroup_id);
+    last_stops_.erase(it->first);
     it = containers_.erase(it);
   }
   for (auto& [id, info] : seen) {
@@ -324,7 +330,32 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
   if (!s.report.sent.empty()) s.report.exit_ms_after_signal = ms_between(s.first_signal_at, now);
   s.report.total_ms = ms_between(s.times.start, now);
   log_stop(s.report);
+  if (containers_.contains(id)) last_stops_[id] = to_json(s.report);
   stops_.erase(it);
+}
+
+// "ps": one JSON object per container the daemon knows.
+std::string Daemon::answer(const std::string& request) {
+  if (request != "ps") return fmt::format("error: unknown request \"{}\" (known: ps)\n", request);
+  std::string out;
+  for (const auto& [id, g] : containers_) {
+    nlohmann::json j = {{"id", id}, {"name", g.info.name}, {"runtime", std::string(runtime_name(g.info.runtime))},
+                        {"init_pid", g.info.init_pid}, {"guarded", g.traced}, {"why_not", g.why_not}};
+    if (auto st = proc_.status(g.info.init_pid)) {
+      j["init_comm"] = st->name;
+      for (int signo : {SIGTERM, SIGINT, SIGQUIT, SIGHUP})
+        j["dispositions"][signal_name(signo)] = std::string(disposition_name(st->masks.disposition(signo)));
+    }
+    auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
+    j["inflight"] = std::max<int64_t>(stats.inflight, 0);
+    j["open_inbound"] = std::max<int64_t>(stats.open_inbound, 0);
+    j["state"] = !stops_.contains(id)                                 ? "running"
+                 : stops_.at(id).phase == Phase::draining            ? "draining"
+                                                                     : "stopping";
+    j["last_stop"] = last_stops_.contains(id) ? last_stops_.at(id) : nlohmann::json(nullptr);
+    out += j.dump() + "\n";
+  }
+  return out;
 }
 
 int Daemon::run(const std::atomic<bool>& stop) {
@@ -341,6 +372,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
       if (stops_.contains(id)) tick(stops_.at(id));
     }
     (void)engine_->poll(std::chrono::milliseconds(5));
+    control_->serve_pending();
   }
   log("stopping: delivering every held signal and detaching");
   if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);

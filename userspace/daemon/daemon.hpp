@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
+#include "daemon/control.hpp"
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
 #include "hold/hold_engine.hpp"
@@ -65,6 +66,7 @@ class Daemon {
   void finish(const std::string& id, std::optional<ExitStatus> exit);
   void log_stop(const StopReport& report);
   void log(const std::string& line) const;
+  std::string answer(const std::string& request);
 
   DaemonOptions options_;
   ProcFs proc_;
@@ -77,6 +79,8 @@ class Daemon {
   std::map<std::string, Guarded> containers_;  // by container id
   std::map<pid_t, std::string> init_to_container_;
   std::map<std::string, ActiveStop> stops_;    // by container id
+  std::map<std::string, nlohmann::json> last_stops_;  // the latest stop record of each container still known
+  std::optional<ControlServer> control_;
   Clock::time_point last_discovery_{};
 };
 
