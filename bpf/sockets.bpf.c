@@ -57,19 +57,23 @@ static __always_inline void take_ownership(struct sigdrain_sock_state *st) {
   st->owner_tgid = bpf_get_current_pid_tgid() >> 32;
   st->cgroup_id = bpf_get_current_cgroup_id();
   st->flags |= SIGDRAIN_SOCK_OWNED;
+  if (!counts_as_inbound(st->direction) && !(st->flags & SIGDRAIN_SOCK_ADOPTED)) return;
+  struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
+  if (!s) return;
   if (counts_as_inbound(st->direction)) {
-    struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
-    if (s) {
-      __sync_fetch_and_add(&s->open_inbound, 1);
-      st->flags |= SIGDRAIN_SOCK_COUNTED;
-    }
+    __sync_fetch_and_add(&s->open_inbound, 1);
+    st->flags |= SIGDRAIN_SOCK_COUNTED;
+  }
+  if (st->flags & SIGDRAIN_SOCK_ADOPTED) {
+    __sync_fetch_and_add(&s->adopted_open, 1);
+    st->flags |= SIGDRAIN_SOCK_ADOPTED_COUNTED;
   }
 }
 
 static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new) {
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
   if (st) return st;
-  struct sigdrain_sock_state fresh = {.direction = direction_if_new};
+  struct sigdrain_sock_state fresh = {.direction = direction_if_new, .flags = SIGDRAIN_SOCK_ADOPTED};
   bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
   st = bpf_map_lookup_elem(&sock_states, &sk);
   if (!st) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
@@ -114,7 +118,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
   if (newstate == TCP_CLOSE_NR) {
     struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
     if (!st) return 0;
-    if (st->flags & (SIGDRAIN_SOCK_COUNTED | SIGDRAIN_SOCK_INFLIGHT)) {
+    if (st->flags & (SIGDRAIN_SOCK_COUNTED | SIGDRAIN_SOCK_INFLIGHT | SIGDRAIN_SOCK_ADOPTED_COUNTED)) {
       struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
       if (s) {
         if (st->flags & SIGDRAIN_SOCK_COUNTED) {
@@ -124,6 +128,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
             __sync_fetch_and_add(&s->open_inbound, -1);
         }
         if (st->flags & SIGDRAIN_SOCK_INFLIGHT) __sync_fetch_and_add(&s->inflight, -1);
+        if (st->flags & SIGDRAIN_SOCK_ADOPTED_COUNTED) __sync_fetch_and_add(&s->adopted_open, -1);
       }
     }
     bpf_map_delete_elem(&sock_states, &sk);

@@ -21,6 +21,8 @@ enum sigdrain_sock_flags {
   SIGDRAIN_SOCK_OWNED = 1,    /* owner_tgid/cgroup_id were taken in process context */
   SIGDRAIN_SOCK_COUNTED = 2,  /* counted in its cgroup's open_inbound or listening */
   SIGDRAIN_SOCK_INFLIGHT = 4, /* counted in its cgroup's inflight */
+  SIGDRAIN_SOCK_ADOPTED = 8,  /* first seen by its data: it was open before sigdrain started */
+  SIGDRAIN_SOCK_ADOPTED_COUNTED = 16, /* counted in its cgroup's adopted_open */
 };
 
 struct sigdrain_sock_state {
@@ -42,6 +44,9 @@ struct sigdrain_cgroup_stats {
   __u64 requests_started;   /* idle -> in flight transitions */
   __u64 requests_completed; /* in flight -> idle by a send */
   __u64 last_activity_ns;   /* last data on an inbound connection, or sent on one of unknown direction */
+  /* Connections first seen by their data and still open. User space compares this with the connections it
+   * found open when it started, to know when every one of those has been seen. */
+  __s64 adopted_open;
 };
 
 enum sigdrain_sock_counter {

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   stop_cmd->add_flag("--dry-run", stop.dry_run, "Show the plan, its targets and their dispositions; change nothing");
   stop_cmd->add_flag("--json", stop.json, "One JSON object as the report");
   stop_cmd->add_flag("-v,--verbose", stop.verbose, "Show libbpf's own messages");
+  stop_cmd->add_option("--state-dir", stop.daemon_state_dir, "A running daemon's state directory (default /run/sigdrain)");
   stop_cmd->get_option("--signal")->excludes(stop_cmd->get_option("--plan"));
   stop_cmd->callback([&] { exit_code = run_safe_stop(stop); });
 

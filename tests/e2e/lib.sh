@@ -159,27 +159,30 @@ e2e_wait_http() {
   return 1
 }
 
-# e2e_start_scenario ID PORT [NAME=ID]: starts one of the app scenarios (tests/e2e/README.md) as container NAME:
+# e2e_start_scenario ID PORT [NAME=ID [PODMAN-RUN-OPTIONS...]]: starts one of the app scenarios
+# (tests/e2e/README.md) as container NAME, with extra `podman run` options (labels, ...):
 #   a  Flask, SIGTERM handler waits inline          a2 the same, waiting in a thread
 #   b  uWSGI (SIGTERM = brutal reload)              c  supervisord running b's uWSGI (stopsignal HUP)
 #   d  http.server PID 1 without a SIGTERM handler  e  d behind `sh -c` that forwards nothing
 #   f  gunicorn, 4 sync workers
 e2e_start_scenario() {
   local id=$1 port=$2 name=${3:-$1}
-  local -a uwsgi=(uwsgi --plugin python3 --http-socket ":$port" --master --processes 2 --threads 2 --need-app
-    --disable-logging --wsgi-file /app/wsgi_app.py)
+  local -a options=("${@:4}") command
   case $id in
-    a) e2e_run_container "$name" "$port" -e FLASK_TRAP_DRAIN=inline -- python3 /app/flask_trap.py "$port" ;;
-    a2) e2e_run_container "$name" "$port" -e FLASK_TRAP_DRAIN=thread -- python3 /app/flask_trap.py "$port" ;;
-    b) e2e_run_container "$name" "$port" "${uwsgi[@]}" ;;
-    c) e2e_run_container "$name" "$port" supervisord -n -c /app/supervisord.conf ;;
-    d) e2e_run_container "$name" "$port" python3 /app/plain_http.py "$port" ;;
+    a | a2)
+      options+=(-e "FLASK_TRAP_DRAIN=$([[ $id == a ]] && echo inline || echo thread)")
+      command=(python3 /app/flask_trap.py "$port")
+      ;;
+    b) command=(uwsgi --plugin python3 --http-socket ":$port" --master --processes 2 --threads 2 --need-app
+      --disable-logging --wsgi-file /app/wsgi_app.py) ;;
+    c) command=(supervisord -n -c /app/supervisord.conf) ;;
+    d) command=(python3 /app/plain_http.py "$port") ;;
     # The trailing echo keeps sh from exec'ing python3: the shell stays PID 1 and python3 is its child.
-    e) e2e_run_container "$name" "$port" sh -c "python3 /app/plain_http.py $port; echo plain_http exited" ;;
-    f) e2e_run_container "$name" "$port" gunicorn -w 4 -k sync --graceful-timeout 10 -b "0.0.0.0:$port" \
-      --chdir /app wsgi_app:app ;;
+    e) command=(sh -c "python3 /app/plain_http.py $port; echo plain_http exited") ;;
+    f) command=(gunicorn -w 4 -k sync --graceful-timeout 10 -b "0.0.0.0:$port" --chdir /app wsgi_app:app) ;;
     *) e2e_die "unknown scenario $id" ;;
   esac
+  e2e_run_container "$name" "$port" "${options[@]}" -- "${command[@]}"
 }
 
 # e2e_wait_not_running NAME [TIMEOUT_S=5]: waits until podman no longer reports the container running (or it is

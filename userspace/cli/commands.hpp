@@ -38,6 +38,7 @@ struct SafeStopOptions {
   bool dry_run = false;
   bool json = false;
   bool verbose = false;
+  std::string daemon_state_dir = "/run/sigdrain";  // where a running daemon's control socket is
 };
 int run_safe_stop(const SafeStopOptions& options);
 

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
+#include "daemon/control.hpp"
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
 #include "proc/proc.hpp"
@@ -108,15 +109,21 @@ int run_safe_stop(const SafeStopOptions& options) {
     return kExitOk;
   }
 
+  // A running daemon guards the container too: it lets go, or the plan's signals would be held.
+  if (auto r = control_request(options.daemon_state_dir + "/control.sock", "unguard " + info.id);
+      !r && r.error().code == 0)
+    throw UserError(r.error().message);
+
   StopReport report = run_stop(*env, plan, times, quiet, info.init_pid);
   report.container_id = info.id;
   report.container_name = info.name;
   report.runtime = std::string(runtime_name(info.runtime));
-  env.reset();  // clears the progress line before the report
+  env->clear_progress();
   if (options.json)
     std::puts(to_json(report).dump().c_str());
   else
     std::fputs(human_report(report).c_str(), stdout);
+  std::fflush(stdout);  // the report is out before the BPF programs are detached, which takes a moment
   return report.outcome == "killed" ? kExitKilled : kExitOk;
 }
 

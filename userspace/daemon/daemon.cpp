@@ -334,9 +334,25 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
   stops_.erase(it);
 }
 
+// "unguard ID": `sigdrain safe-stop` takes the container over; the daemon lets its init go so that the stop
+// plan's signals are not held.
+std::string Daemon::unguard(const std::string& id) {
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return "ok\n";
+  if (stops_.contains(id)) return fmt::format("error: the daemon is already stopping {}\n", it->second.info.name);
+  if (it->second.traced) {
+    if (auto r = engine_->detach(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+    it->second.traced = false;
+    it->second.why_not = "stopped by sigdrain safe-stop";
+    log(fmt::format("{}: let go for sigdrain safe-stop", it->second.info.name));
+  }
+  return "ok\n";
+}
+
 // "ps": one JSON object per container the daemon knows.
 std::string Daemon::answer(const std::string& request) {
-  if (request != "ps") return fmt::format("error: unknown request \"{}\" (known: ps)\n", request);
+  if (request.rfind("unguard ", 0) == 0) return unguard(request.substr(8));
+  if (request != "ps") return fmt::format("error: unknown request \"{}\" (known: ps, unguard ID)\n", request);
   std::string out;
   for (const auto& [id, g] : containers_) {
     nlohmann::json j = {{"id", id}, {"name", g.info.name}, {"runtime", std::string(runtime_name(g.info.runtime))},

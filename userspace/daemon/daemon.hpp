@@ -67,6 +67,7 @@ class Daemon {
   void log_stop(const StopReport& report);
   void log(const std::string& line) const;
   std::string answer(const std::string& request);
+  std::string unguard(const std::string& id);
 
   DaemonOptions options_;
   ProcFs proc_;

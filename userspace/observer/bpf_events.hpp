@@ -44,10 +44,11 @@ static_assert(offsetof(sigdrain_sock_state, local_port) == 44);
 static_assert(offsetof(sigdrain_sock_state, direction) == 46);
 static_assert(offsetof(sigdrain_sock_state, flags) == 47);
 
-static_assert(sizeof(sigdrain_cgroup_stats) == 48);
+static_assert(sizeof(sigdrain_cgroup_stats) == 56);
 static_assert(offsetof(sigdrain_cgroup_stats, inflight) == 8);
 static_assert(offsetof(sigdrain_cgroup_stats, requests_completed) == 32);
 static_assert(offsetof(sigdrain_cgroup_stats, last_activity_ns) == 40);
+static_assert(offsetof(sigdrain_cgroup_stats, adopted_open) == 48);
 
 using SignalEvent = sigdrain_signal_event;
 using DeliverEvent = sigdrain_deliver_event;

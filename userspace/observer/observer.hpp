@@ -29,6 +29,7 @@ struct CgroupStats {
   uint64_t requests_started = 0;
   uint64_t requests_completed = 0;
   uint64_t last_activity_ns = 0;  // CLOCK_MONOTONIC ns, 0 when never active
+  int64_t adopted_open = 0;       // connections opened before the observer started, seen since, still open
 };
 
 struct SocketRecord {

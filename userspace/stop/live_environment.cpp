@@ -7,6 +7,8 @@
 #include <cstdio>
 
 #include "containers/cgroup_path.hpp"
+#include "proc/net_tcp.hpp"
+#include "util/files.hpp"
 
 namespace sigdrain {
 namespace {
@@ -40,13 +42,17 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   });
   if (!observer) return observer.error();
   env->observer_ = std::move(*observer);
+  env->preexisting_ = env->inbound_connections_now();  // after the observer started: nothing falls in between
   if (!env->observer_->observes_requests())
     return Error::msg("this kernel lacks sock:sock_send_length/sock_recv_length, so requests in flight cannot be seen");
   return env;
 }
 
-LiveStopEnvironment::~LiveStopEnvironment() {
+LiveStopEnvironment::~LiveStopEnvironment() { clear_progress(); }
+
+void LiveStopEnvironment::clear_progress() {
   if (progress_shown_) std::fputs("\r\033[K", stderr);
+  progress_shown_ = false;
 }
 
 DrainSample LiveStopEnvironment::sample() {
@@ -58,7 +64,28 @@ DrainSample LiveStopEnvironment::sample() {
   s.requests_completed = stats.requests_completed;
   // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
   s.last_activity = Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns));
+  if (!preexisting_.empty()) {
+    // Connections open since before the stop that BPF has not seen yet count as busy until they close or show data.
+    auto now_open = inbound_connections_now();
+    std::erase_if(preexisting_, [&](const std::string& c) { return !now_open.contains(c); });
+    int64_t unseen = static_cast<int64_t>(preexisting_.size()) - std::max<int64_t>(stats.adopted_open, 0);
+    if (unseen > 0) {
+      s.inflight = std::max<int64_t>(s.inflight, 0) + unseen;
+      s.last_activity = s.now;
+    }
+  }
   return s;
+}
+
+std::set<std::string> LiveStopEnvironment::inbound_connections_now() const {
+  std::vector<TcpSocketEntry> entries;
+  for (const char* table : {"tcp", "tcp6"}) {
+    auto text = read_file(fmt::format("{}/{}/net/{}", proc_.root(), container_.init_pid, table));
+    if (!text) continue;
+    auto more = parse_proc_net_tcp(*text);
+    entries.insert(entries.end(), more.begin(), more.end());
+  }
+  return inbound_connections(entries);
 }
 
 std::vector<ProcessFacts> LiveStopEnvironment::processes() { return process_tree(proc_, container_.init_pid); }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "containers/resolver.hpp"
 #include "observer/observer.hpp"
@@ -30,11 +32,13 @@ class LiveStopEnvironment : public StopEnvironment {
   void progress(const DrainSample& sample, const DrainTimes& times) override;
 
   const Observer& observer() const { return *observer_; }
+  void clear_progress();
 
  private:
   LiveStopEnvironment(ContainerInfo container, const ProcFs& proc, bool show_progress)
       : container_(std::move(container)), proc_(proc), show_progress_(show_progress) {}
   bool init_exited();
+  std::set<std::string> inbound_connections_now() const;
 
   ContainerInfo container_;
   const ProcFs& proc_;
@@ -43,6 +47,9 @@ class LiveStopEnvironment : public StopEnvironment {
   std::unique_ptr<Observer> observer_;
   UniqueFd init_pidfd_;
   std::optional<ExitStatus> exit_;
+  // Inbound connections open when the stop began: BPF sees each only at its next data, so until then any of
+  // them may carry a request in flight.
+  std::set<std::string> preexisting_;
 };
 
 }  // namespace sigdrain

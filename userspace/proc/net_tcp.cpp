@@ -1,0 +1,58 @@
+#include "proc/net_tcp.hpp"
+
+#include <charconv>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace sigdrain {
+namespace {
+
+constexpr int kTcpEstablished = 1;
+constexpr int kTcpListen = 10;
+
+bool parse_endpoint(std::string_view text, std::string& address, uint16_t& port) {
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || (colon != 8 && colon != 32)) return false;
+  std::string_view port_hex = text.substr(colon + 1);
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port_hex.data(), port_hex.data() + port_hex.size(), value, 16);
+  if (ec != std::errc() || p != port_hex.data() + port_hex.size() || value > 0xffff) return false;
+  address = std::string(text.substr(0, colon));
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+}  // namespace
+
+std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view text) {
+  std::vector<TcpSocketEntry> out;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    if (!(fields >> slot >> local >> remote >> state) || slot.empty() || slot.back() != ':') continue;
+    TcpSocketEntry e;
+    int st = 0;
+    auto [p, ec] = std::from_chars(state.data(), state.data() + state.size(), st, 16);
+    if (ec != std::errc() || p != state.data() + state.size()) continue;
+    if (!parse_endpoint(local, e.local_address, e.local_port) || !parse_endpoint(remote, e.remote_address, e.remote_port)) continue;
+    e.state = st;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries) {
+  std::set<uint16_t> listening;
+  for (const auto& e : entries)
+    if (e.state == kTcpListen) listening.insert(e.local_port);
+  std::set<std::string> out;
+  for (const auto& e : entries)
+    if (e.state == kTcpEstablished && listening.contains(e.local_port))
+      out.insert(fmt::format("{}:{}>{}:{}", e.local_address, e.local_port, e.remote_address, e.remote_port));
+  return out;
+}
+
+}  // namespace sigdrain
