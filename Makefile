@@ -30,6 +30,10 @@ test-e2e: build
 test-kernels: build
 	scripts/kernels/matrix.sh -- $(BUILD_DIR)/tests/bpf_tests
 
+# Figures, not pass/fail: what sigdrain costs and how fast it reacts (bench/README.md).
+bench: build
+	bench/run.sh
+
 # The main job: a real container stopped with and without sigdrain.
 demo:
 	scripts/demo.sh
