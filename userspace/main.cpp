@@ -69,7 +69,22 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   daemon_cmd->add_flag("--log-json", daemon.json_logs, "One JSON object per stop and per log line");
   daemon_cmd->add_flag("-v,--verbose", daemon.verbose, "Show libbpf's own messages");
-  daemon_cmd->callback([&] { exit_code = run_daemon(daemon); });
+  std::string daemon_config;
+  bool check_config = false;
+  daemon_cmd->add_option("--config", daemon_config, "Config file (key = value lines; see docs/daemon.md); flags win over it")
+      ->check(CLI::ExistingFile);
+  daemon_cmd->add_flag("--check-config", check_config, "Print the effective settings and exit: 0 when valid, 2 with the error");
+  daemon_cmd->callback([&] {
+    std::vector<std::string> given;
+    for (const char* flag : {"--state-dir", "--labelled-only", "--max-hold-ms", "--quiet-ms", "--default-timeout", "--log-json"})
+      if (daemon_cmd->count(flag) > 0) given.emplace_back(flag);
+    DaemonOptions effective = daemon_options_from(daemon_config, daemon, given);
+    if (check_config) {
+      std::fputs(format_daemon_settings(effective).c_str(), stdout);
+      return;
+    }
+    exit_code = run_daemon(effective);
+  });
 
   PsOptions ps;
   auto* ps_cmd = app.add_subcommand("ps", "List the containers the running daemon knows: guarded or why not, init's disposition, in flight");

@@ -56,6 +56,9 @@ struct DaemonOptions {
   bool verbose = false;
 };
 int run_daemon(const DaemonOptions& options);
+// `flags` holds the command line's values; `given` names the flags the command line set, which win over the file.
+std::string format_daemon_settings(const DaemonOptions& options);
+DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOptions& flags, const std::vector<std::string>& given);
 
 }  // namespace sigdrain
 

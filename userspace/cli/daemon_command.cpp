@@ -1,10 +1,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "cli/commands.hpp"
+#include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "util/files.hpp"
 
 namespace sigdrain {
 namespace {
@@ -13,6 +16,28 @@ std::atomic<bool> g_stop{false};
 void request_stop(int) { g_stop.store(true); }
 
 }  // namespace
+
+DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOptions& flags,
+                                  const std::vector<std::string>& given) {
+  if (config_path.empty()) return flags;
+  auto text = value_or_throw(read_file(config_path));
+  auto settings = parse_config(text);
+  if (!settings) throw UserError(fmt::format("{}: {}", config_path, settings.error().message));
+  auto options = compile_config(*settings, DaemonOptions{});
+  if (!options) throw UserError(fmt::format("{}: {}", config_path, options.error().message));
+  DaemonOptions o = *options;
+  auto set = [&](const char* flag) { return std::find(given.begin(), given.end(), flag) != given.end(); };
+  if (set("--state-dir")) o.state_dir = flags.state_dir;
+  if (set("--labelled-only")) o.guard_labelled_only = flags.guard_labelled_only;
+  if (set("--max-hold-ms")) o.max_hold_ms = flags.max_hold_ms;
+  if (set("--quiet-ms")) o.quiet_ms = flags.quiet_ms;
+  if (set("--default-timeout")) o.default_timeout_s = flags.default_timeout_s;
+  if (set("--log-json")) o.json_logs = flags.json_logs;
+  o.verbose = flags.verbose;
+  return o;
+}
+
+std::string format_daemon_settings(const DaemonOptions& options) { return format_config(options); }
 
 int run_daemon(const DaemonOptions& options) {
   set_libbpf_verbose(options.verbose);

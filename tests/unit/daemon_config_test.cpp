@@ -1,0 +1,38 @@
+#include <gtest/gtest.h>
+
+#include "daemon/config.hpp"
+
+namespace sigdrain {
+namespace {
+
+TEST(DaemonConfig, ParsesCompilesAndFormats) {
+  auto settings = parse_config("# sigdrain\nstate-dir = /var/run/sd\n\nguard = labelled  # only opted in\nmax-hold-ms=30000\nlog-format = json\n");
+  ASSERT_TRUE(settings) << settings.error().message;
+  auto o = compile_config(*settings, DaemonOptions{});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->state_dir, "/var/run/sd");
+  EXPECT_TRUE(o->guard_labelled_only);
+  EXPECT_EQ(o->max_hold_ms, 30000);
+  EXPECT_TRUE(o->json_logs);
+  EXPECT_EQ(o->default_timeout_s, 10) << "unset keys keep their defaults";
+  auto again = compile_config(*parse_config(format_config(*o)), DaemonOptions{});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->state_dir, o->state_dir);
+  EXPECT_EQ(again->max_hold_ms, o->max_hold_ms);
+}
+
+TEST(DaemonConfig, ErrorsNameTheLine) {
+  EXPECT_EQ(parse_config("guard = all\nbogus = 1\n").error().message,
+            "line 2: unknown key \"bogus\" (known: default-timeout, guard, log-format, max-hold-ms, quiet-ms, state-dir)");
+  EXPECT_EQ(parse_config("guard\n").error().message, "line 1: want `key = value`, got \"guard\"");
+  EXPECT_EQ(parse_config("guard = all\nguard = all\n").error().message, "line 2: guard is already set on line 1");
+  EXPECT_EQ(parse_config("quiet-ms =\n").error().message, "line 1: quiet-ms has no value");
+  auto bad = [](const char* text) { return compile_config(*parse_config(text), DaemonOptions{}).error().message; };
+  EXPECT_EQ(bad("\nmax-hold-ms = 0\n"), "line 2: max-hold-ms = 0: want a whole number from 1 to 3600000");
+  EXPECT_EQ(bad("quiet-ms = 1s\n"), "line 1: quiet-ms = 1s: want a whole number from 0 to 600000");
+  EXPECT_EQ(bad("guard = some\n"), "line 1: guard = some: want all or labelled");
+  EXPECT_EQ(bad("state-dir = run/sd\n"), "line 1: state-dir must be an absolute path");
+}
+
+}  // namespace
+}  // namespace sigdrain

@@ -1,0 +1,102 @@
+#include "daemon/config.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace sigdrain {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+const std::map<std::string_view, std::string_view>& known_keys() {
+  static const std::map<std::string_view, std::string_view> keys = {
+      {"state-dir", "absolute path"}, {"guard", "all | labelled"},          {"max-hold-ms", "1..3600000"},
+      {"quiet-ms", "0..600000"},      {"default-timeout", "2..3600 seconds"}, {"log-format", "text | json"},
+  };
+  return keys;
+}
+
+Result<int> ranged(const std::string& key, const ConfigSetting& s, int lo, int hi) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.value.data(), s.value.data() + s.value.size(), v);
+  if (ec != std::errc() || p != s.value.data() + s.value.size() || v < lo || v > hi)
+    return Error::msg(fmt::format("line {}: {} = {}: want a whole number from {} to {}", s.line, key, s.value, lo, hi));
+  return v;
+}
+
+}  // namespace
+
+Result<std::map<std::string, ConfigSetting>> parse_config(std::string_view text) {
+  std::map<std::string, ConfigSetting> out;
+  int line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) return Error::msg(fmt::format("line {}: want `key = value`, got \"{}\"", line_no, line));
+    std::string key(trim(line.substr(0, eq)));
+    std::string value(trim(line.substr(eq + 1)));
+    if (!known_keys().contains(key)) {
+      std::string known;
+      for (const auto& [k, _] : known_keys()) known += (known.empty() ? "" : ", ") + std::string(k);
+      return Error::msg(fmt::format("line {}: unknown key \"{}\" (known: {})", line_no, key, known));
+    }
+    if (value.empty()) return Error::msg(fmt::format("line {}: {} has no value", line_no, key));
+    if (out.contains(key)) return Error::msg(fmt::format("line {}: {} is already set on line {}", line_no, key, out[key].line));
+    out[key] = ConfigSetting{value, line_no};
+  }
+  return out;
+}
+
+Result<DaemonOptions> compile_config(const std::map<std::string, ConfigSetting>& settings, DaemonOptions o) {
+  for (const auto& [key, s] : settings) {
+    if (key == "state-dir") {
+      if (s.value.front() != '/') return Error::msg(fmt::format("line {}: state-dir must be an absolute path", s.line));
+      o.state_dir = s.value;
+    } else if (key == "guard") {
+      if (s.value != "all" && s.value != "labelled")
+        return Error::msg(fmt::format("line {}: guard = {}: want all or labelled", s.line, s.value));
+      o.guard_labelled_only = s.value == "labelled";
+    } else if (key == "max-hold-ms") {
+      auto v = ranged(key, s, 1, 3600000);
+      if (!v) return v.error();
+      o.max_hold_ms = *v;
+    } else if (key == "quiet-ms") {
+      auto v = ranged(key, s, 0, 600000);
+      if (!v) return v.error();
+      o.quiet_ms = *v;
+    } else if (key == "default-timeout") {
+      auto v = ranged(key, s, 2, 3600);
+      if (!v) return v.error();
+      o.default_timeout_s = *v;
+    } else if (key == "log-format") {
+      if (s.value != "text" && s.value != "json")
+        return Error::msg(fmt::format("line {}: log-format = {}: want text or json", s.line, s.value));
+      o.json_logs = s.value == "json";
+    }
+  }
+  return o;
+}
+
+std::string format_config(const DaemonOptions& o) {
+  std::string out;
+  out += fmt::format("state-dir = {}\n", o.state_dir);
+  out += fmt::format("guard = {}\n", o.guard_labelled_only ? "labelled" : "all");
+  if (o.max_hold_ms) out += fmt::format("max-hold-ms = {}\n", *o.max_hold_ms);
+  out += fmt::format("quiet-ms = {}\n", o.quiet_ms.value_or(1000));
+  out += fmt::format("default-timeout = {}\n", o.default_timeout_s);
+  out += fmt::format("log-format = {}\n", o.json_logs ? "json" : "text");
+  return out;
+}
+
+}  // namespace sigdrain
