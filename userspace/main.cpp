@@ -92,6 +92,12 @@ int main(int argc, char** argv) {
   ps_cmd->add_flag("--json", ps.json, "One JSON object per container");
   ps_cmd->callback([&] { exit_code = run_ps(ps); });
 
+  bool show_features = false, features_json = false;
+  auto* version_cmd = app.add_subcommand("version", "Print the version; with --features, what this kernel offers sigdrain");
+  version_cmd->add_flag("--features", show_features, "Probe the kernel: BTF, tracepoints, lockdown, LSMs, probe set, hold backend");
+  version_cmd->add_flag("--json", features_json, "As one JSON object");
+  version_cmd->callback([&] { exit_code = run_version(show_features, features_json); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

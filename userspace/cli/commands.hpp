@@ -71,3 +71,10 @@ struct PsOptions {
 int run_ps(const PsOptions& options);
 
 }  // namespace sigdrain
+
+namespace sigdrain {
+
+// `sigdrain version [--features]`: the version, and what this kernel offers and which probes would be used.
+int run_version(bool features, bool json);
+
+}  // namespace sigdrain

@@ -1,0 +1,54 @@
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "observer/kernel_env.hpp"
+#include "util/result.hpp"
+
+namespace sigdrain {
+
+int run_version(bool features, bool json) {
+  if (!features) {
+    std::printf("sigdrain %s\n", SIGDRAIN_VERSION);
+    return kExitOk;
+  }
+  KernelEnv env = value_or_throw(prepare_kernel_env());
+  utsname u{};
+  ::uname(&u);
+  const bool bpf_lsm = (',' + env.lsms + ',').find(",bpf,") != std::string::npos;
+  nlohmann::json j = {
+      {"version", SIGDRAIN_VERSION},
+      {"kernel", u.release},
+      {"btf", env.btf},
+      {"tracefs", env.tracefs},
+      {"lockdown", env.lockdown.empty() ? "unknown" : env.lockdown},
+      {"lsms", env.lsms},
+      {"bpf_lsm_active", bpf_lsm},
+      {"socket_data_tracepoints", env.socket_data_tracepoints},
+      {"probe_set", env.socket_data_tracepoints ? "tracepoints: signal, sched, sock incl. sock_send_length/sock_recv_length"
+                                                : "tracepoints: signal, sched, inet_sock_set_state (no requests in flight)"},
+      {"hold_backend", "ptrace"},
+  };
+  if (json) {
+    std::puts(j.dump().c_str());
+    return kExitOk;
+  }
+  std::printf("sigdrain %s on Linux %s\n", SIGDRAIN_VERSION, u.release);
+  std::printf("  BTF (CO-RE):              %s\n", env.btf ? "yes" : "no");
+  std::printf("  tracefs:                  %s\n", env.tracefs.c_str());
+  std::printf("  lockdown:                 %s\n", j["lockdown"].get<std::string>().c_str());
+  std::printf("  LSMs:                     %s (BPF LSM %s)\n", env.lsms.c_str(), bpf_lsm ? "active" : "not active");
+  std::printf("  requests in flight:       %s\n",
+              env.socket_data_tracepoints ? "yes (sock:sock_send_length/sock_recv_length)"
+                                          : "no: the kernel lacks sock:sock_send_length/sock_recv_length (Linux < 6.3)");
+  std::printf("  probe set:                %s\n", j["probe_set"].get<std::string>().c_str());
+  std::printf("  hold backend:             ptrace\n");
+  return kExitOk;
+}
+
+}  // namespace sigdrain
