@@ -372,5 +372,24 @@ TEST(PlanChoice, UnknownInitFallsBackToTheRuntimeSignal) {
   EXPECT_EQ(format_plan(p.steps), "SIGQUIT@init");
 }
 
+ProcessFacts facts(pid_t pid, pid_t ppid, std::string comm) {
+  ProcessFacts p{};
+  p.pid = pid;
+  p.ppid = ppid;
+  p.comm = comm;
+  p.argv = {comm};
+  return p;
+}
+
+TEST(StopTargets, ResolveEachKind) {
+  std::vector<ProcessFacts> ps = {facts(10, 1, "sh"), facts(11, 10, "nginx"), facts(12, 11, "nginx"), facts(13, 10, "logger")};
+  EXPECT_EQ(resolve_target({TargetKind::init, ""}, ps, 10, {}), std::vector<pid_t>{10});
+  EXPECT_EQ(resolve_target({TargetKind::children, ""}, ps, 10, {}), (std::vector<pid_t>{11, 13}));
+  EXPECT_EQ(resolve_target({TargetKind::name, "nginx"}, ps, 10, {}), std::vector<pid_t>{11});
+  EXPECT_EQ(resolve_target({TargetKind::listeners, ""}, ps, 10, {12, 12, 99}), std::vector<pid_t>{12}) << "only the container's";
+  EXPECT_EQ(resolve_target({TargetKind::process_group, ""}, ps, 10, {}).size(), 4u);
+  EXPECT_EQ(format_target({TargetKind::name, "uwsgi"}), "name:uwsgi");
+}
+
 }  // namespace
 }  // namespace sigdrain

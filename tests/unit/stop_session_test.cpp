@@ -148,15 +148,5 @@ TEST(StopSession, ExitDuringTheDrainSendsNothing) {
   EXPECT_EQ(r.outcome, "graceful");
 }
 
-TEST(StopTargets, ResolveEachKind) {
-  std::vector<ProcessFacts> ps = {proc(10, 1, "sh"), proc(11, 10, "nginx"), proc(12, 11, "nginx"), proc(13, 10, "logger")};
-  EXPECT_EQ(resolve_target({TargetKind::init, ""}, ps, 10, {}), std::vector<pid_t>{10});
-  EXPECT_EQ(resolve_target({TargetKind::children, ""}, ps, 10, {}), (std::vector<pid_t>{11, 13}));
-  EXPECT_EQ(resolve_target({TargetKind::name, "nginx"}, ps, 10, {}), std::vector<pid_t>{11});
-  EXPECT_EQ(resolve_target({TargetKind::listeners, ""}, ps, 10, {12, 12, 99}), std::vector<pid_t>{12}) << "only the container's";
-  EXPECT_EQ(resolve_target({TargetKind::process_group, ""}, ps, 10, {}).size(), 4u);
-  EXPECT_EQ(target_text({TargetKind::name, "uwsgi"}), "name:uwsgi");
-}
-
 }  // namespace
 }  // namespace sigdrain

@@ -45,7 +45,7 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
     for (pid_t pid : resolve_target(step.target, processes, info.init_pid, {})) {
       for (const auto& p : processes) {
         if (p.pid != pid) continue;
-        targets.push_back({{"signal", signal_name(step.signo)}, {"target", target_text(step.target)}, {"pid", pid},
+        targets.push_back({{"signal", signal_name(step.signo)}, {"target", format_target(step.target)}, {"pid", pid},
                            {"comm", p.comm}, {"disposition", std::string(disposition_name(p.masks.disposition(step.signo)))}});
       }
     }

@@ -30,8 +30,14 @@ int run_version(bool features, bool json) {
       {"lsms", env.lsms},
       {"bpf_lsm_active", bpf_lsm},
       {"socket_data_tracepoints", env.socket_data_tracepoints},
-      {"probe_set", env.socket_data_tracepoints ? "tracepoints: signal, sched, sock incl. sock_send_length/sock_recv_length"
-                                                : "tracepoints: signal, sched, inet_sock_set_state (no requests in flight)"},
+      {"probe_set", fmt::format("{} ({})", request_probe_set_name(env.request_probes()), [&] {
+         switch (env.request_probes()) {
+           case RequestProbeSet::tracepoint: return "tracepoints: signal, sched, sock incl. sock_send_length/sock_recv_length";
+           case RequestProbeSet::fexit: return "tracepoints: signal, sched, inet_sock_set_state; fexit: tcp_sendmsg, tcp_recvmsg";
+           case RequestProbeSet::none: break;
+         }
+         return "tracepoints: signal, sched, inet_sock_set_state (no requests in flight)";
+       }())},
       {"hold_backend", "ptrace"},
   };
   if (json) {

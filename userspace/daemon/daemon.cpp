@@ -296,7 +296,7 @@ void Daemon::tick(ActiveStop& s) {
           if (sock.state.direction == SIGDRAIN_DIR_LISTEN && sock.state.cgroup_id == s.info.cgroup_id)
             listeners.push_back(static_cast<pid_t>(sock.state.owner_tgid));
       for (pid_t pid : resolve_target(step.target, processes, s.info.init_pid, listeners)) {
-        SentSignal sent{step.signo, pid, "", target_text(step.target), ms_between(s.times.start, Clock::now()), ""};
+        SentSignal sent{step.signo, pid, "", format_target(step.target), ms_between(s.times.start, Clock::now()), ""};
         for (const auto& p : processes)
           if (p.pid == pid) sent.comm = p.comm;
         if (auto r = send_signal(pid, step.signo); !r) sent.error = r.error().message;

@@ -5,6 +5,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <linux/magic.h>
 
 #include "util/files.hpp"
@@ -38,7 +40,37 @@ std::string selected_lockdown(const std::string& text) {
   return text.substr(open + 1, close - open - 1);
 }
 
+// Number of parameters of a kernel function per the running kernel's BTF; 0 when it is not there.
+int btf_function_params(const char* function) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return 0;
+  int params = 0;
+  int id = btf__find_by_name_kind(vmlinux, function, BTF_KIND_FUNC);
+  if (id > 0) {
+    const btf_type* proto = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+    if (proto && btf_is_func_proto(proto)) params = btf_vlen(proto);
+  }
+  btf__free(vmlinux);
+  return params;
+}
+
 }  // namespace
+
+std::string_view request_probe_set_name(RequestProbeSet set) {
+  switch (set) {
+    case RequestProbeSet::tracepoint: return "tracepoint";
+    case RequestProbeSet::fexit: return "fexit";
+    case RequestProbeSet::none: return "none";
+  }
+  return "none";
+}
+
+RequestProbeSet KernelEnv::request_probes() const {
+  if (socket_data_tracepoints) return RequestProbeSet::tracepoint;
+  // bpf/sockets.bpf.c has tcp_recvmsg programs for both of its signatures.
+  if (tracing_programs && (tcp_recvmsg_params == 5 || tcp_recvmsg_params == 6)) return RequestProbeSet::fexit;
+  return RequestProbeSet::none;
+}
 
 bool tracepoint_exists(const std::string& tracefs, std::string_view category, std::string_view name) {
   struct stat st {};
@@ -68,6 +100,8 @@ Result<KernelEnv> prepare_kernel_env() {
   }
   env.socket_data_tracepoints = tracepoint_exists(env.tracefs, "sock", "sock_send_length") &&
                                 tracepoint_exists(env.tracefs, "sock", "sock_recv_length");
+  env.tracing_programs = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, nullptr) == 1;
+  env.tcp_recvmsg_params = btf_function_params("tcp_recvmsg");
   env.lockdown = selected_lockdown(read_trimmed("/sys/kernel/security/lockdown"));
   env.lsms = read_trimmed("/sys/kernel/security/lsm");
   struct stat st {};

@@ -9,12 +9,28 @@
 
 namespace sigdrain {
 
+// How the observer sees data sent and received on TCP connections, hence requests in flight; best first.
+enum class RequestProbeSet {
+  tracepoint,  // sock:sock_send_length / sock_recv_length
+  fexit,       // fexit programs on tcp_sendmsg / tcp_recvmsg (BPF trampolines)
+  none,        // requests in flight cannot be seen
+};
+
+// "tracepoint", "fexit" or "none".
+std::string_view request_probe_set_name(RequestProbeSet set);
+
 struct KernelEnv {
   std::string tracefs;  // where tracing/events lives, e.g. /sys/kernel/tracing
   bool socket_data_tracepoints = false;  // sock:sock_send_length / sock_recv_length (kernel >= 6.3)
+  bool tracing_programs = false;  // BPF_PROG_TYPE_TRACING loads (fentry/fexit); lockdown=confidentiality refuses it
+  // Parameters of tcp_recvmsg in the kernel's BTF: 6 while it had `nonblock` (before 5.19), 5 since; 0 if absent.
+  int tcp_recvmsg_params = 0;
   std::string lockdown;                  // "none", "integrity", "confidentiality" or "" when unknown
   std::string lsms;                      // /sys/kernel/security/lsm
   bool btf = false;                      // /sys/kernel/btf/vmlinux (CO-RE needs it)
+
+  // The best request probe set the probes above allow. Loading it can still fail; the observer then has none.
+  RequestProbeSet request_probes() const;
 };
 
 // Mounts tracefs, bpffs and securityfs when missing (root only) and reports what is there. Fails with a

@@ -39,13 +39,36 @@ Error libbpf_error(int err, const char* what) {
   return Error::sys(err, what);
 }
 
+using SocketsSkel = std::unique_ptr<sockets_bpf, SocketsSkelDeleter>;
+
+// Opens, loads and attaches bpf/sockets.bpf.c with the data programs of `probes` (connection lifecycle always).
+Result<SocketsSkel> load_sockets(const ObserverOptions& options, const KernelEnv& env, RequestProbeSet probes) {
+  SocketsSkel skel(sockets_bpf__open());
+  if (!skel) return libbpf_error(errno, "cannot open the sockets BPF object");
+  bpf_map__set_max_entries(skel->maps.sock_states, options.max_sockets);
+  auto& progs = skel->progs;
+  // The tracepoint programs cannot load where their context type is missing (CO-RE fails), so each set is
+  // switched on only when chosen.
+  const bool tracepoint = probes == RequestProbeSet::tracepoint, fexit = probes == RequestProbeSet::fexit;
+  bpf_program__set_autoload(progs.on_sock_recv_length, tracepoint);
+  bpf_program__set_autoload(progs.on_sock_send_length, tracepoint);
+  bpf_program__set_autoload(progs.on_tcp_sendmsg_exit, fexit);
+  bpf_program__set_autoload(progs.on_tcp_recvmsg_exit, fexit && env.tcp_recvmsg_params == 5);
+  bpf_program__set_autoload(progs.on_tcp_recvmsg_nonblock_exit, fexit && env.tcp_recvmsg_params == 6);
+  if (int err = sockets_bpf__load(skel.get())) return libbpf_error(err, "cannot load the socket BPF programs");
+  if (int err = sockets_bpf__attach(skel.get())) return libbpf_error(err, "cannot attach the socket BPF programs");
+  return skel;
+}
+
 }  // namespace
 
 void set_libbpf_verbose(bool verbose) { g_libbpf_verbose.store(verbose); }
 
 struct Observer::Impl {
   std::unique_ptr<signals_bpf, SignalsSkelDeleter> signals;
-  std::unique_ptr<sockets_bpf, SocketsSkelDeleter> sockets;
+  SocketsSkel sockets;
+  RequestProbeSet request_probes = RequestProbeSet::none;
+  std::string requests_unobserved_reason;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
   Handler handler;
   int handled = 0;
@@ -75,17 +98,29 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   if (int err = signals_bpf__load(impl->signals.get())) return libbpf_error(err, "cannot load the signals BPF programs");
   if (int err = signals_bpf__attach(impl->signals.get())) return libbpf_error(err, "cannot attach the signals BPF programs");
 
-  if (options.sockets) {
-    impl->sockets.reset(sockets_bpf__open());
-    if (!impl->sockets) return libbpf_error(errno, "cannot open the sockets BPF object");
-    bpf_map__set_max_entries(impl->sockets->maps.sock_states, options.max_sockets);
-    if (!env->socket_data_tracepoints) {
-      // Without sock_{send,recv}_length only connection lifecycle is seen; requests in flight are unknown.
-      bpf_program__set_autoload(impl->sockets->progs.on_sock_recv_length, false);
-      bpf_program__set_autoload(impl->sockets->progs.on_sock_send_length, false);
+  if (!options.sockets) {
+    impl->requests_unobserved_reason = "the socket BPF programs are not loaded";
+  } else {
+    RequestProbeSet probes = env->request_probes();
+    auto sockets = load_sockets(options, *env, probes);
+    std::string fexit_failure;
+    if (!sockets && probes == RequestProbeSet::fexit) {
+      // The kernel loads tracing programs in general but refused these (verifier, trampoline): go on without.
+      fexit_failure = sockets.error().message;
+      probes = RequestProbeSet::none;
+      sockets = load_sockets(options, *env, probes);
     }
-    if (int err = sockets_bpf__load(impl->sockets.get())) return libbpf_error(err, "cannot load the socket BPF programs");
-    if (int err = sockets_bpf__attach(impl->sockets.get())) return libbpf_error(err, "cannot attach the socket BPF programs");
+    if (!sockets) return sockets.error();
+    impl->sockets = std::move(*sockets);
+    impl->request_probes = probes;
+    if (probes == RequestProbeSet::none) {
+      impl->requests_unobserved_reason = fmt::format(
+          "the kernel lacks the sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.3) and {}",
+          !fexit_failure.empty()      ? "the fexit programs on tcp_sendmsg/tcp_recvmsg failed: " + fexit_failure
+          : !env->tracing_programs    ? "refuses fexit programs (BPF_PROG_TYPE_TRACING; lockdown=confidentiality does)"
+                                      : fmt::format("its BTF has no tcp_recvmsg with 5 or 6 parameters (found {})",
+                                                    env->tcp_recvmsg_params));
+    }
   }
 
   impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->signals->maps.events), &Impl::on_record, impl.get(), nullptr));
@@ -139,7 +174,8 @@ ObserverCounters Observer::counters() const {
   return c;
 }
 
-bool Observer::observes_requests() const { return impl_->sockets && env_.socket_data_tracepoints; }
+RequestProbeSet Observer::request_probes() const { return impl_->request_probes; }
+std::string Observer::requests_unobserved_reason() const { return impl_->requests_unobserved_reason; }
 
 uint64_t monotonic_now_ns() {
   timespec ts{};

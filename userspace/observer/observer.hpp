@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "observer/bpf_events.hpp"
@@ -65,7 +66,12 @@ class Observer {
   std::vector<SocketRecord> sockets() const;
   ObserverCounters counters() const;
   const KernelEnv& kernel() const { return env_; }
-  bool observes_requests() const;  // false when the kernel lacks the socket data tracepoints
+  // How requests in flight are seen: the sock tracepoints where the kernel has them, else fexit programs on
+  // tcp_sendmsg/tcp_recvmsg where it loads them, else not at all.
+  RequestProbeSet request_probes() const;
+  bool observes_requests() const { return request_probes() != RequestProbeSet::none; }
+  // Why requests in flight are not seen, one line; empty when they are.
+  std::string requests_unobserved_reason() const;
 
  private:
   struct Impl;

@@ -64,16 +64,6 @@ Result<PlanTarget> parse_target(std::string_view t) {
   return Error::msg(fmt::format("unknown target \"{}\" (use init, children, pgrp, listeners or name:COMM)", t));
 }
 
-std::string target_spelling(const PlanTarget& t) {
-  switch (t.kind) {
-    case TargetKind::init: return "init";
-    case TargetKind::children: return "children";
-    case TargetKind::process_group: return "pgrp";
-    case TargetKind::listeners: return "listeners";
-    case TargetKind::name: return "name:" + t.name;
-  }
-  return "init";
-}
 
 Result<PlanStep> parse_item(std::string_view item) {
   if (looks_like_pause(item)) {
@@ -103,6 +93,17 @@ Result<int64_t> label_count(const std::string& key, const std::string& value, in
 
 }  // namespace
 
+std::string format_target(const PlanTarget& t) {
+  switch (t.kind) {
+    case TargetKind::init: return "init";
+    case TargetKind::children: return "children";
+    case TargetKind::process_group: return "pgrp";
+    case TargetKind::listeners: return "listeners";
+    case TargetKind::name: return "name:" + t.name;
+  }
+  return "init";
+}
+
 Result<std::vector<PlanStep>> parse_plan(std::string_view text) {
   if (trim(text).empty()) return Error::msg("empty plan: want e.g. \"SIGTERM@init, 500ms, SIGINT@name:uwsgi\"");
   std::vector<PlanStep> steps;
@@ -129,7 +130,7 @@ std::string format_plan(const std::vector<PlanStep>& steps) {
   for (const auto& s : steps) {
     if (!out.empty()) out += ", ";
     if (s.signo != 0)
-      out += signal_name(s.signo) + "@" + target_spelling(s.target);
+      out += signal_name(s.signo) + "@" + format_target(s.target);
     else if (s.pause.count() > 0 && s.pause.count() % 1000 == 0)
       out += fmt::format("{}s", s.pause.count() / 1000);
     else

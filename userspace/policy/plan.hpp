@@ -57,6 +57,8 @@ Result<std::vector<PlanStep>> parse_plan(std::string_view text);
 // Canonical text that parse_plan() reads back to the same steps: every signal by name with its target,
 // pauses in whole seconds when they are.
 std::string format_plan(const std::vector<PlanStep>& steps);
+// A target as plan text: "init", "children", "pgrp", "listeners", "name:COMM".
+std::string format_target(const PlanTarget& target);
 
 // Settings from container labels / OCI annotations under "sigdrain.io/".
 struct LabelSettings {
@@ -98,5 +100,13 @@ struct PlanInputs {
 //    signal, so the runtime would only wait for its SIGKILL. Once drained, SIGKILL@init: "no-handler".
 // 6. Otherwise the runtime's stop signal to the serving target: "wrapper" past a shell or shim, else "default".
 Result<StopPlan> choose_plan(const PlanInputs& inputs);
+
+// Whether a process goes by `name`: its comm, argv[0]'s program (also in a rewritten title such as
+// "nginx: master process"), or the script an interpreter runs.
+bool goes_by(const ProcessFacts& process, std::string_view name);
+
+// Which of the container's processes a plan target names.
+std::vector<pid_t> resolve_target(const PlanTarget& target, const std::vector<ProcessFacts>& processes, pid_t init_pid,
+                                  const std::vector<pid_t>& listener_pids);
 
 }  // namespace sigdrain

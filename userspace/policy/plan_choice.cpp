@@ -50,11 +50,6 @@ std::vector<std::string> names_of(const ProcessFacts& p) {
   return names;
 }
 
-bool goes_by(const ProcessFacts& p, std::string_view name) {
-  auto names = names_of(p);
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
-
 // How the report names a process: the program an interpreter runs, else argv[0]'s program, which comm
 // truncation does not shorten.
 std::string shown_name(const ProcessFacts& p) {
@@ -150,6 +145,45 @@ StopPlan supervisord_plan(const std::vector<ProcessFacts>& processes, const Proc
 }
 
 }  // namespace
+
+bool goes_by(const ProcessFacts& p, std::string_view name) {
+  auto names = names_of(p);
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::vector<pid_t> resolve_target(const PlanTarget& target, const std::vector<ProcessFacts>& processes, pid_t init_pid,
+                                  const std::vector<pid_t>& listener_pids) {
+  std::vector<pid_t> out;
+  switch (target.kind) {
+    case TargetKind::init:
+      out.push_back(init_pid);
+      break;
+    case TargetKind::children:
+      for (const auto& p : processes)
+        if (p.ppid == init_pid) out.push_back(p.pid);
+      break;
+    case TargetKind::process_group:
+      // Every process of the container: what a signal to init's process group reaches in practice.
+      for (const auto& p : processes) out.push_back(p.pid);
+      break;
+    case TargetKind::listeners:
+      for (pid_t pid : listener_pids)
+        if (find_pid(processes, pid)) out.push_back(pid);
+      break;
+    case TargetKind::name:
+      // The top of each tree of same-named processes: a master, not its workers.
+      for (const auto& p : processes) {
+        if (!goes_by(p, target.name)) continue;
+        const ProcessFacts* parent = find_pid(processes, p.ppid);
+        if (parent && goes_by(*parent, target.name)) continue;
+        out.push_back(p.pid);
+      }
+      break;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 Result<StopPlan> choose_plan(const PlanInputs& in) {
   // 1. The operator's word.

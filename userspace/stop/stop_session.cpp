@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -15,12 +14,6 @@ int64_t ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
 }
 
-std::string basename_of(const std::string& path) { return std::filesystem::path(path).filename().string(); }
-
-bool has_name(const ProcessFacts& p, const std::string& name) {
-  return p.comm == name || (!p.argv.empty() && basename_of(p.argv[0]) == name);
-}
-
 const ProcessFacts* find_pid(const std::vector<ProcessFacts>& processes, pid_t pid) {
   for (const auto& p : processes)
     if (p.pid == pid) return &p;
@@ -28,51 +21,6 @@ const ProcessFacts* find_pid(const std::vector<ProcessFacts>& processes, pid_t p
 }
 
 }  // namespace
-
-std::string target_text(const PlanTarget& target) {
-  switch (target.kind) {
-    case TargetKind::init: return "init";
-    case TargetKind::children: return "children";
-    case TargetKind::process_group: return "pgrp";
-    case TargetKind::listeners: return "listeners";
-    case TargetKind::name: return "name:" + target.name;
-  }
-  return "init";
-}
-
-std::vector<pid_t> resolve_target(const PlanTarget& target, const std::vector<ProcessFacts>& processes, pid_t init_pid,
-                                  const std::vector<pid_t>& listener_pids) {
-  std::vector<pid_t> out;
-  switch (target.kind) {
-    case TargetKind::init:
-      out.push_back(init_pid);
-      break;
-    case TargetKind::children:
-      for (const auto& p : processes)
-        if (p.ppid == init_pid) out.push_back(p.pid);
-      break;
-    case TargetKind::process_group:
-      // Every process of the container: what a signal to init's process group reaches in practice.
-      for (const auto& p : processes) out.push_back(p.pid);
-      break;
-    case TargetKind::listeners:
-      for (pid_t pid : listener_pids)
-        if (find_pid(processes, pid)) out.push_back(pid);
-      break;
-    case TargetKind::name:
-      // The top of each tree of same-named processes: a master, not its workers.
-      for (const auto& p : processes) {
-        if (!has_name(p, target.name)) continue;
-        const ProcessFacts* parent = find_pid(processes, p.ppid);
-        if (parent && has_name(*parent, target.name)) continue;
-        out.push_back(p.pid);
-      }
-      break;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
 
 StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes& times, std::chrono::milliseconds quiet,
                     pid_t init_pid) {
@@ -114,7 +62,7 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
     auto processes = env.processes();
     auto listeners = step.target.kind == TargetKind::listeners ? env.listener_pids() : std::vector<pid_t>{};
     for (pid_t pid : resolve_target(step.target, processes, init_pid, listeners)) {
-      SentSignal s{step.signo, pid, "", target_text(step.target), 0, ""};
+      SentSignal s{step.signo, pid, "", format_target(step.target), 0, ""};
       if (const ProcessFacts* p = find_pid(processes, pid)) s.comm = p->comm;
       if (auto r = env.send(pid, step.signo); !r) s.error = r.error().message;
       s.at_ms = ms_between(times.start, env.now());

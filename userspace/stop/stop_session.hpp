@@ -64,11 +64,6 @@ struct StopReport {
   int64_t total_ms = 0;
 };
 
-// Which processes a plan target names, among the container's processes.
-std::vector<pid_t> resolve_target(const PlanTarget& target, const std::vector<ProcessFacts>& processes, pid_t init_pid,
-                                  const std::vector<pid_t>& listener_pids);
-std::string target_text(const PlanTarget& target);
-
 // Runs the whole stop; `init_pid` is the container's init in the host pid namespace.
 StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes& times, std::chrono::milliseconds quiet,
                     pid_t init_pid);
