@@ -87,6 +87,11 @@ TEST(HoldRecord, RoundTripsThroughJson) {
   EXPECT_EQ(back->kill_at_ms, 11);
   EXPECT_FALSE(parse_hold_record("[]"));
   EXPECT_FALSE(parse_hold_record(R"({"tgid":"7"})"));
+  // Found by the fuzzer: a float where an integer belongs was cast (undefined behaviour); now it is refused.
+  std::string floaty = to_json_text(r);
+  floaty.replace(floaty.find("\"held_at_ms\":9"), 14, "\"held_at_ms\":1.7e24");
+  EXPECT_FALSE(parse_hold_record(floaty)) << floaty;
+  EXPECT_FALSE(parse_hold_record(R"({"container_id":"x","tgid":4294967297,"start_time":1,"signo":15,"held_at_ms":0,"drain_deadline_ms":0,"kill_at_ms":0})"));
 }
 
 }  // namespace

@@ -24,6 +24,10 @@ TEST(SignalNames, ParsesNamesNumbersAndAliases) {
   EXPECT_EQ(parse_signal("15"), 15);
   EXPECT_EQ(parse_signal("SIGRTMIN+2"), 36);
   EXPECT_EQ(parse_signal("iot"), SIGABRT);
+  // signal_name() spells the unnamed numbers SIG32 and SIG33; they read back (found by the fuzzer).
+  EXPECT_EQ(parse_signal(signal_name(32)), 32);
+  EXPECT_EQ(parse_signal("SIG33"), 33);
+  EXPECT_EQ(parse_signal("SIG65"), std::nullopt);
 }
 
 TEST(SignalNames, RejectsWhatIsNoSignal) {

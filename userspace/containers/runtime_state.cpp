@@ -13,6 +13,7 @@
 
 #include "containers/run_command.hpp"
 #include "signals/signal_names.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -51,28 +52,14 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
   return doc;
 }
 
-const json* member(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
+const json* member(const json& obj, const char* key) { return json_member(obj, key); }
 
 std::string string_at(const json& obj, const char* key) {
   const json* v = member(obj, key);
   return v && v->is_string() ? v->get<std::string>() : std::string();
 }
 
-std::optional<int64_t> integer_at(const json& obj, const char* key) {
-  const json* v = member(obj, key);
-  if (!v) return std::nullopt;
-  if (v->is_number_unsigned()) {
-    uint64_t u = v->get<uint64_t>();
-    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
-    return static_cast<int64_t>(u);
-  }
-  if (v->is_number_integer()) return v->get<int64_t>();
-  return std::nullopt;
-}
+std::optional<int64_t> integer_at(const json& obj, const char* key) { return json_integer(obj, key); }
 
 bool bool_at(const json& obj, const char* key) {
   const json* v = member(obj, key);

@@ -9,6 +9,7 @@
 
 #include "util/fd.hpp"
 #include "util/files.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -37,19 +38,22 @@ std::string to_json_text(const HoldRecord& r) {
 Result<HoldRecord> parse_hold_record(std::string_view text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::msg("hold record is not a JSON object");
+  const nlohmann::json* id = json_member(j, "container_id");
+  auto tgid = json_integer(j, "tgid"), start_time = json_integer(j, "start_time"), signo = json_integer(j, "signo");
+  auto held_at = json_integer(j, "held_at_ms"), deadline = json_integer(j, "drain_deadline_ms");
+  auto kill_at = json_integer(j, "kill_at_ms");
+  if (!id || !id->is_string() || !tgid || !start_time || !signo || !held_at || !deadline || !kill_at)
+    return Error::msg("hold record: a field is missing or not a whole number");
+  if (*tgid <= 0 || *tgid > INT32_MAX || *signo < 1 || *signo > 64 || *start_time < 0)
+    return Error::msg("hold record: pid or signal out of range");
   HoldRecord r;
-  try {
-    r.container_id = j.at("container_id").get<std::string>();
-    r.tgid = j.at("tgid").get<pid_t>();
-    r.start_time = j.at("start_time").get<uint64_t>();
-    r.signo = j.at("signo").get<int>();
-    r.held_at_ms = j.at("held_at_ms").get<int64_t>();
-    r.drain_deadline_ms = j.at("drain_deadline_ms").get<int64_t>();
-    r.kill_at_ms = j.at("kill_at_ms").get<int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    return Error::msg(fmt::format("hold record: {}", e.what()));
-  }
-  if (r.tgid <= 0 || r.signo < 1 || r.signo > 64) return Error::msg("hold record: pid or signal out of range");
+  r.container_id = id->get<std::string>();
+  r.tgid = static_cast<pid_t>(*tgid);
+  r.start_time = static_cast<uint64_t>(*start_time);
+  r.signo = static_cast<int>(*signo);
+  r.held_at_ms = *held_at;
+  r.drain_deadline_ms = *deadline;
+  r.kill_at_ms = *kill_at;
   return r;
 }
 

@@ -159,7 +159,7 @@ Result<LabelSettings> parse_sigdrain_labels(const std::map<std::string, std::str
   const auto& keys = known_label_keys();
   for (const auto& [key, value] : labels) {
     if (!key.starts_with(kLabelPrefix)) continue;
-    if (std::none_of(keys.begin(), keys.end(), [&](const LabelKey& k) { return k.key == key; })) {
+    if (std::none_of(keys.begin(), keys.end(), [&name = key](const LabelKey& k) { return k.key == name; })) {
       std::string known;
       for (const auto& k : keys) known += (known.empty() ? "" : ", ") + std::string(k.key);
       return Error::msg(fmt::format("unknown label {} (known: {})", key, known));

@@ -50,6 +50,12 @@ std::optional<int> parse_signal(std::string_view text) {
   for (int i = 1; i < static_cast<int>(kNames.size()); ++i)
     if (kNames[i] == upper) return i;
   if (upper == "SIGIOT") return SIGABRT;
+  // "SIG32", as signal_name() spells the numbers that have no name (32 and 33, reserved by glibc).
+  if (upper.size() > 3 && std::isdigit(static_cast<unsigned char>(upper[3]))) {
+    auto n = parse_int(std::string_view(upper).substr(3));
+    if (n && *n >= 1 && *n <= kMaxSignal) return n;
+    return std::nullopt;
+  }
   if (upper == "SIGPOLL") return SIGIO;
   if (upper.rfind("SIGRTMIN", 0) == 0) {
     std::string_view rest = std::string_view(upper).substr(8);

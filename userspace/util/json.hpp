@@ -1,0 +1,31 @@
+// Reading fields of untrusted JSON (runtime state, journal records) without exceptions or lossy casts.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+namespace sigdrain {
+
+// The member `key` of an object; nullptr when `obj` is not an object or has no such member.
+inline const nlohmann::json* json_member(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+// An integer member that fits int64; nullopt for floats, strings, out-of-range numbers or a missing member.
+inline std::optional<int64_t> json_integer(const nlohmann::json& obj, const char* key) {
+  const nlohmann::json* v = json_member(obj, key);
+  if (!v) return std::nullopt;
+  if (v->is_number_unsigned()) {
+    uint64_t u = v->get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (v->is_number_integer()) return v->get<int64_t>();
+  return std::nullopt;
+}
+
+}  // namespace sigdrain
