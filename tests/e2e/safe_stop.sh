@@ -236,6 +236,17 @@ bad_inputs() {
     return 0
   fi
   bad_input_check "--timeout 1 --quiet 2000" -- "$name" --timeout 1 --quiet 2000 --json
+  bad_input_check "--timeout -3" -- "$name" --timeout -3
+  bad_input_check "--signal SIGFOO" -- "$name" --signal SIGFOO
+  bad_input_check "--plan with an unknown target" -- "$name" --plan "SIGTERM@nowhere"
+  # Without root: refused in one line before anything is touched.
+  local status=0 err
+  err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SIGDRAIN" safe-stop "$name" 2>&1 >/dev/null) || status=$?
+  if ((status == 2)) && [[ $(grep -c . <<<"$err") == 1 ]]; then
+    e2e_pass "bad input, not root: exit 2, stderr: $err"
+  else
+    e2e_fail "bad input, not root: exit $status, stderr: $err"
+  fi
   if e2e_container_running "$name"; then
     e2e_pass "bad input, --timeout 1 --quiet 2000: the container was left running"
   else

@@ -182,7 +182,15 @@ void Daemon::recover_journal() {
       continue;
     }
     log(fmt::format("journal: resuming the stop of {}: {} was held by a previous daemon", info->name, signal_name(r.signo)));
-    (void)engine_->attach(r.tgid);
+    if (!containers_.contains(info->id)) {
+      Guarded g{*info, true, ""};
+      if (auto attached = engine_->attach(r.tgid); !attached) {
+        g.traced = false;
+        g.why_not = attached.error().message;
+      }
+      init_to_container_[info->init_pid] = info->id;
+      containers_.emplace(info->id, std::move(g));
+    }
     DrainTimes t{Clock::now(), steady_from_wall_ms(r.drain_deadline_ms), steady_from_wall_ms(r.kill_at_ms)};
     start_stop(*info, r.signo, true, t);
     stops_.at(info->id).records.push_back(r);

@@ -1,0 +1,224 @@
+// Merges the figures the other tools wrote into one JSON document and prints them as a table with their targets.
+//
+// usage: bench_report DIR     reads DIR/{nginx.tsv,loopback,signals,release,footprint,skipped}.json* and writes
+//                             DIR/results.json
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common.hpp"
+#include "signals.skel.h"
+#include "sockets.skel.h"
+
+namespace sigdrain::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::optional<json> load(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  try {
+    return json::parse(in);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+// The tracepoints sigdrain attaches, read from the BPF objects embedded in the skeletons (what would load).
+std::vector<std::string> probe_set() {
+  std::vector<std::string> out;
+  auto add_from = [&](bpf_object* obj) {
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, obj) out.push_back(bpf_program__section_name(prog));
+  };
+  if (auto* s = signals_bpf__open()) {
+    add_from(s->obj);
+    signals_bpf__destroy(s);
+  }
+  if (auto* s = sockets_bpf__open()) {
+    add_from(s->obj);
+    sockets_bpf__destroy(s);
+  }
+  return out;
+}
+
+json machine() {
+  utsname u{};
+  uname(&u);
+  return {{"nproc", sysconf(_SC_NPROCESSORS_ONLN)}, {"cpu", cpu_model()}, {"kernel", std::string(u.release)},
+          {"probes", probe_set()}};
+}
+
+// nginx.tsv: one line per wrk run: variant probes(0|1) round requests_per_s
+json nginx_figure(const fs::path& tsv) {
+  std::ifstream in(tsv);
+  if (!in) return nullptr;
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_variant;
+  json runs = json::array();
+  std::string variant;
+  int probes = 0, round = 0;
+  double rps = 0;
+  while (in >> variant >> probes >> round >> rps) {
+    (probes ? by_variant[variant].second : by_variant[variant].first).push_back(rps);
+    runs.push_back({{"variant", variant}, {"probes", probes != 0}, {"round", round}, {"requests_per_s", rps}});
+  }
+  json out = {{"runs", runs}};
+  for (auto& [name, values] : by_variant) {
+    double off = median(values.first), on = median(values.second);
+    auto [lo, hi] = std::minmax_element(values.first.begin(), values.first.end());
+    out[name] = {{"off_rps", off}, {"on_rps", on}, {"ratio", on / off}, {"off_spread", (*hi - *lo) / off}};
+  }
+  return out;
+}
+
+struct Row {
+  std::string figure, measure, without, with, result, target, verdict;
+};
+
+std::string num(double v, int decimals = 0) { return std::isnan(v) ? "-" : fmt::format("{:.{}f}", v, decimals); }
+std::string verdict(bool met) { return met ? "met" : "MISSED"; }
+
+std::vector<Row> rows_of(const json& r) {
+  std::vector<Row> rows;
+  if (const json& n = r["nginx"]; n.is_object()) {
+    for (auto [variant, target] : {std::pair{"keepalive", 0.99}, std::pair{"new_connection", 0.97}}) {
+      if (!n.contains(variant)) continue;
+      const json& v = n[variant];
+      double ratio = v["ratio"].get<double>();
+      double spread = v["off_spread"].get<double>();
+      rows.push_back({"1 nginx", fmt::format("{} req/s (median)", variant), num(v["off_rps"].get<double>()),
+                      num(v["on_rps"].get<double>()),
+                      fmt::format("ratio {}, runs spread {}%", num(ratio, 3), num(100 * spread, 1)),
+                      fmt::format(">= {}", target),
+                      ratio >= target ? "met" : (1 - ratio < spread ? "MISSED (within noise)" : "MISSED")});
+    }
+  }
+  if (const json& l = r["loopback"]; l.is_object()) {
+    const json& sr = l["send_recv"];
+    double added = sr["added_ns"].get<double>();
+    rows.push_back({"2 per event", "ns per send/recv call", num(sr["off_ns"].get<double>(), 1),
+                    num(sr["on_ns"].get<double>(), 1), "+" + num(added, 1) + " ns", "<= 40 ns", verdict(added <= 40)});
+    const json& cc = l["connect_close"];
+    rows.push_back({"2 per event", "ns per connect+accept+close", num(cc["off_ns"].get<double>()),
+                    num(cc["on_ns"].get<double>()), "+" + num(cc["added_ns"].get<double>()) + " ns", "-", "-"});
+    if (l["bpf_stats"]["available"].get<bool>())
+      for (const json& p : l["bpf_stats"]["programs"])
+        rows.push_back({"2 bpf_stats", p["program"].get<std::string>() + " ns/run", "", "",
+                        num(p["ns_per_run"].get<double>(), 1), "-", "-"});
+  }
+  if (const json& s = r["signals"]; s.is_object()) {
+    std::map<int, double> off;
+    for (const json& run : s["runs"])
+      if (!run["observer"].get<bool>()) off[run["senders"].get<int>()] = run["signals_per_s"].get<double>();
+    for (const json& run : s["runs"]) {
+      if (!run["observer"].get<bool>()) continue;
+      int senders = run["senders"].get<int>();
+      uint64_t drops = run["ringbuf_drops"].get<uint64_t>();
+      rows.push_back({"3 capacity", fmt::format("signals/s, {} sender(s)", senders), num(off[senders]),
+                      num(run["signals_per_s"].get<double>()),
+                      fmt::format("sent {}, handled {}, {} drops", run["sent"].get<uint64_t>(), run["handled"].get<uint64_t>(), drops), "report drops",
+                      drops == 0 ? "no drops" : "drops"});
+    }
+  }
+  if (const json& d = r["release"]; d.is_object()) {
+    double p99 = d["p99_ms"].get<double>();
+    rows.push_back({"4 release", fmt::format("ms beyond a {} ms quiet window", d["quiet_ms"].get<int>()), "", "",
+                    "p50 " + num(d["p50_ms"].get<double>(), 2) + ", p99 " + num(p99, 2), "p99 <= 10 ms",
+                    verdict(p99 <= 10 && d["wrong_decisions"].get<int>() == 0)});
+  }
+  if (const json& f = r["footprint"]; f.is_object()) {
+    if (f.contains("daemon_idle")) {
+      const json& idle = f["daemon_idle"];
+      double rss_mb = idle["rss_kb"].get<double>() / 1024, cpu = idle["cpu_percent"].get<double>();
+      rows.push_back({"5 footprint", "daemon idle RSS / HWM (MB)", "", "",
+                      num(rss_mb, 1) + " / " + num(idle["hwm_kb"].get<double>() / 1024, 1), "<= 20 MB",
+                      verdict(rss_mb <= 20)});
+      rows.push_back({"5 footprint", "daemon idle CPU %", "", "", num(cpu, 2), "~0", verdict(cpu < 0.5)});
+    }
+    if (f.contains("daemon_loaded")) {
+      const json& loaded = f["daemon_loaded"];
+      double rss_mb = loaded["rss_kb"].get<double>() / 1024;
+      rows.push_back({"5 footprint", fmt::format("daemon RSS / HWM (MB), {} conns", loaded["connections"].get<int>()),
+                      "", "", num(rss_mb, 1) + " / " + num(loaded["hwm_kb"].get<double>() / 1024, 1), "<= 40 MB",
+                      verdict(rss_mb <= 40)});
+      rows.push_back({"5 footprint", fmt::format("daemon CPU %, {} conns", loaded["connections"].get<int>()), "", "",
+                      num(loaded["cpu_percent"].get<double>(), 2), "-", "-"});
+    }
+    for (const json& m : f["bpf_maps"])
+      rows.push_back({"6 growth", fmt::format("map {} ({} entries) KiB", m["map"].get<std::string>(),
+                                              m["max_entries"].get<uint64_t>()),
+                      "", "", num(m["memlock_bytes"].get<double>() / 1024), "-", "-"});
+    for (const json& s : f["stages"])
+      rows.push_back({"6 growth", fmt::format("sockets() scan, {} conns", s["connections"].get<int>()), "", "",
+                      fmt::format("{} ms, {} records", num(s["sockets_scan_ms"].get<double>(), 2),
+                                  s["socket_map_records"].get<int>()),
+                      "-", "-"});
+  }
+  return rows;
+}
+
+void print_table(const std::vector<Row>& rows) {
+  const std::vector<std::string> header = {"FIGURE", "MEASURE", "WITHOUT", "WITH", "RESULT", "TARGET", "VERDICT"};
+  std::vector<size_t> width(header.size());
+  auto cells = [](const Row& r) {
+    return std::vector<std::string>{r.figure, r.measure, r.without, r.with, r.result, r.target, r.verdict};
+  };
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const Row& r : rows) {
+    auto c = cells(r);
+    for (size_t i = 0; i < c.size(); ++i) width[i] = std::max(width[i], c[i].size());
+  }
+  auto print = [&](const std::vector<std::string>& c) {
+    std::string line;
+    for (size_t i = 0; i < c.size(); ++i) line += fmt::format("{:<{}}  ", c[i], width[i]);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
+  };
+  print(header);
+  for (const Row& r : rows) print(cells(r));
+}
+
+}  // namespace
+}  // namespace sigdrain::bench
+
+int main(int argc, char** argv) {
+  using namespace sigdrain::bench;
+  if (argc < 2) die("usage: bench_report DIR");
+  const fs::path dir = argv[1];
+  json results = {{"machine", machine()}};
+  results["nginx"] = nginx_figure(dir / "nginx.tsv");
+  for (const char* name : {"loopback", "signals", "release", "footprint", "skipped"})
+    results[name] = load(dir / (std::string(name) + ".json")).value_or(json(nullptr));
+
+  const json& m = results["machine"];
+  std::printf("\nsigdrain bench — %s, nproc %d, kernel %s\nprobes: ", m["cpu"].get<std::string>().c_str(),
+              m["nproc"].get<int>(), m["kernel"].get<std::string>().c_str());
+  for (const auto& p : m["probes"]) std::printf("%s ", p.get<std::string>().c_str());
+  std::printf("\n\n");
+  print_table(rows_of(results));
+  if (results["skipped"].is_object())
+    for (const auto& [figure, reason] : results["skipped"].items())
+      std::printf("figure %s skipped: %s\n", figure.c_str(), reason.get<std::string>().c_str());
+  need(write_json(dir / "results.json", results), "writing results.json");
+  std::printf("\nwritten: %s\n", (dir / "results.json").c_str());
+  return 0;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# `make bench`: what sigdrain costs and how fast it reacts, each figure measured in this run against its own
+# baseline. Run as root from the repository root after `make build`; installs what it needs (Debian 12).
+# Writes the figures to build/bench/results.json and prints them as a table. See bench/README.md.
+#
+# Knobs (environment): BUILD_DIR (default build), BENCH_ROUNDS (nginx rounds, default 3), BENCH_WRK_SECONDS (5),
+# BENCH_NGINX_PORT (18431).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD=${BUILD_DIR:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+OUT=$BUILD/bench
+ROUNDS=${BENCH_ROUNDS:-3}
+WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
+NGINX_PORT=${BENCH_NGINX_PORT:-18431}
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) == 0 ]] || die "run as root: the benchmarks load BPF programs and create cgroups"
+
+install_missing() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+install_missing nginx-light wrk libbenchmark-dev
+
+if [[ ! -x $BUILD/sigdrain || ! -f $BUILD/libsigdrain_lib.a ]]; then
+  say "building sigdrain"
+  make build BUILD_DIR="$BUILD"
+fi
+say "building the benchmarks into $OUT"
+cmake -S bench -B "$OUT" -DSIGDRAIN_BUILD_DIR="$BUILD" >/dev/null
+cmake --build "$OUT" -j "$(nproc)" >/dev/null
+rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,release.json,footprint.json,skipped.json,results.json}
+
+SCRATCH=$(mktemp -d /tmp/sigdrain-bench.XXXXXX)
+TRACE_PID=""
+cleanup() {
+  [[ -n $TRACE_PID ]] && kill "$TRACE_PID" 2>/dev/null && wait "$TRACE_PID" 2>/dev/null
+  [[ -f $SCRATCH/nginx/nginx.pid ]] && kill "$(cat "$SCRATCH/nginx/nginx.pid")" 2>/dev/null
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+# --- Figure 1: nginx throughput, interleaved without and with the observer --------------------------------------
+# The observer is `sigdrain trace` itself, which loads every probe (signals and sockets); its output goes nowhere.
+start_observer() {
+  "$BUILD/sigdrain" trace --json --signal SIGUSR2 >/dev/null 2>"$SCRATCH/trace.log" &
+  TRACE_PID=$!
+  local progs=0
+  for _ in $(seq 100); do  # loaded when its 8 programs (5 signal, 3 socket) are open
+    progs=0
+    for fd in "/proc/$TRACE_PID"/fd/*; do [[ $(readlink "$fd" 2>/dev/null) == anon_inode:bpf-prog ]] && ((++progs)); done
+    ((progs >= 8)) && break
+    kill -0 "$TRACE_PID" 2>/dev/null || die "sigdrain trace exited: $(cat "$SCRATCH/trace.log")"
+    sleep 0.1
+  done
+  ((progs >= 8)) || printf 'warning: sigdrain trace holds only %s BPF programs\n' "$progs"
+}
+stop_observer() {
+  kill "$TRACE_PID" 2>/dev/null || true
+  wait "$TRACE_PID" 2>/dev/null || true
+  TRACE_PID=""
+}
+
+port_in_use() { ss -Hltn "sport = :$1" | grep -q .; }
+
+run_nginx_figure() {
+  local dir=$SCRATCH/nginx
+  mkdir -p "$dir/www"
+  chmod 755 "$SCRATCH" "$dir" "$dir/www"  # nginx's worker runs as www-data
+  head -c 128 /dev/zero | tr '\0' 'x' >"$dir/www/index.html"  # a tiny static file
+  port_in_use "$NGINX_PORT" && die "port $NGINX_PORT is in use: set BENCH_NGINX_PORT"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  server { listen 127.0.0.1:$NGINX_PORT; root $dir/www; }
+}
+EOF
+  mkdir -p "$dir/tmp"
+  nginx -c "$dir/nginx.conf" -p "$dir" || die "nginx did not start: $(cat "$dir/error.log" 2>/dev/null)"
+  local url=http://127.0.0.1:$NGINX_PORT/index.html
+  for _ in $(seq 50); do port_in_use "$NGINX_PORT" && break; sleep 0.1; done
+
+  # wrk on one thread, nginx on one worker: on a 2-CPU machine each has a CPU.
+  wrk_rps() {
+    local variant=$1 out
+    if [[ $variant == keepalive ]]; then
+      out=$(wrk -t1 -c32 -d"${WRK_SECONDS}s" "$url")
+    else
+      out=$(wrk -t1 -c16 -d"${WRK_SECONDS}s" -H 'Connection: close' "$url")
+    fi
+    grep -E 'Socket errors' <<<"$out" | sed "s/^/  $variant: /" >&2 || true
+    grep -q 'Non-2xx' <<<"$out" && die "nginx answered errors: $(grep Non-2xx <<<"$out"); see $dir/error.log"
+    awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+  }
+  wrk -t1 -c32 -d1s "$url" >/dev/null  # warm-up
+  for round in $(seq 0 $((ROUNDS - 1))); do
+    # Alternate which one goes first, so that neither always runs on a warmer or cooler machine.
+    local order="0 1"
+    ((round % 2)) && order="1 0"
+    for probes in $order; do
+      ((probes)) && start_observer
+      for variant in keepalive new_connection; do
+        local rps
+        rps=$(wrk_rps "$variant")
+        printf '%s %s %s %s\n' "$variant" "$probes" "$round" "$rps" >>"$OUT/nginx.tsv"
+        printf '  round %s  %-15s probes %-3s %12s req/s\n' "$round" "$variant" "$( ((probes)) && echo on || echo off)" "$rps"
+      done
+      ((probes)) && stop_observer
+    done
+  done
+  kill "$(cat "$dir/nginx.pid")"
+  rm -f "$dir/nginx.pid"
+}
+
+say "figure 1: nginx throughput (wrk, $ROUNDS rounds x 2 variants x {off,on} x ${WRK_SECONDS} s)"
+run_nginx_figure
+
+say "figure 2: cost per send/recv and per connection (Google Benchmark, interleaved)"
+"$OUT/bench_loopback" "$OUT/loopback.json" 3 0.5 2>&1 | grep -E '^(send_recv|connect_close)' || true
+
+say "figure 3: signals per second through the ring buffer"
+"$OUT/bench_signal_rate" "$OUT/signals.json" 2
+
+say "figure 4: release latency (drain decision after the last response)"
+"$OUT/bench_release_latency" "$OUT/release.json" 50 50 20
+
+# --- Figures 5 and 6 ---------------------------------------------------------------------------------------------
+# The daemon guards every running container (holds their stop signals): never start it next to someone's containers.
+say "figures 5 and 6: daemon footprint, map memory and scan cost with 1k/10k connections"
+running=""
+command -v podman >/dev/null && running=$(podman ps -q 2>/dev/null || true)
+if [[ -n $running ]]; then
+  reason="podman containers are running ($(wc -l <<<"$running")); the daemon would guard them"
+  printf '{"5": "%s"}\n' "$reason" >"$OUT/skipped.json"
+  printf 'figure 5 skipped: %s\n' "$reason"
+  "$OUT/bench_footprint" "$OUT/footprint.json" - "$SCRATCH" 10000
+else
+  # --labelled-only as well: a container that starts during the measurement is observed, not guarded.
+  mkdir -p "$OUT/daemon-state"
+  "$OUT/bench_footprint" "$OUT/footprint.json" "$BUILD/sigdrain" "$OUT/daemon-state" 10000 --labelled-only
+fi
+
+"$OUT/bench_report" "$OUT"

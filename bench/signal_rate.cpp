@@ -1,0 +1,130 @@
+// Figure 3: event capacity. Processes send SIGUSR1 as fast as they can to a child that ignores it; every send is
+// one signal_generate event through the ring buffer. Measured without and with the Observer (consuming the ring
+// buffer in this process, as `sigdrain trace` does), with one and two senders: the send rate, the events the
+// observer handled and the ring buffer's drop counter.
+//
+// usage: bench_signal_rate OUT.json [SECONDS]
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common.hpp"
+#include "observer/observer.hpp"
+
+namespace sigdrain::bench {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+pid_t spawn_ignoring_target() {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGUSR1, SIG_IGN);
+    for (;;) pause();
+  }
+  return pid;
+}
+
+// Sends SIGUSR1 to `target` until `until`, then writes how many it sent to `report`.
+pid_t spawn_sender(pid_t target, Clock::time_point until, int report) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    uint64_t sent = 0;
+    while (Clock::now() < until) {
+      for (int i = 0; i < 256; ++i) sent += kill(target, SIGUSR1) == 0;
+    }
+    (void)!write(report, &sent, sizeof(sent));
+    _exit(0);
+  }
+  return pid;
+}
+
+struct RateRun {
+  int senders = 0;
+  bool observer = false;
+  double signals_per_s = 0;
+  uint64_t handled = 0;
+  uint64_t drops = 0;
+  uint64_t sent = 0;
+};
+
+RateRun measure(int senders, bool with_observer, std::chrono::milliseconds duration) {
+  pid_t target = spawn_ignoring_target();
+  uint64_t handled = 0;
+  std::unique_ptr<Observer> observer;
+  if (with_observer) {
+    observer = need(Observer::start(ObserverOptions{}, [&](const ObservedEvent& ev) {
+                      if (const auto* s = std::get_if<SignalEvent>(&ev); s && s->target_pid == static_cast<uint32_t>(target))
+                        ++handled;
+                    }),
+                    "starting the observer");
+  }
+  uint64_t drops_before = observer ? observer->counters().ringbuf_drops : 0;
+
+  int report[2];
+  if (pipe(report) != 0) die("pipe");
+  auto start = Clock::now();
+  auto until = start + duration;
+  std::vector<pid_t> children;
+  for (int i = 0; i < senders; ++i) children.push_back(spawn_sender(target, until, report[1]));
+  while (Clock::now() < until + 200ms) {
+    if (observer)
+      (void)observer->poll(50ms);
+    else
+      std::this_thread::sleep_for(50ms);
+  }
+  for (pid_t c : children) waitpid(c, nullptr, 0);
+  if (observer)
+    for (auto n = observer->poll(100ms); n && *n > 0; n = observer->poll(100ms)) {  // drain what is left
+    }
+
+  RateRun run{senders, with_observer};
+  for (int i = 0; i < senders; ++i) {
+    uint64_t n = 0;
+    if (read(report[0], &n, sizeof(n)) == sizeof(n)) run.sent += n;
+  }
+  close(report[0]);
+  close(report[1]);
+  run.signals_per_s = static_cast<double>(run.sent) / std::chrono::duration<double>(duration).count();
+  run.handled = handled;
+  if (observer) run.drops = observer->counters().ringbuf_drops - drops_before;
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+  return run;
+}
+
+}  // namespace
+}  // namespace sigdrain::bench
+
+int main(int argc, char** argv) {
+  using namespace sigdrain::bench;
+  if (argc < 2) die("usage: bench_signal_rate OUT.json [SECONDS]");
+  const auto duration = std::chrono::milliseconds(static_cast<int>((argc > 2 ? std::stod(argv[2]) : 2.0) * 1000));
+
+  nlohmann::json runs = nlohmann::json::array();
+  for (int senders : {1, 2}) {
+    for (bool with_observer : {false, true}) {
+      RateRun r = measure(senders, with_observer, duration);
+      std::printf("senders=%d observer=%-3s  %12.0f signals/s  handled=%llu drops=%llu\n", r.senders,
+                  r.observer ? "on" : "off", r.signals_per_s, static_cast<unsigned long long>(r.handled),
+                  static_cast<unsigned long long>(r.drops));
+      runs.push_back({{"senders", r.senders}, {"observer", r.observer}, {"signals_per_s", r.signals_per_s},
+                      {"sent", r.sent}, {"handled", r.handled}, {"ringbuf_drops", r.drops}});
+    }
+  }
+  need(write_json(argv[1], {{"seconds_per_run", std::chrono::duration<double>(duration).count()}, {"runs", runs}}),
+       "writing results");
+  return 0;
+}
