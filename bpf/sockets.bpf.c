@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Sockets: per-connection state keyed by the socket's kernel address, and per-cgroup aggregates
  * (open inbound connections, requests in flight). Nothing per send/recv goes to user space; it reads
- * the aggregates. Tracepoint context fields only, so it loads under lockdown. */
+ * the aggregates. The tracepoint programs read context fields only, so they load under lockdown. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "sockets.h"
 
@@ -136,52 +137,85 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
   return 0;
 }
 
-SEC("tracepoint/sock/sock_recv_length")
-int on_sock_recv_length(struct trace_event_raw_sock_msg_length *ctx) {
-  if (ctx->ret <= 0 || (ctx->flags & MSG_PEEK_FLAG) || !is_tcp(ctx->family, ctx->protocol)) return 0;
-  __u64 sk = (__u64)ctx->sk;
+/* Process context of the receiver: `len` bytes were received on `sk` (a TCP socket). */
+static __always_inline void on_data_received(__u64 sk, int len, int flags) {
+  if (len <= 0 || (flags & MSG_PEEK_FLAG)) return; /* a peek leaves the data queued: the real read counts */
   struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED);
-  if (!st) return 0;
+  if (!st) return;
   take_ownership(st);
   __u64 now = bpf_ktime_get_ns();
   st->last_recv_ns = now;
-  st->bytes_recv += ctx->ret;
-  if (!counts_as_inbound(st->direction) || !(st->flags & SIGDRAIN_SOCK_COUNTED)) return 0;
+  st->bytes_recv += len;
+  if (!counts_as_inbound(st->direction) || !(st->flags & SIGDRAIN_SOCK_COUNTED)) return;
   struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
-  if (!s) return 0;
+  if (!s) return;
   s->last_activity_ns = now;
   if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) {
     st->flags |= SIGDRAIN_SOCK_INFLIGHT;
     __sync_fetch_and_add(&s->inflight, 1);
     __sync_fetch_and_add(&s->requests_started, 1);
   }
-  return 0;
 }
 
-SEC("tracepoint/sock/sock_send_length")
-int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
-  if (ctx->ret <= 0 || !is_tcp(ctx->family, ctx->protocol)) return 0;
-  __u64 sk = (__u64)ctx->sk;
+/* Process context of the sender: `len` bytes were sent on `sk` (a TCP socket). */
+static __always_inline void on_data_sent(__u64 sk, int len) {
+  if (len <= 0) return;
   struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN);
-  if (!st) return 0;
+  if (!st) return;
   take_ownership(st);
   __u64 now = bpf_ktime_get_ns();
   st->last_send_ns = now;
-  st->bytes_sent += ctx->ret;
+  st->bytes_sent += len;
   if (st->direction == SIGDRAIN_DIR_UNKNOWN) {
     /* Opened before sigdrain started and first seen sending: it may be finishing a request that was already
      * in flight, so it counts as activity of its cgroup (the quiet window waits for it). */
     struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
     if (s) s->last_activity_ns = now;
-    return 0;
+    return;
   }
-  if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) return 0;
+  if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) return;
   struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
   st->flags &= ~SIGDRAIN_SOCK_INFLIGHT;
-  if (!s) return 0;
+  if (!s) return;
   s->last_activity_ns = now;
   __sync_fetch_and_add(&s->inflight, -1);
   __sync_fetch_and_add(&s->requests_completed, 1);
+}
+
+/* Request probe set "tracepoint" (Linux >= 6.3): every socket's send/receive, filtered to TCP here. */
+SEC("tracepoint/sock/sock_recv_length")
+int on_sock_recv_length(struct trace_event_raw_sock_msg_length *ctx) {
+  if (is_tcp(ctx->family, ctx->protocol)) on_data_received((__u64)ctx->sk, ctx->ret, ctx->flags);
+  return 0;
+}
+
+SEC("tracepoint/sock/sock_send_length")
+int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
+  if (is_tcp(ctx->family, ctx->protocol)) on_data_sent((__u64)ctx->sk, ctx->ret);
+  return 0;
+}
+
+/* Request probe set "fexit", for kernels without those tracepoints. Only TCP sockets (v4 and v6) reach these
+ * functions. Not loaded unless user space asks ("?"): tracing programs need BTF trampolines, which a
+ * lockdown=confidentiality kernel refuses. tcp_recvmsg lost its `nonblock` parameter in 5.19, so it has two
+ * programs and user space loads the one matching the kernel's BTF. */
+SEC("?fexit/tcp_sendmsg")
+int BPF_PROG(on_tcp_sendmsg_exit, struct sock *sk, struct msghdr *msg, size_t size, int ret) {
+  on_data_sent((__u64)sk, ret);
+  return 0;
+}
+
+SEC("?fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg_exit, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len,
+             int ret) {
+  on_data_received((__u64)sk, ret, flags);
+  return 0;
+}
+
+SEC("?fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg_nonblock_exit, struct sock *sk, struct msghdr *msg, size_t len, int nonblock, int flags,
+             int *addr_len, int ret) {
+  on_data_received((__u64)sk, ret, flags);
   return 0;
 }
 

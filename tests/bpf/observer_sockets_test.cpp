@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -43,13 +44,13 @@ class ScratchCgroup {
   uint64_t id_ = 0;
 };
 
-// Serves one-line requests: reads, sleeps `delay`, answers, until the client closes.
+// Serves one-line requests: peeks, reads, sleeps `delay`, answers, until the client closes.
 [[noreturn]] void serve(int listener, std::chrono::milliseconds delay) {
   for (;;) {
     int conn = accept(listener, nullptr, nullptr);
     if (conn < 0) _exit(1);
     char buf[64];
-    while (read(conn, buf, sizeof(buf)) > 0) {
+    while (recv(conn, buf, sizeof(buf), MSG_PEEK) > 0 && read(conn, buf, sizeof(buf)) > 0) {
       std::this_thread::sleep_for(delay);
       (void)!write(conn, "ok\n", 3);
     }
@@ -60,8 +61,12 @@ class ScratchCgroup {
 TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   auto obs = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
-  if (!(*obs)->observes_requests())
-    GTEST_SKIP() << "this kernel lacks the sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.3)";
+  if (!(*obs)->observes_requests()) {
+    ASSERT_EQ((*obs)->kernel().request_probes(), RequestProbeSet::none)
+        << "the kernel offers a request probe set, yet: " << (*obs)->requests_unobserved_reason();
+    GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+  }
+  std::printf("request probe set: %s\n", std::string(request_probe_set_name((*obs)->request_probes())).c_str());
 
   ScratchCgroup cg;
   ASSERT_NE(cg.id(), 0u);
@@ -107,6 +112,14 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   EXPECT_EQ(stats().inflight, 0) << "answered: nothing in flight on an idle keep-alive connection";
   EXPECT_EQ(stats().open_inbound, 1);
   EXPECT_EQ(stats().requests_completed, 1u);
+  int server_side = 0;
+  for (const SocketRecord& rec : (*obs)->sockets()) {
+    if (rec.state.cgroup_id != cg.id() || rec.state.direction != SIGDRAIN_DIR_INBOUND) continue;
+    ++server_side;
+    EXPECT_EQ(rec.state.bytes_recv, 4u) << "the server's MSG_PEEK must not count";
+    EXPECT_EQ(rec.state.bytes_sent, 3u);
+  }
+  EXPECT_EQ(server_side, 1);
 
   close(client);
   std::this_thread::sleep_for(100ms);

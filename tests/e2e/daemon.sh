@@ -2,7 +2,7 @@
 # `sigdrain daemon` with plain `podman stop`: the operator changes nothing, and under load the stop loses no
 # request and ends soon after the load ends instead of at the timeout. Also: the daemon SIGKILLed during a hold
 # and started again still stops the container gracefully before its timeout; SIGKILL during a hold kills at
-# once; a second daemon refuses to start. Needs root and scripts/podman-setup.sh; about 1.5 minutes.
+# once; a second daemon refuses to start. Needs root and scripts/podman-setup.sh; about 2.5 minutes.
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -76,7 +76,27 @@ else
   [[ $(wc -l <<<"$out") == 1 ]] && e2e_pass "ps as a non-root user is refused: $out" || e2e_fail "ps as nobody: $out"
 fi
 
-for id in b d e; do guarded_stop "$id"; done
+for id in a b c d e f; do guarded_stop "$id"; done
+
+# The same stop without the daemon: uWSGI's brutal reload cuts the requests in flight, and podman waits out
+# its timeout before SIGKILL.
+stop_daemon
+port=$(e2e_free_port)
+name=$(e2e_container_name plain-b)
+if e2e_start_scenario b "$port" plain-b && e2e_wait_http "$port"; then
+  e2e_loadgen_start "$port" --lb-lag 1200
+  sleep 2.5
+  e2e_loadgen_begin_stop
+  e2e_time_ms timeout 60 podman stop -t 8 "$name"
+  e2e_loadgen_wait
+  failed=$(e2e_json_get "$E2E_LOADGEN_JSON" failed)
+  echo "  b without the daemon: podman stop -t 8 took ${E2E_ELAPSED_MS} ms, failed=$failed"
+  ((failed > 0 && E2E_ELAPSED_MS >= 8000)) && e2e_pass "b without the daemon: $failed requests cut, SIGKILL at the timeout" ||
+    e2e_fail "b without the daemon did not fail as it does (failed=$failed, ${E2E_ELAPSED_MS} ms)"
+else
+  e2e_fail "plain-b did not start"
+fi
+start_daemon
 
 # SIGKILL during a hold kills at once.
 port=$(e2e_free_port)
