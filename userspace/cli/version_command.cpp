@@ -50,8 +50,9 @@ int run_version(bool features, bool json) {
   std::printf("  lockdown:                 %s\n", j["lockdown"].get<std::string>().c_str());
   std::printf("  LSMs:                     %s (BPF LSM %s)\n", env.lsms.c_str(), bpf_lsm ? "active" : "not active");
   std::printf("  requests in flight:       %s\n",
-              env.socket_data_tracepoints ? "yes (sock:sock_send_length/sock_recv_length)"
-                                          : "no: the kernel lacks sock:sock_send_length/sock_recv_length (Linux < 6.3)");
+              env.request_probes() == RequestProbeSet::none
+                  ? "no: the kernel has neither sock:sock_send_length/sock_recv_length nor fexit programs"
+                  : "yes");
   std::printf("  probe set:                %s\n", j["probe_set"].get<std::string>().c_str());
   std::printf("  hold backend:             ptrace\n");
   return kExitOk;

@@ -80,7 +80,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   if (!observer) return observer.error();
   d->observer_ = std::move(*observer);
   if (!d->observer_->observes_requests())
-    return Error::msg("this kernel lacks sock:sock_send_length/sock_recv_length, so requests in flight cannot be seen");
+    return Error::msg(d->observer_->requests_unobserved_reason());
 
   auto control = ControlServer::listen(options.state_dir + "/control.sock",
                                        [self](const std::string& request) { return self->answer(request); });

@@ -44,7 +44,7 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   env->observer_ = std::move(*observer);
   env->preexisting_ = env->inbound_connections_now();  // after the observer started: nothing falls in between
   if (!env->observer_->observes_requests())
-    return Error::msg("this kernel lacks sock:sock_send_length/sock_recv_length, so requests in flight cannot be seen");
+    return Error::msg(env->observer_->requests_unobserved_reason());
   return env;
 }
 
