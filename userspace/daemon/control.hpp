@@ -17,6 +17,7 @@ class ControlServer {
   static Result<ControlServer> listen(const std::string& path, Handler handle);
   // Serves the connections that are waiting; never blocks.
   void serve_pending();
+  int fd() const { return fd_.get(); }  // readable when a client waits
 
  private:
   ControlServer(UniqueFd fd, Handler handle) : fd_(std::move(fd)), handle_(std::move(handle)) {}

@@ -1,9 +1,12 @@
 #include "daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -386,17 +389,37 @@ int Daemon::run(const std::atomic<bool>& stop) {
   recover_journal();
   log(fmt::format("started: state in {}, guarding {}", options_.state_dir,
                   options_.guard_labelled_only ? "containers labelled sigdrain.io/guard=true" : "all containers"));
+  // Sleep in one epoll until something happens: a tracee stopped (ptrace reports it with SIGCHLD, read through a
+  // signalfd), BPF events, a control client, or the next drain tick / discovery.
+  sigset_t sigchld;
+  sigemptyset(&sigchld);
+  sigaddset(&sigchld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &sigchld, nullptr);
+  UniqueFd sigchld_fd(::signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  constexpr int kTickMs = 10;  // while a stop is draining or signalling
   while (!stop.load()) {
-    discover();
-    (void)observer_->poll(std::chrono::milliseconds(5));
+    epoll_event ready[4];
+    int timeout_ms = stops_.empty() ? static_cast<int>(kDiscoveryInterval.count()) : kTickMs;
+    (void)::epoll_wait(epoll.get(), ready, 4, timeout_ms);  // EINTR: the stop handler ran
+    signalfd_siginfo info;
+    while (::read(sigchld_fd.get(), &info, sizeof(info)) == sizeof(info)) {
+    }
     while (engine_->poll(std::chrono::milliseconds(0))) {
     }
+    (void)observer_->poll(std::chrono::milliseconds(0));
     for (auto it = stops_.begin(); it != stops_.end();) {
       std::string id = (it++)->first;  // tick may erase the entry
       if (stops_.contains(id)) tick(stops_.at(id));
     }
-    (void)engine_->poll(std::chrono::milliseconds(5));
     control_->serve_pending();
+    discover();
   }
   log("stopping: delivering every held signal and detaching");
   if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);

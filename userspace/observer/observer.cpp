@@ -138,6 +138,8 @@ Result<int> Observer::poll(std::chrono::milliseconds timeout) {
   return impl_->handled;
 }
 
+int Observer::event_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
+
 std::optional<CgroupStats> Observer::cgroup_stats(uint64_t cgroup_id) const {
   if (!impl_->sockets) return std::nullopt;
   sigdrain_cgroup_stats raw{};

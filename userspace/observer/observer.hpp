@@ -60,6 +60,8 @@ class Observer {
 
   // Waits up to `timeout` for events and hands each to the handler; returns how many were handled.
   Result<int> poll(std::chrono::milliseconds timeout);
+  // Readable when events wait in the ring buffer, for a caller's own epoll; then poll(0) consumes them.
+  int event_fd() const;
 
   // nullopt when the cgroup never had socket activity (or sockets are not observed).
   std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
