@@ -20,17 +20,9 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "run as root: the benchmarks load BPF programs and create cgroups"
 
-install_missing() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
-}
-install_missing nginx-light wrk libbenchmark-dev
+# shellcheck source=scripts/lib/packages.sh
+source scripts/lib/packages.sh # cwd is the repository root
+ensure_packages nginx-light wrk libbenchmark-dev
 
 if [[ ! -x $BUILD/sigdrain || ! -f $BUILD/libsigdrain_lib.a ]]; then
   say "building sigdrain"

@@ -6,7 +6,7 @@
 # libFuzzer dictionary.
 # Usage: scripts/fuzz.sh [SECONDS_PER_HARNESS=20] [NAME...]     exit status non-zero when any harness crashed
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 SECONDS_PER_HARNESS=${1:-20}
 shift $(($# > 0 ? 1 : 0))
@@ -15,16 +15,9 @@ BUILD_DIR=${BUILD_DIR:-build/fuzz}
 JOBS=${JOBS:-$(nproc)}
 
 # clang and its runtimes (libFuzzer, ASan, UBSan) come from Debian's clang-14; scripts/setup.sh installs clang only.
-missing=()
-for p in clang libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  [[ $(id -u) -eq 0 ]] || { echo "fuzz: missing ${missing[*]}; install them or run as root" >&2; exit 2; }
-  echo "fuzz: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || exit 1
-fi
+# shellcheck source=scripts/lib/packages.sh
+source scripts/lib/packages.sh # cwd is the repository root
+ensure_packages clang libclang-rt-14-dev || exit 2
 
 start=$SECONDS
 echo "=== configure + build $BUILD_DIR (clang, libFuzzer, ASan+UBSan)"

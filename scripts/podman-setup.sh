@@ -13,24 +13,15 @@ log() { echo "podman-setup: $*"; }
 die() { echo "podman-setup: error: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
+# shellcheck source=scripts/lib/packages.sh
+source "$(dirname "$0")/lib/packages.sh"
 
 # --- packages ---------------------------------------------------------------------------------------------------
 # containernetworking-plugins + iptables: podman 4.3 on Debian 12 uses the CNI backend (bridge, portmap) for
 # `-p 127.0.0.1:PORT:PORT`; conmon is the container monitor. curl is used by tests to probe endpoints.
 PKGS=(podman runc conmon containernetworking-plugins iptables python3 python3-flask gunicorn uwsgi
   uwsgi-plugin-python3 supervisor nginx-light curl)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  log "packages present"
-fi
+ensure_packages "${PKGS[@]}" || die "cannot install ${PKGS[*]}"
 
 # --- containers.conf --------------------------------------------------------------------------------------------
 # runc cannot raise RLIMIT_NOFILE above the hard limit here (no CAP_SYS_RESOURCE), so ask for limits it can set.
