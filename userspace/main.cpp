@@ -18,6 +18,7 @@ constexpr const char* kFooter = R"(EXAMPLES:
   sigdrain safe-stop web --plan 'SIGQUIT@init' --timeout 30 --json
   sigdrain daemon                        guard every container: podman stop / docker stop / kubelet drain first
   sigdrain ps                            what the daemon guards, and why not
+  sigdrain check web                     what a plain podman stop would do to web, and what to change
 
 EXIT CODES: 0 success, 1 safe-stop had to SIGKILL, 2 error (bad input, no privilege, unknown container).)";
 
@@ -91,6 +92,13 @@ int main(int argc, char** argv) {
   ps_cmd->add_option("--state-dir", ps.state_dir, "The daemon's state directory (default /run/sigdrain)");
   ps_cmd->add_flag("--json", ps.json, "One JSON object per container");
   ps_cmd->callback([&] { exit_code = run_ps(ps); });
+
+  CheckOptions check;
+  auto* check_cmd = app.add_subcommand("check", "Explain what a plain docker/podman/kubelet stop would do to a container, and what to change");
+  check_cmd->add_option("container", check.container, "Container name, full or short id, or cgroup path")->required();
+  check_cmd->add_flag("--json", check.json, "One JSON object");
+  check_cmd->add_option("--state-dir", check.daemon_state_dir, "A running daemon's state directory, for requests in flight");
+  check_cmd->callback([&] { exit_code = run_check(check); });
 
   bool show_features = false, features_json = false;
   auto* version_cmd = app.add_subcommand("version", "Print the version; with --features, what this kernel offers sigdrain");

@@ -175,6 +175,18 @@ run_once() {
     timeout 30 podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
     return 0
   fi
+  if [[ $mode == sigdrain ]]; then
+    # `sigdrain check` explains the plain stop and names the profile safe-stop will use, changing nothing.
+    local check profile
+    check=$(timeout 30 "$SIGDRAIN" check "$name" --json 2>&1)
+    profile=$(e2e_json_get "$check" profile 2>/dev/null)
+    if [[ $profile == "${EXPECTED_PROFILE[$id]}" && -n $(e2e_json_get "$check" plain_stop 2>/dev/null) ]] &&
+      e2e_container_running "$name"; then
+      e2e_pass "$id check: profile $profile; a plain stop: $(e2e_json_get "$check" plain_stop)"
+    else
+      e2e_fail "$id check: $check"
+    fi
+  fi
   e2e_loadgen_start "$port" --concurrency 4 --lb-lag "$lb_lag_ms" --timeout 10 --max-duration 60
   sleep "$load_before_s"
 

@@ -78,3 +78,15 @@ namespace sigdrain {
 int run_version(bool features, bool json);
 
 }  // namespace sigdrain
+
+namespace sigdrain {
+
+struct CheckOptions {
+  std::string container;
+  bool json = false;
+  std::string daemon_state_dir = "/run/sigdrain";
+};
+// `sigdrain check`: what a plain runtime stop would do to the container, why, and what to change. Changes nothing.
+int run_check(const CheckOptions& options);
+
+}  // namespace sigdrain

@@ -12,6 +12,7 @@ const LiveProcessDirectory::Known* LiveProcessDirectory::lookup(uint32_t pid) {
     auto it = known_.find(pid);
     return it == known_.end() ? nullptr : &it->second;
   }
+  auto cached = known_.find(pid);
   Known k;
   k.tgid = static_cast<uint32_t>(status->tgid);
   k.view.pid = pid;
@@ -20,6 +21,10 @@ const LiveProcessDirectory::Known* LiveProcessDirectory::lookup(uint32_t pid) {
   if (auto c = resolver_.by_pid(static_cast<pid_t>(pid))) {
     k.view.container = container_view(*c);
     k.cgroup_id = c->cgroup_id;
+  } else if (cached != known_.end() && cached->second.tgid == k.tgid && cached->second.view.comm == k.view.comm) {
+    // The same process, reaped between reading its status and its cgroup: keep what was learned while it lived.
+    k.view.container = cached->second.view.container;
+    k.cgroup_id = cached->second.cgroup_id;
   }
   if (known_.size() >= kMaxKnown) known_.clear();  // a coarse bound; entries are refreshed on every event
   return &(known_[pid] = std::move(k));

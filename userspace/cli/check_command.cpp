@@ -1,0 +1,94 @@
+#include <cstdio>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "containers/resolver.hpp"
+#include "daemon/control.hpp"
+#include "policy/explain.hpp"
+#include "policy/plan.hpp"
+#include "proc/proc.hpp"
+#include "signals/signal_names.hpp"
+
+namespace sigdrain {
+namespace {
+
+constexpr int kDefaultTimeoutS = 10;
+
+// A running daemon has watched the container's requests for long; without one they are unknown.
+std::optional<int64_t> inflight_from_daemon(const std::string& state_dir, const std::string& id) {
+  auto answer = control_request(state_dir + "/control.sock", "ps");
+  if (!answer) return std::nullopt;
+  std::istringstream lines(*answer);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("id", "") == id) return j.value("inflight", int64_t{0});
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int run_check(const CheckOptions& options) {
+  ProcFs proc;
+  ContainerResolver resolver{HostRoots{}};
+  ContainerInfo info = value_or_throw(resolver.find(options.container));
+  if (!info.running || info.init_pid <= 0) throw UserError(fmt::format("container {} is not running", info.name));
+  auto processes = process_tree(proc, info.init_pid);
+  if (processes.empty()) throw UserError(fmt::format("container {}: its init (pid {}) is gone", info.name, info.init_pid));
+
+  PlanInputs in;
+  in.processes = processes;
+  in.init_pid = info.init_pid;
+  in.runtime_stop_signal = info.stop_signal.value_or(SIGTERM);
+  in.labels = info.labels;
+  StopPlan plan = value_or_throw(choose_plan(in));
+  auto timeout = std::chrono::seconds(info.stop_timeout_s.value_or(kDefaultTimeoutS));
+  StopExplanation why = explain_plain_stop(in, plan, timeout);
+  auto inflight = inflight_from_daemon(options.daemon_state_dir, info.id);
+  const ProcessFacts& init = processes.front();
+
+  nlohmann::json dispositions;
+  for (int signo : {SIGTERM, SIGINT, SIGQUIT, SIGHUP})
+    dispositions[signal_name(signo)] = std::string(disposition_name(init.masks.disposition(signo)));
+  nlohmann::json j = {
+      {"container", {{"id", info.id}, {"name", info.name}, {"runtime", std::string(runtime_name(info.runtime))}}},
+      {"stop_signal", signal_name(in.runtime_stop_signal)},
+      {"timeout_s", timeout.count()},
+      {"init", {{"pid", init.pid}, {"comm", init.comm}, {"argv", init.argv}, {"dispositions", dispositions}}},
+      {"processes", processes.size()},
+      {"forwards", why.forwards},
+      {"plain_stop", why.plain_stop},
+      {"profile", plan.profile},
+      {"with_sigdrain", {{"plan", format_plan(plan.steps)}, {"reason", plan.reason}}},
+      {"inflight", inflight ? nlohmann::json(*inflight) : nlohmann::json(nullptr)},
+      {"advice", why.advice},
+  };
+  if (options.json) {
+    std::puts(j.dump().c_str());
+    return kExitOk;
+  }
+  std::string argv;
+  for (const auto& a : init.argv) argv += (argv.empty() ? "" : " ") + a;
+  std::printf("%s (%s): stop signal %s, timeout %lld s, %zu processes\n", info.name.c_str(),
+              std::string(runtime_name(info.runtime)).c_str(), signal_name(in.runtime_stop_signal).c_str(),
+              static_cast<long long>(timeout.count()), processes.size());
+  std::printf("  PID 1:          %s[%d]  %s\n", init.comm.c_str(), init.pid, argv.c_str());
+  std::printf("  dispositions:   SIGTERM %s, SIGINT %s, SIGQUIT %s, SIGHUP %s\n",
+              dispositions["SIGTERM"].get<std::string>().c_str(), dispositions["SIGINT"].get<std::string>().c_str(),
+              dispositions["SIGQUIT"].get<std::string>().c_str(), dispositions["SIGHUP"].get<std::string>().c_str());
+  std::printf("  signals:        %s\n", why.forwards.c_str());
+  std::printf("  a plain stop:   %s\n", why.plain_stop.c_str());
+  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), plan.profile.c_str(), plan.reason.c_str());
+  if (inflight)
+    std::printf("  in flight now:  %lld\n", static_cast<long long>(*inflight));
+  else
+    std::printf("  in flight now:  unknown (no sigdrain daemon is running to have watched it)\n");
+  std::printf("  to change:      %s\n", why.advice.c_str());
+  return kExitOk;
+}
+
+}  // namespace sigdrain
