@@ -10,7 +10,7 @@
 #
 # CHECKS
 #   with sigdrain      no failed request (cut, reset, refused, ...); exit status 0 and outcome "graceful"; the
-#                      container is gone at most 2.5 s (plus the plan's own pauses, plus 1 s for supervisord's
+#                      container is gone at most 3 s (plus the plan's own pauses, plus 1 s for supervisord's
 #                      poll tick) after the last response, and well before the timeout; the plan profile expected
 #                      for the app; the drain released by idleness; stdout is one JSON object
 #   without sigdrain   the failure that scenario really shows under `podman stop` (tests/e2e/README.md): requests
@@ -34,7 +34,9 @@ declare -A EXPECTED_PROFILE=([a]=default [b]=uwsgi [c]=supervisord [d]=no-handle
   [f]=gunicorn)
 # What a plain `podman stop` does wrong there: "lost" = some requests failed, "killed" = SIGKILL at the timeout.
 declare -A PLAIN_FAILURE=([a]=lost [b]=killed [c]=killed [d]=killed [e]=killed [f]=lost)
-GONE_AFTER_LOAD_MAX_MS=2500
+# The quiet window (1 s), the app's own exit (uWSGI takes about 1 s on SIGINT) and podman's clean-up, with room
+# for a loaded CI machine: still "a couple of seconds", far from the timeout.
+GONE_AFTER_LOAD_MAX_MS=3000
 # A `sigdrain daemon` guarding all containers (another test, or a user's) would hold podman's and safe-stop's
 # signals and change both measurements: these containers opt out.
 UNGUARDED=(--label sigdrain.io/guard=false)
