@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include "process_facts_fixture.hpp"
+
 namespace sigdrain {
 namespace {
+
+using testing_support::process_named;
 
 using namespace std::chrono_literals;
 
@@ -372,17 +376,8 @@ TEST(PlanChoice, UnknownInitFallsBackToTheRuntimeSignal) {
   EXPECT_EQ(format_plan(p.steps), "SIGQUIT@init");
 }
 
-ProcessFacts facts(pid_t pid, pid_t ppid, std::string comm) {
-  ProcessFacts p{};
-  p.pid = pid;
-  p.ppid = ppid;
-  p.comm = comm;
-  p.argv = {comm};
-  return p;
-}
-
 TEST(StopTargets, ResolveEachKind) {
-  std::vector<ProcessFacts> ps = {facts(10, 1, "sh"), facts(11, 10, "nginx"), facts(12, 11, "nginx"), facts(13, 10, "logger")};
+  std::vector<ProcessFacts> ps = {process_named(10, 1, "sh"), process_named(11, 10, "nginx"), process_named(12, 11, "nginx"), process_named(13, 10, "logger")};
   EXPECT_EQ(resolve_target({TargetKind::init, ""}, ps, 10, {}), std::vector<pid_t>{10});
   EXPECT_EQ(resolve_target({TargetKind::children, ""}, ps, 10, {}), (std::vector<pid_t>{11, 13}));
   EXPECT_EQ(resolve_target({TargetKind::name, "nginx"}, ps, 10, {}), std::vector<pid_t>{11});

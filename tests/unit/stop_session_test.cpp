@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "process_facts_fixture.hpp"
+
 #include "stop/stop_session.hpp"
 
 namespace sigdrain {
 namespace {
+
+using testing_support::process_named;
 
 using namespace std::chrono_literals;
 
@@ -56,15 +60,6 @@ class FakeEnvironment : public StopEnvironment {
   void progress(const DrainSample&, const DrainTimes&) override {}
 };
 
-ProcessFacts proc(pid_t pid, pid_t ppid, std::string comm) {
-  ProcessFacts p{};
-  p.pid = pid;
-  p.ppid = ppid;
-  p.comm = comm;
-  p.argv = {comm};
-  return p;
-}
-
 StopPlan plan_of(std::string text, std::string profile = "explicit") {
   auto steps = parse_plan(text);
   EXPECT_TRUE(steps.ok());
@@ -79,7 +74,7 @@ DrainTimes times_for(const FakeEnvironment& env, std::chrono::milliseconds timeo
 
 TEST(StopSession, DrainsUntilIdleThenSignalsAndEndsGracefully) {
   FakeEnvironment env;
-  env.procs = {proc(1000, 1, "uwsgi"), proc(1001, 1000, "uwsgi")};
+  env.procs = {process_named(1000, 1, "uwsgi"), process_named(1001, 1000, "uwsgi")};
   env.inflight = [](std::chrono::milliseconds t) { return t < 2000ms ? 2 : 0; };
   env.exits_after[SIGINT] = 300ms;
   StopReport r = run_stop(env, plan_of("SIGINT@init", "uwsgi"), times_for(env, 10s, 1000ms), 1000ms, 1000);
@@ -101,7 +96,7 @@ TEST(StopSession, DrainsUntilIdleThenSignalsAndEndsGracefully) {
 
 TEST(StopSession, BusyForeverIsReleasedAtTheDrainDeadlineAndKilledOnlyAtTheTimeout) {
   FakeEnvironment env;
-  env.procs = {proc(1000, 1, "python3")};
+  env.procs = {process_named(1000, 1, "python3")};
   env.inflight = [](auto) { return 1; };
   DrainTimes times = times_for(env, 10s, 1000ms);
   StopReport r = run_stop(env, plan_of("SIGTERM@init", "default"), times, 1000ms, 1000);
@@ -117,7 +112,7 @@ TEST(StopSession, BusyForeverIsReleasedAtTheDrainDeadlineAndKilledOnlyAtTheTimeo
 
 TEST(StopSession, PlannedSigkillOnceDrainedIsGraceful) {
   FakeEnvironment env;
-  env.procs = {proc(1000, 1, "python3")};
+  env.procs = {process_named(1000, 1, "python3")};
   StopReport r = run_stop(env, plan_of("SIGKILL@init", "no-handler"), times_for(env, 10s, 1000ms), 1000ms, 1000);
   EXPECT_EQ(r.released_by, "idle");
   EXPECT_EQ(r.outcome, "graceful");
@@ -126,7 +121,7 @@ TEST(StopSession, PlannedSigkillOnceDrainedIsGraceful) {
 
 TEST(StopSession, SupervisordPlanPausesThenSignalsTheMasterOnly) {
   FakeEnvironment env;
-  env.procs = {proc(1000, 1, "supervisord"), proc(1010, 1000, "uwsgi"), proc(1011, 1010, "uwsgi"), proc(1012, 1010, "uwsgi")};
+  env.procs = {process_named(1000, 1, "supervisord"), process_named(1010, 1000, "uwsgi"), process_named(1011, 1010, "uwsgi"), process_named(1012, 1010, "uwsgi")};
   env.exits_after[SIGTERM] = 2000ms;  // supervisord exits once its child is gone; modelled as a delay
   StopReport r = run_stop(env, plan_of("SIGTERM@init, 500ms, SIGINT@name:uwsgi", "supervisord"), times_for(env, 10s, 1000ms),
                           1000ms, 1000);
@@ -139,7 +134,7 @@ TEST(StopSession, SupervisordPlanPausesThenSignalsTheMasterOnly) {
 
 TEST(StopSession, ExitDuringTheDrainSendsNothing) {
   FakeEnvironment env;
-  env.procs = {proc(1000, 1, "python3")};
+  env.procs = {process_named(1000, 1, "python3")};
   env.inflight = [](auto) { return 1; };
   env.exit_at = env.clock + 500ms;
   StopReport r = run_stop(env, plan_of("SIGTERM@init"), times_for(env, 10s, 1000ms), 1000ms, 1000);

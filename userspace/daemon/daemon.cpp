@@ -308,8 +308,7 @@ void Daemon::tick(ActiveStop& s) {
             listeners.push_back(static_cast<pid_t>(sock.state.owner_tgid));
       for (pid_t pid : resolve_target(step.target, processes, s.info.init_pid, listeners)) {
         SentSignal sent{step.signo, pid, "", format_target(step.target), ms_between(s.times.start, Clock::now()), ""};
-        for (const auto& p : processes)
-          if (p.pid == pid) sent.comm = p.comm;
+        if (const ProcessFacts* p = find_process(processes, pid)) sent.comm = p->comm;
         if (auto r = send_signal(pid, step.signo); !r) sent.error = r.error().message;
         if (s.report.sent.empty()) s.first_signal_at = Clock::now();
         s.report.sent.push_back(std::move(sent));

@@ -5,22 +5,13 @@
 #include "signals/signal_names.hpp"
 
 namespace sigdrain {
-namespace {
-
-const ProcessFacts* find_pid(const std::vector<ProcessFacts>& ps, pid_t pid) {
-  for (const auto& p : ps)
-    if (p.pid == pid) return &p;
-  return nullptr;
-}
-
-}  // namespace
 
 StopExplanation explain_plain_stop(const PlanInputs& in, const StopPlan& plan, std::chrono::seconds timeout) {
   const std::string sig = signal_name(in.runtime_stop_signal);
   const std::string kill_after = fmt::format("the runtime SIGKILLs it after {} s, cutting whatever is in flight", timeout.count());
   const std::string drain_first =
       "run `sigdrain daemon` on the node (nothing else changes), or stop it with `sigdrain safe-stop`, so it is drained first";
-  const ProcessFacts* init = find_pid(in.processes, in.init_pid);
+  const ProcessFacts* init = find_process(in.processes, in.init_pid);
   const std::string init_name = init ? init->comm : "PID 1";
   StopExplanation e;
   e.forwards = "PID 1 serves itself";

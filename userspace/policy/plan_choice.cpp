@@ -108,12 +108,6 @@ std::optional<std::string> name_target_for(const ProcessFacts& p) {
   return std::nullopt;
 }
 
-const ProcessFacts* find_pid(const std::vector<ProcessFacts>& ps, pid_t pid) {
-  for (const auto& p : ps)
-    if (p.pid == pid) return &p;
-  return nullptr;
-}
-
 std::vector<const ProcessFacts*> children_of(const std::vector<ProcessFacts>& ps, pid_t pid) {
   std::vector<const ProcessFacts*> out;
   for (const auto& p : ps)
@@ -168,13 +162,13 @@ std::vector<pid_t> resolve_target(const PlanTarget& target, const std::vector<Pr
       break;
     case TargetKind::listeners:
       for (pid_t pid : listener_pids)
-        if (find_pid(processes, pid)) out.push_back(pid);
+        if (find_process(processes, pid)) out.push_back(pid);
       break;
     case TargetKind::name:
       // The top of each tree of same-named processes: a master, not its workers.
       for (const auto& p : processes) {
         if (!goes_by(p, target.name)) continue;
-        const ProcessFacts* parent = find_pid(processes, p.ppid);
+        const ProcessFacts* parent = find_process(processes, p.ppid);
         if (parent && goes_by(*parent, target.name)) continue;
         out.push_back(p.pid);
       }
@@ -210,7 +204,7 @@ Result<StopPlan> choose_plan(const PlanInputs& in) {
                     {signal_step(*labels->stop_signal, TargetKind::init)}};
 
   const int stop_signal = in.runtime_stop_signal;
-  const ProcessFacts* init = find_pid(in.processes, in.init_pid);
+  const ProcessFacts* init = find_process(in.processes, in.init_pid);
   if (!init)
     return StopPlan{"default",
                     fmt::format("nothing is known about init (PID {}): the runtime's stop signal", in.init_pid),

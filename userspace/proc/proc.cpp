@@ -261,6 +261,12 @@ bool cgroup_within(std::string_view key, std::string_view parent) {
   return key.size() > parent.size() && key.starts_with(parent) && key[parent.size()] == '/';
 }
 
+const ProcessFacts* find_process(const std::vector<ProcessFacts>& processes, pid_t pid) {
+  for (const auto& p : processes)
+    if (p.pid == pid) return &p;
+  return nullptr;
+}
+
 std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid) {
   std::vector<ProcessFacts> out;
   auto root_cgroup = proc.cgroup_file(root_pid);

@@ -77,6 +77,9 @@ struct ProcessFacts {
 // list.
 std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid);
 
+// The process with this pid among `processes`, or nullptr.
+const ProcessFacts* find_process(const std::vector<ProcessFacts>& processes, pid_t pid);
+
 // The cgroup a /proc/<pid>/cgroup text names: the unified hierarchy's path ("0::/a/b" -> "/a/b"); without a unified
 // line (cgroup v1 only) the whole text, which is then compared for equality only.
 std::string cgroup_key(std::string_view proc_cgroup_text);

@@ -14,12 +14,6 @@ int64_t ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
 }
 
-const ProcessFacts* find_pid(const std::vector<ProcessFacts>& processes, pid_t pid) {
-  for (const auto& p : processes)
-    if (p.pid == pid) return &p;
-  return nullptr;
-}
-
 }  // namespace
 
 StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes& times, std::chrono::milliseconds quiet,
@@ -63,7 +57,7 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
     auto listeners = step.target.kind == TargetKind::listeners ? env.listener_pids() : std::vector<pid_t>{};
     for (pid_t pid : resolve_target(step.target, processes, init_pid, listeners)) {
       SentSignal s{step.signo, pid, "", format_target(step.target), 0, ""};
-      if (const ProcessFacts* p = find_pid(processes, pid)) s.comm = p->comm;
+      if (const ProcessFacts* p = find_process(processes, pid)) s.comm = p->comm;
       if (auto r = env.send(pid, step.signo); !r) s.error = r.error().message;
       s.at_ms = ms_between(times.start, env.now());
       if (!first_signal_at) first_signal_at = env.now();
