@@ -23,7 +23,8 @@ TEST(DaemonConfig, ParsesCompilesAndFormats) {
 
 TEST(DaemonConfig, ErrorsNameTheLine) {
   EXPECT_EQ(parse_config("guard = all\nbogus = 1\n").error().message,
-            "line 2: unknown key \"bogus\" (known: default-timeout, guard, log-format, max-hold-ms, quiet-ms, state-dir)");
+            "line 2: unknown key \"bogus\" (known: containerd-state, crio-state, default-timeout, docker-state, guard, "
+            "log-format, max-hold-ms, podman, quiet-ms, state-dir)");
   EXPECT_EQ(parse_config("guard\n").error().message, "line 1: want `key = value`, got \"guard\"");
   EXPECT_EQ(parse_config("guard = all\nguard = all\n").error().message, "line 2: guard is already set on line 1");
   EXPECT_EQ(parse_config("quiet-ms =\n").error().message, "line 1: quiet-ms has no value");
@@ -32,6 +33,20 @@ TEST(DaemonConfig, ErrorsNameTheLine) {
   EXPECT_EQ(bad("quiet-ms = 1s\n"), "line 1: quiet-ms = 1s: want a whole number from 0 to 600000");
   EXPECT_EQ(bad("guard = some\n"), "line 1: guard = some: want all or labelled");
   EXPECT_EQ(bad("state-dir = run/sd\n"), "line 1: state-dir must be an absolute path");
+  EXPECT_EQ(bad("crio-state = run/crio\n"), "line 1: crio-state must be an absolute path");
+}
+
+TEST(DaemonConfig, RuntimeStateCanMove) {
+  // A daemon in a container sees the host's runtime state where the DaemonSet mounts it.
+  auto o = compile_config(*parse_config("crio-state = /host/run/containers/storage\npodman = /host/usr/bin/podman\n"),
+                          DaemonOptions{});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->roots.crio_state, "/host/run/containers/storage");
+  EXPECT_EQ(o->roots.podman_binary, "/host/usr/bin/podman");
+  EXPECT_EQ(o->roots.docker_state, HostRoots{}.docker_state) << "unset keys keep the host's paths";
+  auto again = compile_config(*parse_config(format_config(*o)), DaemonOptions{});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->roots.crio_state, o->roots.crio_state);
 }
 
 }  // namespace

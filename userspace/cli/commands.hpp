@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "containers/host_roots.hpp"
+
 namespace sigdrain {
 
 // Exit codes shared by every subcommand.
@@ -54,6 +56,7 @@ struct DaemonOptions {
   int default_timeout_s = 10;                // when the runtime does not say its stop timeout
   bool json_logs = false;
   bool verbose = false;
+  HostRoots roots;  // where the runtimes keep their state: the host's paths unless the config file moves them
 };
 int run_daemon(const DaemonOptions& options);
 // `flags` holds the command line's values; `given` names the flags the command line set, which win over the file.

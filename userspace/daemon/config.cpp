@@ -17,6 +17,8 @@ const std::map<std::string_view, std::string_view>& known_keys() {
   static const std::map<std::string_view, std::string_view> keys = {
       {"state-dir", "absolute path"}, {"guard", "all | labelled"},          {"max-hold-ms", "1..3600000"},
       {"quiet-ms", "0..600000"},      {"default-timeout", "2..3600 seconds"}, {"log-format", "text | json"},
+      {"docker-state", "absolute path"}, {"containerd-state", "absolute path"}, {"crio-state", "absolute path"},
+      {"podman", "podman binary: a name in PATH or an absolute path"},
   };
   return keys;
 }
@@ -63,6 +65,11 @@ Result<DaemonOptions> compile_config(const std::map<std::string, ConfigSetting>&
     if (key == "state-dir") {
       if (s.value.front() != '/') return Error::msg(fmt::format("line {}: state-dir must be an absolute path", s.line));
       o.state_dir = s.value;
+    } else if (key == "docker-state" || key == "containerd-state" || key == "crio-state") {
+      if (s.value.front() != '/') return Error::msg(fmt::format("line {}: {} must be an absolute path", s.line, key));
+      (key == "docker-state" ? o.roots.docker_state : key == "containerd-state" ? o.roots.containerd_state : o.roots.crio_state) = s.value;
+    } else if (key == "podman") {
+      o.roots.podman_binary = s.value;
     } else if (key == "guard") {
       if (s.value != "all" && s.value != "labelled")
         return Error::msg(fmt::format("line {}: guard = {}: want all or labelled", s.line, s.value));
@@ -96,6 +103,10 @@ std::string format_config(const DaemonOptions& o) {
   out += fmt::format("quiet-ms = {}\n", o.quiet_ms.value_or(1000));
   out += fmt::format("default-timeout = {}\n", o.default_timeout_s);
   out += fmt::format("log-format = {}\n", o.json_logs ? "json" : "text");
+  out += fmt::format("docker-state = {}\n", o.roots.docker_state);
+  out += fmt::format("containerd-state = {}\n", o.roots.containerd_state);
+  out += fmt::format("crio-state = {}\n", o.roots.crio_state);
+  out += fmt::format("podman = {}\n", o.roots.podman_binary);
   return out;
 }
 

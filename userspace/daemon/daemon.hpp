@@ -53,7 +53,7 @@ class Daemon {
     StopReport report;
   };
 
-  explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(HostRoots{}) {}
+  explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
   void discover();
   void recover_journal();
   Result<void> on_held(const HeldSignal& held);
