@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 namespace sigdrain {
 namespace {
 
@@ -22,23 +24,6 @@ const std::string kContainerdId = "15f466d1484c494a8501b93c5df56439dbe73774ef985
 const std::string kCrioId = "1141bef3091c1709f3a5b1e412e02f79a6eeddf8211dbf6fa0d041746606cc74";
 const std::string kPodSlice = "/kubepods.slice/kubepods-besteffort.slice/"
                               "kubepods-besteffort-pod2844b18b_c564_412a_a1ba_f459fde33c33.slice";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sigdrain-cg-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Answers from a fixed list of containers and counts the lookups, to see the resolver's caching.
 class FakeRuntimeState : public RuntimeStateSource {

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 #include "containers/run_command.hpp"
 
 namespace sigdrain {
@@ -45,23 +47,6 @@ HostRoots fixture_roots() {
   roots.crio_state = kData + "/crio";
   return roots;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sigdrain-rt-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A shell script standing in for podman; `body` runs with the arguments podman would get.
 std::string write_fake_podman(const TempDir& dir, const std::string& body) {

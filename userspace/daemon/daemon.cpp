@@ -5,7 +5,6 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "proc/pidfd.hpp"
 #include "signals/signal_names.hpp"
 #include "trace/live_directory.hpp"
 
@@ -35,14 +35,6 @@ Clock::time_point steady_from_wall_ms(int64_t ms) {
 
 int64_t ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
-}
-
-Result<void> send_signal(pid_t pid, int signo) {
-  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!fd) return Error::sys(errno, fmt::format("pid {} is gone", pid));
-  if (::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) != 0)
-    return Error::sys(errno, fmt::format("pidfd_send_signal to pid {}", pid));
-  return {};
 }
 
 // One daemon per node: a second one would fight over the same tracees.
@@ -309,7 +301,7 @@ void Daemon::tick(ActiveStop& s) {
       for (pid_t pid : resolve_target(step.target, processes, s.info.init_pid, listeners)) {
         SentSignal sent{step.signo, pid, "", format_target(step.target), ms_between(s.times.start, Clock::now()), ""};
         if (const ProcessFacts* p = find_process(processes, pid)) sent.comm = p->comm;
-        if (auto r = send_signal(pid, step.signo); !r) sent.error = r.error().message;
+        if (auto r = signal_in_container(proc_, s.info.id, pid, step.signo); !r) sent.error = r.error().message;
         if (s.report.sent.empty()) s.first_signal_at = Clock::now();
         s.report.sent.push_back(std::move(sent));
       }

@@ -1,6 +1,5 @@
 #include "hold/tracer.hpp"
 
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +7,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "proc/pidfd.hpp"
 #include "util/fd.hpp"
 
 namespace sigdrain {
@@ -75,7 +75,7 @@ Result<void> LinuxTracer::set_siginfo(pid_t tid, const siginfo_t& info) {
 Result<void> LinuxTracer::send_marked(pid_t tgid, int signo, std::uint64_t cookie) {
   // A pidfd rather than kill(): the signal can only reach the process it was opened for. (While the engine
   // traces the process its pid cannot be reused anyway: the zombie waits for the tracer's wait.)
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
+  UniqueFd pidfd = open_pidfd(tgid);
   if (!pidfd) return Error::sys(errno, fmt::format("cannot open PID {}", tgid));
   siginfo_t info{};
   info.si_signo = signo;
@@ -83,9 +83,7 @@ Result<void> LinuxTracer::send_marked(pid_t tgid, int signo, std::uint64_t cooki
   info.si_pid = ::getpid();
   info.si_uid = ::getuid();
   info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cookie));
-  if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signo, &info, 0) == -1)
-    return Error::sys(errno, fmt::format("cannot send signal {} to PID {}", signo, tgid));
-  return {};
+  return send_through_pidfd(pidfd.get(), tgid, signo, &info);
 }
 
 bool LinuxTracer::is_tracee(pid_t pid) const { return tracees_.contains(pid); }

@@ -1,19 +1,17 @@
 #include "stop/live_environment.hpp"
 
 #include <poll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "containers/cgroup_path.hpp"
+#include "proc/pidfd.hpp"
 #include "proc/net_tcp.hpp"
 #include "util/files.hpp"
 
 namespace sigdrain {
 namespace {
-
-UniqueFd open_pidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
 
 // The init's exit (and every process's) shows as the pidfd becoming readable.
 bool pidfd_readable(int fd, int timeout_ms) {
@@ -99,17 +97,7 @@ std::vector<pid_t> LiveStopEnvironment::listener_pids() {
 }
 
 Result<void> LiveStopEnvironment::send(pid_t pid, int signo) {
-  UniqueFd fd = pid == container_.init_pid ? UniqueFd(::dup(init_pidfd_.get())) : open_pidfd(pid);
-  if (!fd) return Error::sys(errno, fmt::format("pid {} is gone", pid));
-  if (pid != container_.init_pid) {
-    // The pidfd pins the process; check that it is still one of the container's before signalling it.
-    auto cgroup = proc_.cgroup_file(pid);
-    auto ref = cgroup ? parse_proc_cgroup(*cgroup) : std::nullopt;
-    if (!ref || ref->id != container_.id) return Error::msg(fmt::format("pid {} is no longer in the container", pid));
-  }
-  if (::syscall(SYS_pidfd_send_signal, fd.get(), signo, nullptr, 0) != 0)
-    return Error::sys(errno, fmt::format("pidfd_send_signal to pid {}", pid));
-  return {};
+  return signal_in_container(proc_, container_.id, pid, signo, pid == container_.init_pid ? init_pidfd_.get() : -1);
 }
 
 bool LiveStopEnvironment::init_exited() {
