@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/plan.hpp"
 #include "trace/record_builder.hpp"
 #include "trace/signal_story.hpp"
 #include "trace/verdict.hpp"
@@ -143,6 +144,13 @@ TEST(Verdict, DispositionsInWords) {
             "delivered: a handler will run");
   EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::default_action}),
             "delivered: no handler, the default action ends the process");
+  EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::handler,
+                            .server_note = server_signal_note(ProcessFacts{.comm = "uwsgi"}, SIGTERM)}),
+            "delivered: a handler will run, but SIGTERM makes uWSGI reload, SIGINT stops it");
+  EXPECT_FALSE(server_signal_note(ProcessFacts{.comm = "uwsgi"}, SIGINT)) << "SIGINT is uWSGI's graceful stop";
+  EXPECT_FALSE(server_signal_note(ProcessFacts{.comm = "gunicorn"}, SIGTERM));
+  EXPECT_FALSE(server_signal_note(ProcessFacts{.comm = "nginx"}, SIGUSR1)) << "not a stop signal";
+  EXPECT_EQ(server_signal_note(ProcessFacts{.comm = "nginx"}, SIGTERM), "SIGTERM is nginx's fast shutdown, SIGQUIT its graceful one");
   EXPECT_EQ(signal_verdict({.signo = SIGUSR1, .result = SIGDRAIN_RESULT_IGNORED, .disposition = Disposition::ignore}),
             "ignored: the process ignores SIGUSR1 (SIG_IGN)");
   EXPECT_EQ(signal_verdict({.signo = SIGTERM, .result = SIGDRAIN_RESULT_DELIVERED, .disposition = Disposition::blocked}),

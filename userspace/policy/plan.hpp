@@ -101,6 +101,10 @@ struct PlanInputs {
 // 6. Otherwise the runtime's stop signal to the serving target: "wrapper" past a shell or shim, else "default".
 Result<StopPlan> choose_plan(const PlanInputs& inputs);
 
+// What a stop signal means to a known server when it is not the one that stops it gracefully, e.g. "SIGTERM
+// makes uWSGI reload, SIGINT stops it"; nullopt for other processes and signals.
+std::optional<std::string> server_signal_note(const ProcessFacts& process, int signo);
+
 // Whether a process goes by `name`: its comm, argv[0]'s program (also in a rewritten title such as
 // "nginx: master process"), or the script an interpreter runs.
 bool goes_by(const ProcessFacts& process, std::string_view name);

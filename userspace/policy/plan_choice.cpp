@@ -99,6 +99,16 @@ const ServerProfile* server_profile_of(const ProcessFacts& p) {
   return nullptr;
 }
 
+}  // namespace
+
+std::optional<std::string> server_signal_note(const ProcessFacts& process, int signo) {
+  const ServerProfile* sp = server_profile_of(process);
+  if (!sp || sp->signo == signo || !is_stop_signal(signo)) return std::nullopt;
+  return std::string(sp->why);
+}
+
+namespace {
+
 // The name for a name:COMM target that picks this process (and its same-named workers): comm, which every
 // process has, unless it is a bare interpreter that other processes may share.
 std::optional<std::string> name_target_for(const ProcessFacts& p) {

@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include "policy/plan.hpp"
 #include "trace/verdict.hpp"
 
 namespace sigdrain {
@@ -56,6 +57,7 @@ TraceRecord RecordBuilder::build(const SignalEvent& e) {
       .target_is_namespace_init = r.target.ns_pid == 1u,
       .target_in_container = r.target.container.has_value(),
       .escalation_after_ms = r.escalation_after_ms,
+      .server_note = server_signal_note(ProcessFacts{.comm = r.target.comm}, r.signo),
   });
   return r;
 }

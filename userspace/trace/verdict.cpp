@@ -47,7 +47,8 @@ std::string signal_verdict(const SignalFacts& f) {
   if (f.signo == SIGSTOP) return "delivered: the process stops";
   if (!f.disposition) return "delivered";
   switch (*f.disposition) {
-    case Disposition::handler: return "delivered: a handler will run";
+    case Disposition::handler:
+      return f.server_note ? "delivered: a handler will run, but " + *f.server_note : "delivered: a handler will run";
     case Disposition::blocked: return "delivered: blocked, stays pending until unblocked";
     case Disposition::ignore: return "delivered: ignored by the process";
     case Disposition::default_action:

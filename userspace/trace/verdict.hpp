@@ -16,6 +16,7 @@ struct SignalFacts {
   bool target_is_namespace_init = false;  // PID 1 of a pid namespace (a container's init)
   bool target_in_container = false;
   std::optional<int64_t> escalation_after_ms;  // SIGKILL after a stop signal
+  std::optional<std::string> server_note;      // server_signal_note() of the target
 };
 
 std::string signal_verdict(const SignalFacts& facts);
