@@ -2,6 +2,7 @@
 // succeeds, and on release the app's own handler runs with the sender's siginfo. The app's real parent (not
 // the tracer) reports the wait status it sees. Every wait is bounded, so a broken engine fails, never hangs.
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +27,8 @@
 #include <gtest/gtest.h>
 
 #include "hold/hold_engine.hpp"
+#include "proc/pidfd.hpp"
+#include "scratch_cgroup.hpp"
 #include "util/fd.hpp"
 
 namespace sigdrain {
@@ -461,6 +464,114 @@ TEST_F(HoldPtrace, ANamespaceInitWithoutHandlerIgnoresAReleasedSigterm) {
   EXPECT_LT(std::chrono::steady_clock::now() - released, 400ms) << "the release never came back through";
   EXPECT_TRUE(ping(app));
   EXPECT_FALSE(readable(app.status(), 200ms)) << "init exited";
+}
+
+// ---- pid reuse ----
+
+// A process created with a chosen pid (clone3 set_tid: root in the initial pid namespace) and every signal blocked
+// from its first instruction, so whatever is sent to it stays pending; it reports its pending set when asked.
+class Newcomer {
+ public:
+  // nullptr with errno set (EEXIST: the pid is in use).
+  static std::unique_ptr<Newcomer> take(pid_t pid) {
+    std::unique_ptr<Newcomer> n(new Newcomer);
+    int ask[2], answer[2];
+    if (pipe2(ask, O_CLOEXEC) != 0 || pipe2(answer, O_CLOEXEC) != 0) return nullptr;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    clone_args args{};
+    args.exit_signal = SIGCHLD;
+    args.set_tid = reinterpret_cast<std::uintptr_t>(&pid);
+    args.set_tid_size = 1;
+    long child = syscall(SYS_clone3, &args, sizeof args);
+    if (child == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      char c;
+      while (read(ask[0], &c, 1) == 1) {
+        sigset_t pending;
+        sigpending(&pending);
+        std::uint64_t bits = 0;
+        for (int s = 1; s <= 64; ++s)
+          if (sigismember(&pending, s) == 1) bits |= 1ULL << (s - 1);
+        (void)!write(answer[1], &bits, sizeof bits);
+      }
+      _exit(0);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close(ask[0]);
+    close(answer[1]);
+    n->ask_.reset(ask[1]);
+    n->answer_.reset(answer[0]);
+    if (child < 0) {
+      errno = saved;
+      return nullptr;
+    }
+    n->pid_ = static_cast<pid_t>(child);
+    return n;
+  }
+  ~Newcomer() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+  // The signals sent to it so far, bit (signo - 1) each; nullopt when it did not answer.
+  std::optional<std::uint64_t> pending() {
+    std::uint64_t bits = 0;
+    if (write(ask_.get(), "?", 1) != 1 || !readable(answer_.get(), 2s) ||
+        read(answer_.get(), &bits, sizeof bits) != sizeof bits)
+      return std::nullopt;
+    return bits;
+  }
+
+ private:
+  Newcomer() = default;
+  pid_t pid_ = -1;
+  UniqueFd ask_, answer_;
+};
+
+// The held process dies during the hold and a host process takes its pid: nothing the end of a hold does (release,
+// discard, detach, the stop plan's signals, which go through signal_in_container) reaches the newcomer.
+TEST_F(HoldPtrace, NothingReachesANewProcessThatTookAHeldProcesssPid) {
+  const std::string container_id = "5d1e" + std::string(60, 'c');
+  // Attached before it enters the container's cgroup: a sigdrain daemon running on this host would otherwise
+  // take this fake container for a real one and guard it first.
+  App app({});
+  attach(app);
+  ScratchCgroup container("libpod-" + container_id);
+  container.enter(app.pid());
+  ProcFs proc;
+  const pid_t pid = app.pid();
+  auto sent = signal_in_container(proc, container_id, pid, SIGTERM);  // as safe-stop and the daemon signal
+  ASSERT_TRUE(sent) << sent.error().message;
+  ASSERT_TRUE(held_count_reaches(pid, 1));
+
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  // The kernel keeps the pid until the tracer reaped the tracee: the engine never guards a pid someone else has.
+  EXPECT_FALSE(readable(app.status(), 200ms));
+  EXPECT_EQ(Newcomer::take(pid), nullptr);
+  EXPECT_EQ(errno, EEXIST);
+  ASSERT_TRUE(parent_saw(app)) << "the engine did not reap the killed tracee";
+  EXPECT_FALSE(engine->guarding(pid));
+
+  auto newcomer = Newcomer::take(pid);
+  ASSERT_NE(newcomer, nullptr) << "clone3 with set_tid " << pid << ": " << strerror(errno);
+  ASSERT_EQ(newcomer->pid(), pid);
+  EXPECT_FALSE(engine->release(pid, SIGTERM)) << "released a signal held for a dead process";
+  EXPECT_TRUE(engine->discard_held(pid).empty());
+  (void)engine->detach(pid);
+  EXPECT_TRUE(engine->detach_all());
+  // The stop plan's view: /proc now shows the newcomer under the init's pid, outside the container.
+  for (int signo : {SIGTERM, SIGINT, SIGKILL}) {
+    auto planned = signal_in_container(proc, container_id, pid, signo);
+    ASSERT_FALSE(planned) << "signalled the newcomer with " << signo;
+    EXPECT_NE(planned.error().message.find("no longer in the container"), std::string::npos) << planned.error().message;
+  }
+  auto pending = newcomer->pending();
+  ASSERT_TRUE(pending) << "the newcomer did not answer (killed?)";
+  EXPECT_EQ(*pending, 0u) << "signals reached the newcomer";
 }
 
 }  // namespace

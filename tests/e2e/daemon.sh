@@ -11,20 +11,12 @@ e2e_init
 SIGDRAIN=${SIGDRAIN:-$E2E_REPO/build/sigdrain}
 STATE_DIR=$E2E_WORK_DIR/state
 STOP_TIMEOUT=20
-DAEMON_PID=""
 
 start_daemon() {
   "$SIGDRAIN" daemon --state-dir "$STATE_DIR" >>"$E2E_WORK_DIR/daemon.out" 2>>"$E2E_WORK_DIR/daemon.err" &
-  DAEMON_PID=$!
+  E2E_DAEMON_PID=$!
   sleep 1.5 # BPF loaded and the running containers discovered
 }
-stop_daemon() {
-  [[ -n $DAEMON_PID ]] || return 0
-  kill -INT "$DAEMON_PID" 2>/dev/null
-  wait "$DAEMON_PID" 2>/dev/null
-  DAEMON_PID=""
-}
-trap 'stop_daemon; e2e_on_exit' EXIT
 
 # guarded_stop ID: the scenario under load, stopped by plain `podman stop -t 20` with the daemon running.
 guarded_stop() {
@@ -63,7 +55,7 @@ guarded_stop() {
 }
 
 start_daemon
-[[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null || e2e_die "the daemon did not start: $(cat "$E2E_WORK_DIR/daemon.err")"
+[[ -n $E2E_DAEMON_PID ]] && kill -0 "$E2E_DAEMON_PID" 2>/dev/null || e2e_die "the daemon did not start: $(cat "$E2E_WORK_DIR/daemon.err")"
 
 # A second daemon refuses to fight the first.
 if out=$("$SIGDRAIN" daemon --state-dir "$STATE_DIR" 2>&1 </dev/null); then
@@ -84,7 +76,7 @@ for id in a b c d e f; do guarded_stop "$id"; done
 
 # The same stop without the daemon: uWSGI's brutal reload cuts the requests in flight, and podman waits out
 # its timeout before SIGKILL.
-stop_daemon
+e2e_stop_daemon
 port=$(e2e_free_port)
 name=$(e2e_container_name plain-b)
 if e2e_start_scenario b "$port" plain-b && e2e_wait_http "$port"; then
@@ -130,9 +122,9 @@ timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
 stopper=$!
 sleep 1
 held=$(ls "$STATE_DIR/held" 2>/dev/null | wc -l)
-kill -KILL "$DAEMON_PID"
-wait "$DAEMON_PID" 2>/dev/null
-DAEMON_PID=""
+kill -KILL "$E2E_DAEMON_PID"
+wait "$E2E_DAEMON_PID" 2>/dev/null
+E2E_DAEMON_PID=""
 ((held >= 1)) && e2e_pass "the held SIGTERM was journaled ($held record)" || e2e_fail "nothing journaled during the hold"
 tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
 state=$(awk '/^State:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
@@ -149,7 +141,7 @@ echo "  crash: podman stop took ${stop_ms} ms, failed=$failed"
   e2e_fail "crash: podman stop took ${stop_ms} ms: the runtime had to SIGKILL"
 [[ -z $(ls "$STATE_DIR/held" 2>/dev/null) ]] && e2e_pass "crash: the journal is empty once done" || e2e_fail "crash: journal left: $(ls "$STATE_DIR/held")"
 
-stop_daemon
+e2e_stop_daemon
 echo "--- daemon log"
 sed 's/^/  /' "$E2E_WORK_DIR/daemon.err" | tail -30
 e2e_summary

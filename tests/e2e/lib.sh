@@ -34,6 +34,7 @@ E2E_LAST_STATUS=0      # exit status of the command e2e_time_ms ran
 E2E_LOADGEN_PID=""
 E2E_LOADGEN_OUT=""
 E2E_LOADGEN_JSON=""    # set by e2e_loadgen_wait
+E2E_DAEMON_PID=""      # a `sigdrain daemon` the script started in the background; stopped by the cleanup
 
 e2e_log() { echo "e2e: $*" >&2; }
 e2e_die() { echo "e2e: error: $*" >&2; exit 2; }
@@ -81,9 +82,19 @@ e2e_remove_leftovers() {
     --format "{{.Names}} {{index .Labels \"$E2E_OWNER_LABEL\"}}" 2>/dev/null)
 }
 
-# Stops the load generator and removes this run's containers and temp dir. Safe to call more than once.
+# Stops the daemon in E2E_DAEMON_PID (SIGINT: it delivers what it holds and detaches) and waits for it.
+e2e_stop_daemon() {
+  [[ -n $E2E_DAEMON_PID ]] || return 0
+  kill -INT "$E2E_DAEMON_PID" 2>/dev/null
+  wait "$E2E_DAEMON_PID" 2>/dev/null
+  E2E_DAEMON_PID=""
+}
+
+# Stops the daemon and the load generator and removes this run's containers and temp dir. Safe to call more
+# than once.
 e2e_cleanup() {
   local name
+  e2e_stop_daemon
   if [[ -n $E2E_LOADGEN_PID ]]; then
     kill "$E2E_LOADGEN_PID" 2>/dev/null || true
     wait "$E2E_LOADGEN_PID" 2>/dev/null || true

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 #include <sstream>
 
@@ -33,6 +35,7 @@ std::optional<int64_t> inflight_from_daemon(const std::string& state_dir, const 
 }  // namespace
 
 int run_check(const CheckOptions& options) {
+  if (::geteuid() != 0) throw UserError("check needs root: it reads the runtimes' state and the container's processes");
   ProcFs proc;
   ContainerResolver resolver{HostRoots{}};
   ContainerInfo info = value_or_throw(resolver.find(options.container));

@@ -1,11 +1,14 @@
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
@@ -20,6 +23,7 @@ namespace sigdrain {
 namespace {
 
 std::atomic<bool> g_stop{false};
+constexpr double kMaxDurationS = 366 * 86400;
 
 void request_stop(int) { g_stop.store(true); }
 
@@ -43,6 +47,31 @@ uint64_t signal_mask_for(const std::vector<std::string>& signals) {
   return mask;
 }
 
+// Events lost to a full ring buffer are said as they happen (at most once a second) and at the end: a line on
+// stderr, and in --json a {"event":"lost"} record, so the rows around them are known to be incomplete.
+class LostEventsReport {
+ public:
+  explicit LostEventsReport(bool json) : json_(json) {}
+  void update(uint64_t lost_total, bool at_end) {
+    auto now = std::chrono::steady_clock::now();
+    if (lost_total == reported_ || (!at_end && now - last_ < std::chrono::seconds(1))) return;
+    std::fprintf(stderr, "sigdrain: %llu events lost so far: the ring buffer was full; signals or exits may be missing\n",
+                 static_cast<unsigned long long>(lost_total));
+    if (json_) {
+      nlohmann::json j = {{"event", "lost"}, {"lost_total", lost_total}, {"lost_since_last", lost_total - reported_}};
+      std::fputs((j.dump() + "\n").c_str(), stdout);
+      std::fflush(stdout);
+    }
+    reported_ = lost_total;
+    last_ = now;
+  }
+
+ private:
+  bool json_;
+  uint64_t reported_ = 0;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 struct TraceFilter {
   std::set<std::string> container_ids;
   std::set<uint32_t> pids;
@@ -62,11 +91,29 @@ struct TraceFilter {
 
 int run_trace(const TraceOptions& options) {
   set_libbpf_verbose(options.verbose);
+  if (::geteuid() != 0) throw UserError("trace needs root: it loads BPF programs");
+  // NaN and infinity pass CLI11's number checks; a duration must be finite to become a deadline.
+  if (options.duration_s && !(*options.duration_s > 0 && *options.duration_s <= kMaxDurationS))
+    throw UserError(fmt::format("--duration {}: want seconds, more than 0 and at most {}", *options.duration_s, kMaxDurationS));
   ProcFs proc;
-  ContainerResolver resolver{HostRoots{}};
+  const HostRoots roots;
+  ContainerResolver resolver{roots};
   TraceFilter filter;
-  for (const auto& name : options.containers) filter.container_ids.insert(value_or_throw(resolver.find(name)).id);
-  for (int pid : options.pids) filter.pids.insert(static_cast<uint32_t>(pid));
+  std::vector<ContainerInfo> running;  // named containers running now: the trace ends once they all are gone
+  for (const auto& name : options.containers) {
+    ContainerInfo info = value_or_throw(resolver.find(name));
+    filter.container_ids.insert(info.id);
+    if (info.running && !info.cgroup_path.empty()) running.push_back(std::move(info));
+  }
+  for (int pid : options.pids) {
+    if (!proc.status(pid)) throw UserError(fmt::format("--pid {}: no such process", pid));
+    filter.pids.insert(static_cast<uint32_t>(pid));
+  }
+  auto all_named_gone = [&] {
+    if (running.empty() || !options.pids.empty()) return false;
+    return std::all_of(running.begin(), running.end(),
+                       [&](const ContainerInfo& c) { return ::access((roots.cgroup2 + c.cgroup_path).c_str(), F_OK) != 0; });
+  };
 
   ObserverOptions obs_options;
   obs_options.signal_mask = signal_mask_for(options.signals);
@@ -112,14 +159,23 @@ int run_trace(const TraceOptions& options) {
                       ? std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                                std::chrono::duration<double>(*options.duration_s))
                       : std::chrono::steady_clock::time_point::max();
+  LostEventsReport lost{options.json};
+  auto next_gone_check = std::chrono::steady_clock::now();
   while (!g_stop.load() && std::chrono::steady_clock::now() < deadline) {
     auto r = observer->poll(std::chrono::milliseconds(100));
     if (!r) throw UserError(r.error().message);
+    lost.update(observer->counters().ringbuf_drops, false);
+    if (std::chrono::steady_clock::now() < next_gone_check) continue;
+    next_gone_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (all_named_gone()) {
+      // Their cgroups are removed after their last process exited: every event of theirs is in the ring buffer.
+      for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
+        more = observer->poll(std::chrono::milliseconds(0));
+      std::fprintf(stderr, "sigdrain: the traced container%s stopped; trace ends\n", running.size() > 1 ? "s" : "");
+      break;
+    }
   }
-  auto counters = observer->counters();
-  if (counters.ringbuf_drops > 0)
-    std::fprintf(stderr, "sigdrain: %llu events were lost: the ring buffer was full\n",
-                 static_cast<unsigned long long>(counters.ringbuf_drops));
+  lost.update(observer->counters().ringbuf_drops, true);
   return kExitOk;
 }
 

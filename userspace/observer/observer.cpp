@@ -95,6 +95,8 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   if (!impl->signals) return libbpf_error(errno, "cannot open the signals BPF object");
   impl->signals->rodata->signal_mask = options.signal_mask;
   impl->signals->rodata->report_deliver = options.report_deliver ? 1 : 0;
+  if (int err = bpf_map__set_max_entries(impl->signals->maps.events, options.ring_buffer_bytes))
+    return libbpf_error(err, "cannot size the BPF ring buffer");
   if (int err = signals_bpf__load(impl->signals.get())) return libbpf_error(err, "cannot load the signals BPF programs");
   if (int err = signals_bpf__attach(impl->signals.get())) return libbpf_error(err, "cannot attach the signals BPF programs");
 

@@ -21,6 +21,9 @@ struct ObserverOptions {
   bool report_deliver = true;   // signal_deliver events (exit causes are tracked regardless)
   bool sockets = true;          // load the socket programs
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)
+  // Bytes of the events ring buffer (libbpf rounds it up to a power-of-two number of pages). When it is full,
+  // events are lost and counted (ObserverCounters::ringbuf_drops); per-cgroup socket state lives in maps, not events.
+  uint32_t ring_buffer_bytes = 1u << 20;
 };
 
 struct CgroupStats {

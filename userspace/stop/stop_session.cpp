@@ -79,6 +79,8 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
   }
   if (first_signal_at) report.exit_ms_after_signal = ms_between(*first_signal_at, env.now());
   if (auto status = env.exit_status()) report.exit = *status;
+  // Ended by a SIGKILL the plan did not send (e.g. `podman rm -f` meanwhile): not graceful either.
+  if (report.exit.killed_by == SIGKILL && (report.sent.empty() || report.sent.back().signo != SIGKILL)) report.outcome = "killed";
   report.total_ms = ms_between(times.start, env.now());
   return report;
 }
