@@ -18,9 +18,10 @@ source "$(dirname "$0")/lib/packages.sh"
 
 # --- packages ---------------------------------------------------------------------------------------------------
 # containernetworking-plugins + iptables: podman 4.3 on Debian 12 uses the CNI backend (bridge, portmap) for
-# `-p 127.0.0.1:PORT:PORT`; conmon is the container monitor. curl is used by tests to probe endpoints.
+# `-p 127.0.0.1:PORT:PORT`; conmon is the container monitor. curl is used by tests to probe endpoints;
+# python3-prometheus-client cross-checks the daemon's /metrics (tests/e2e/prom_parse.py).
 PKGS=(podman runc conmon containernetworking-plugins iptables python3 python3-flask gunicorn uwsgi
-  uwsgi-plugin-python3 supervisor nginx-light curl)
+  uwsgi-plugin-python3 supervisor nginx-light curl python3-prometheus-client)
 ensure_packages "${PKGS[@]}" || die "cannot install ${PKGS[*]}"
 
 # --- containers.conf --------------------------------------------------------------------------------------------

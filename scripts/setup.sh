@@ -6,4 +6,4 @@ set -euo pipefail
 source "$(dirname "$0")/lib/packages.sh"
 
 ensure_packages build-essential cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
-  libcli11-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev
+  libcli11-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcpp-httplib-dev

@@ -1,10 +1,14 @@
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "metrics/listen_address.hpp"
 #include "util/result.hpp"
 
 namespace {
@@ -22,6 +26,30 @@ constexpr const char* kFooter = R"(EXAMPLES:
 
 EXIT CODES: 0 success, 1 safe-stop had to SIGKILL, 2 error (bad input, no privilege, unknown container).)";
 
+// CLI11's own number checks print their bounds as DBL_MAX in %f; these say what is wanted in words.
+CLI::Validator whole_number(long lo, long hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        long v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec == std::errc() && end == text.data() + text.size() && v >= lo && v <= hi) return "";
+        return fmt::format("want a whole number from {} to {}, got \"{}\"", lo, hi, text);
+      },
+      fmt::format("INT in {}..{}", lo, hi));
+}
+
+// Seconds: finite, more than 0, at most `max` (NaN and inf would reach a float-to-integer conversion).
+CLI::Validator seconds_up_to(double max) {
+  return CLI::Validator(
+      [max](std::string& text) -> std::string {
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(v) && v > 0 && v <= max) return "";
+        return fmt::format("want seconds, more than 0 and at most {}, got \"{}\"", max, text);
+      },
+      fmt::format("SECONDS in (0, {}]", max));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -34,9 +62,10 @@ int main(int argc, char** argv) {
   TraceOptions trace;
   auto* trace_cmd = app.add_subcommand("trace", "Stream signals, deliveries and exits with container context and verdicts");
   trace_cmd->add_option("-c,--container", trace.containers, "Only events whose sender or target is in this container (name or id); repeatable");
-  trace_cmd->add_option("-p,--pid", trace.pids, "Only events whose sender or target is this pid; repeatable")->check(CLI::PositiveNumber);
+  trace_cmd->add_option("-p,--pid", trace.pids, "Only events whose sender or target is this pid; repeatable")
+      ->check(whole_number(1, 4194304));
   trace_cmd->add_option("-s,--signal", trace.signals, "Only this signal (name or number); repeatable. Default: all but SIGCHLD");
-  trace_cmd->add_option("-d,--duration", trace.duration_s, "Stop after this many seconds")->check(CLI::PositiveNumber);
+  trace_cmd->add_option("-d,--duration", trace.duration_s, "Stop after this many seconds")->check(seconds_up_to(366 * 86400));
   trace_cmd->add_flag("--json", trace.json, "JSON Lines instead of columns");
   trace_cmd->add_flag("--deliveries", trace.deliveries, "Also show when each signal is delivered (always in --json)");
   trace_cmd->add_flag("-v,--verbose", trace.verbose, "Show libbpf's own messages");
@@ -47,9 +76,9 @@ int main(int argc, char** argv) {
   auto* stop_cmd = app.add_subcommand("safe-stop", "Drain a container's requests, then stop it with the signal that really stops it");
   stop_cmd->add_option("container", stop.container, "Container name, full or short id, or cgroup path")->required();
   stop_cmd->add_option("-t,--timeout", stop.timeout_s, "Seconds until SIGKILL (default: the runtime's stop timeout, else 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_up_to(86400));
   stop_cmd->add_option("-q,--quiet", stop.quiet_ms, "Milliseconds without a request in flight that count as idle (default 1000)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, 600000));
   stop_cmd->add_option("-s,--signal", stop.signal, "Send this signal to init instead of the chosen plan");
   stop_cmd->add_option("--plan", stop.plan, "Explicit plan, e.g. 'SIGTERM@init, 500ms, SIGINT@name:uwsgi'");
   stop_cmd->add_flag("--dry-run", stop.dry_run, "Show the plan, its targets and their dispositions; change nothing");
@@ -63,12 +92,33 @@ int main(int argc, char** argv) {
   auto* daemon_cmd = app.add_subcommand("daemon", "Hold stop signals sent to containers until they are idle, then stop them gracefully");
   daemon_cmd->add_option("--state-dir", daemon.state_dir, "Journal and lock directory (default /run/sigdrain)");
   daemon_cmd->add_flag("--labelled-only", daemon.guard_labelled_only, "Guard only containers labelled sigdrain.io/guard=true");
-  daemon_cmd->add_option("--max-hold-ms", daemon.max_hold_ms, "Hold a stop signal at most this long")->check(CLI::PositiveNumber);
+  daemon_cmd->add_option("--max-hold-ms", daemon.max_hold_ms, "Hold a stop signal at most this long")
+      ->check(whole_number(1, 3600000));
   daemon_cmd->add_option("--quiet-ms", daemon.quiet_ms, "Idle after this long without a request in flight (default 1000)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, 600000));
   daemon_cmd->add_option("--default-timeout", daemon.default_timeout_s, "Stop timeout in seconds when the runtime does not say (default 10)")
-      ->check(CLI::PositiveNumber);
-  daemon_cmd->add_flag("--log-json", daemon.json_logs, "One JSON object per stop and per log line");
+      ->check(whole_number(2, 3600));
+  daemon_cmd->add_option_function<std::string>(
+                "--log-format", [&](const std::string& name) { daemon.log_format = *parse_log_format(name); },
+                "Stop records and log lines as text (default) or json, one object each")
+      ->check(CLI::Validator([](std::string& name) { return parse_log_format(name) ? "" : name + ": want text or json"; },
+                             "text|json"));
+  daemon_cmd->add_option("--metrics-address", daemon.metrics_address, "Serve /metrics, /healthz and /readyz on HOST:PORT")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            auto address = metrics::parse_listen_address(text);
+            return address ? std::string() : address.error().message;
+          },
+          "HOST:PORT"));
+  daemon_cmd->add_option_function<std::string>(
+                "--hold-backend", [&](const std::string& name) { daemon.hold_backend = *parse_hold_backend_setting(name); },
+                "auto (default: ptrace, BPF LSM where ptrace cannot guard), ptrace or lsm (docs/daemon.md)")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            auto setting = parse_hold_backend_setting(name);
+            return setting ? std::string() : setting.error().message;
+          },
+          "auto|ptrace|lsm"));
   daemon_cmd->add_flag("-v,--verbose", daemon.verbose, "Show libbpf's own messages");
   std::string daemon_config;
   bool check_config = false;
@@ -77,7 +127,8 @@ int main(int argc, char** argv) {
   daemon_cmd->add_flag("--check-config", check_config, "Print the effective settings and exit: 0 when valid, 2 with the error");
   daemon_cmd->callback([&] {
     std::vector<std::string> given;
-    for (const char* flag : {"--state-dir", "--labelled-only", "--max-hold-ms", "--quiet-ms", "--default-timeout", "--log-json"})
+    for (const char* flag : {"--state-dir", "--labelled-only", "--max-hold-ms", "--quiet-ms", "--default-timeout", "--log-format",
+                             "--metrics-address", "--hold-backend"})
       if (daemon_cmd->count(flag) > 0) given.emplace_back(flag);
     DaemonOptions effective = daemon_options_from(daemon_config, daemon, given);
     if (check_config) {
@@ -115,6 +166,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      std::fprintf(stderr, "sigdrain: unknown command \"%s\" (commands: trace, safe-stop, daemon, ps, check, version)\n", argv[1]);
+      return kExitError;
+    }
     std::fprintf(stderr, "sigdrain: %s (see 'sigdrain --help')\n", e.what());
     return kExitError;
   } catch (const UserError& e) {

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs one command as root inside a throwaway qemu VM (TCG) booted from the given kernel.
 #   scripts/kernels/run-in-vm.sh --kernel VMLINUZ [--timeout S] [--file SRC[:DEST]]... [--append KERNEL_ARGS]
-#                                -- CMD ARGS...
+#                                [--facts FILE] -- CMD ARGS...
 # CMD is looked up on the host (a path or a name on PATH) and copied in at the same path; --file copies
 # more files or directories (DEST defaults to SRC's absolute path). Every ELF file copied in brings its
 # shared libraries and the dynamic loader (ldd). Names not found on the host run busybox applets.
 # The root file system is the initramfs itself (writable, in RAM). --append adds kernel command line
 # arguments, e.g. lockdown=confidentiality to mimic a locked-down host.
 # The VM mounts proc, sys, devtmpfs, tracefs, debugfs, securityfs, bpffs and cgroup2, and brings up lo.
+# --facts FILE writes what the booted kernel reports, one `key=value` a line: release, lsms (the active LSMs,
+# /sys/kernel/security/lsm), lockdown (the selected mode).
 # Prints CMD's output (stdout and stderr merged, as the serial console carries both) and exits with
 # CMD's exit status, or:
 #   124  CMD did not finish within the timeout (default 300 s, counted from qemu's start)
@@ -27,13 +29,14 @@ usage() {
   exit 2
 }
 
-kernel="" timeout=300 files=() extra_append=""
+kernel="" timeout=300 files=() extra_append="" facts_file=""
 while (($#)); do
   case "$1" in
     --kernel) kernel=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --file) files+=("${2:?}"); shift 2 ;;
     --append) extra_append=${2:?}; shift 2 ;;
+    --facts) facts_file=${2:?}; shift 2 ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) usage ;;
@@ -104,6 +107,7 @@ for word in "$@"; do cmdline+="$(quote "$word") "; done
 # A fresh nonce per run so CMD's own output cannot fake the markers.
 nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 begin_marker="==== sigdrain-vm $nonce begin ===="
+facts_marker="==== sigdrain-vm $nonce fact "
 end_marker="==== sigdrain-vm $nonce end status="
 # No ld.so.cache in the VM: the loader is told where the copied libraries are.
 lib_path=$(for lib in "${!copied_libs[@]}"; do dirname "$lib"; done | sort -u | paste -sd:)
@@ -124,6 +128,9 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up
 dmesg -n 1
 cd /root
+echo "${facts_marker}release=\$(uname -r)"
+echo "${facts_marker}lsms=\$(cat /sys/kernel/security/lsm 2>/dev/null)"
+echo "${facts_marker}lockdown=\$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/security/lockdown 2>/dev/null)"
 echo '$begin_marker'
 $cmdline
 echo "$end_marker\$?"
@@ -155,6 +162,9 @@ console_tail() {
   sed 's/^/  qemu: /' "$work/qemu.err" >&2
   tr -d '\r' <"$console" | tail -n 15 | sed 's/^/  console: /' >&2
 }
+if [[ -n "$facts_file" ]]; then
+  tr -d '\r' <"$console" | grep -F "$facts_marker" | sed "s/.*$facts_marker//" >"$facts_file" || true
+fi
 status_line=$(tr -d '\r' <"$console" | grep -F "$end_marker" | tail -n1 || true)
 if [[ -n "$status_line" ]]; then
   exit "${status_line##*"$end_marker"}"

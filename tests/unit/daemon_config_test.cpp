@@ -13,7 +13,7 @@ TEST(DaemonConfig, ParsesCompilesAndFormats) {
   EXPECT_EQ(o->state_dir, "/var/run/sd");
   EXPECT_TRUE(o->guard_labelled_only);
   EXPECT_EQ(o->max_hold_ms, 30000);
-  EXPECT_TRUE(o->json_logs);
+  EXPECT_EQ(o->log_format, LogFormat::json);
   EXPECT_EQ(o->default_timeout_s, 10) << "unset keys keep their defaults";
   auto again = compile_config(*parse_config(format_config(*o)), DaemonOptions{});
   ASSERT_TRUE(again);
@@ -24,7 +24,7 @@ TEST(DaemonConfig, ParsesCompilesAndFormats) {
 TEST(DaemonConfig, ErrorsNameTheLine) {
   EXPECT_EQ(parse_config("guard = all\nbogus = 1\n").error().message,
             "line 2: unknown key \"bogus\" (known: containerd-state, crio-state, default-timeout, docker-state, guard, "
-            "log-format, max-hold-ms, podman, quiet-ms, state-dir)");
+            "hold-backend, log-format, max-hold-ms, metrics-address, podman, quiet-ms, state-dir)");
   EXPECT_EQ(parse_config("guard\n").error().message, "line 1: want `key = value`, got \"guard\"");
   EXPECT_EQ(parse_config("guard = all\nguard = all\n").error().message, "line 2: guard is already set on line 1");
   EXPECT_EQ(parse_config("quiet-ms =\n").error().message, "line 1: quiet-ms has no value");

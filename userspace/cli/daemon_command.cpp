@@ -32,7 +32,9 @@ DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOp
   if (set("--max-hold-ms")) o.max_hold_ms = flags.max_hold_ms;
   if (set("--quiet-ms")) o.quiet_ms = flags.quiet_ms;
   if (set("--default-timeout")) o.default_timeout_s = flags.default_timeout_s;
-  if (set("--log-json")) o.json_logs = flags.json_logs;
+  if (set("--log-format")) o.log_format = flags.log_format;
+  if (set("--metrics-address")) o.metrics_address = flags.metrics_address;
+  if (set("--hold-backend")) o.hold_backend = flags.hold_backend;
   o.verbose = flags.verbose;
   return o;
 }

@@ -29,7 +29,11 @@ int run_ps(const PsOptions& options) {
     std::string name = j.value("name", "");
     if (name.empty()) name = j.value("id", "").substr(0, 12);
     std::string disposition = j.contains("dispositions") ? j["dispositions"].value("SIGTERM", "-") : "-";
-    std::string guard = j.value("guarded", false) ? "held by ptrace" : "no: " + j.value("why_not", "");
+    // "held by ptrace", "held by lsm (cannot guard PID 12: traced by PID 34)", "no: <why>"
+    std::string backend_why = j.value("backend_why", "");
+    std::string guard = j.value("guarded", false)
+                            ? "held by " + j.value("backend", "ptrace") + (backend_why.empty() ? "" : " (" + backend_why + ")")
+                            : "no: " + j.value("why_not", "");
     std::fputs(fmt::format(kRow, name.substr(0, 28), j.value("runtime", ""), j.value("init_pid", 0), j.value("init_comm", "-"),
                            disposition, j.value("inflight", 0), j.value("open_inbound", 0), j.value("state", ""), guard)
                    .c_str(),

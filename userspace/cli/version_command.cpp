@@ -20,7 +20,9 @@ int run_version(bool features, bool json) {
   KernelEnv env = value_or_throw(prepare_kernel_env());
   utsname u{};
   ::uname(&u);
-  const bool bpf_lsm = (',' + env.lsms + ',').find(",bpf,") != std::string::npos;
+  // What `sigdrain daemon` (hold-backend = auto) would use: ptrace, and BPF LSM for processes ptrace cannot guard.
+  const std::string lsm_unavailable = env.bpf_lsm_unavailable_reason();
+  const std::string hold_backends = lsm_unavailable.empty() ? "ptrace (BPF LSM where ptrace cannot guard)" : "ptrace";
   nlohmann::json j = {
       {"version", SIGDRAIN_VERSION},
       {"kernel", u.release},
@@ -28,7 +30,10 @@ int run_version(bool features, bool json) {
       {"tracefs", env.tracefs},
       {"lockdown", env.lockdown.empty() ? "unknown" : env.lockdown},
       {"lsms", env.lsms},
-      {"bpf_lsm_active", bpf_lsm},
+      {"bpf_lsm_active", lsm_list_has_bpf(env.lsms)},
+      {"bpf_lsm_programs", env.lsm_programs},
+      {"bpf_lsm_hold", lsm_unavailable.empty() ? "available" : lsm_unavailable},
+      {"yama_ptrace_scope", env.yama_ptrace_scope},
       {"socket_data_tracepoints", env.socket_data_tracepoints},
       {"probe_set", fmt::format("{} ({})", request_probe_set_name(env.request_probes()), [&] {
          switch (env.request_probes()) {
@@ -38,7 +43,7 @@ int run_version(bool features, bool json) {
          }
          return "tracepoints: signal, sched, inet_sock_set_state (no requests in flight)";
        }())},
-      {"hold_backend", "ptrace"},
+      {"hold_backend", hold_backends},
   };
   if (json) {
     std::puts(j.dump().c_str());
@@ -48,13 +53,15 @@ int run_version(bool features, bool json) {
   std::printf("  BTF (CO-RE):              %s\n", env.btf ? "yes" : "no");
   std::printf("  tracefs:                  %s\n", env.tracefs.c_str());
   std::printf("  lockdown:                 %s\n", j["lockdown"].get<std::string>().c_str());
-  std::printf("  LSMs:                     %s (BPF LSM %s)\n", env.lsms.c_str(), bpf_lsm ? "active" : "not active");
+  std::printf("  LSMs:                     %s (BPF LSM %s)\n", env.lsms.c_str(), lsm_list_has_bpf(env.lsms) ? "active" : "not active");
+  std::printf("  Yama ptrace_scope:        %s\n", env.yama_ptrace_scope < 0 ? "no Yama" : std::to_string(env.yama_ptrace_scope).c_str());
   std::printf("  requests in flight:       %s\n",
               env.request_probes() == RequestProbeSet::none
                   ? "no: the kernel has neither sock:sock_send_length/sock_recv_length nor fexit programs"
                   : "yes");
   std::printf("  probe set:                %s\n", j["probe_set"].get<std::string>().c_str());
-  std::printf("  hold backend:             ptrace\n");
+  std::printf("  hold backend:             %s\n", hold_backends.c_str());
+  std::printf("  BPF LSM hold:             %s\n", lsm_unavailable.empty() ? "available" : ("no: " + lsm_unavailable).c_str());
   return kExitOk;
 }
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "metrics/listen_address.hpp"
+
 namespace sigdrain {
 namespace {
 
@@ -18,7 +20,8 @@ const std::map<std::string_view, std::string_view>& known_keys() {
       {"state-dir", "absolute path"}, {"guard", "all | labelled"},          {"max-hold-ms", "1..3600000"},
       {"quiet-ms", "0..600000"},      {"default-timeout", "2..3600 seconds"}, {"log-format", "text | json"},
       {"docker-state", "absolute path"}, {"containerd-state", "absolute path"}, {"crio-state", "absolute path"},
-      {"podman", "podman binary: a name in PATH or an absolute path"},
+      {"podman", "podman binary: a name in PATH or an absolute path"}, {"metrics-address", "HOST:PORT"},
+      {"hold-backend", "auto | ptrace | lsm"},
   };
   return keys;
 }
@@ -32,6 +35,14 @@ Result<int> ranged(const std::string& key, const ConfigSetting& s, int lo, int h
 }
 
 }  // namespace
+
+std::optional<LogFormat> parse_log_format(std::string_view name) {
+  if (name == "text") return LogFormat::text;
+  if (name == "json") return LogFormat::json;
+  return std::nullopt;
+}
+
+std::string_view log_format_name(LogFormat format) { return format == LogFormat::json ? "json" : "text"; }
 
 Result<std::map<std::string, ConfigSetting>> parse_config(std::string_view text) {
   std::map<std::string, ConfigSetting> out;
@@ -87,9 +98,17 @@ Result<DaemonOptions> compile_config(const std::map<std::string, ConfigSetting>&
       if (!v) return v.error();
       o.default_timeout_s = *v;
     } else if (key == "log-format") {
-      if (s.value != "text" && s.value != "json")
-        return Error::msg(fmt::format("line {}: log-format = {}: want text or json", s.line, s.value));
-      o.json_logs = s.value == "json";
+      auto format = parse_log_format(s.value);
+      if (!format) return Error::msg(fmt::format("line {}: log-format = {}: want text or json", s.line, s.value));
+      o.log_format = *format;
+    } else if (key == "hold-backend") {
+      auto backend = parse_hold_backend_setting(s.value);
+      if (!backend) return Error::msg(fmt::format("line {}: {}", s.line, backend.error().message));
+      o.hold_backend = *backend;
+    } else if (key == "metrics-address") {
+      if (auto address = metrics::parse_listen_address(s.value); !address)
+        return Error::msg(fmt::format("line {}: {}", s.line, address.error().message));
+      o.metrics_address = s.value;
     }
   }
   return o;
@@ -102,7 +121,9 @@ std::string format_config(const DaemonOptions& o) {
   if (o.max_hold_ms) out += fmt::format("max-hold-ms = {}\n", *o.max_hold_ms);
   out += fmt::format("quiet-ms = {}\n", o.quiet_ms.value_or(1000));
   out += fmt::format("default-timeout = {}\n", o.default_timeout_s);
-  out += fmt::format("log-format = {}\n", o.json_logs ? "json" : "text");
+  out += fmt::format("log-format = {}\n", log_format_name(o.log_format));
+  out += fmt::format("hold-backend = {}\n", hold_backend_setting_name(o.hold_backend));
+  if (!o.metrics_address.empty()) out += fmt::format("metrics-address = {}\n", o.metrics_address);
   out += fmt::format("docker-state = {}\n", o.roots.docker_state);
   out += fmt::format("containerd-state = {}\n", o.roots.containerd_state);
   out += fmt::format("crio-state = {}\n", o.roots.crio_state);

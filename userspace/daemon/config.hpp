@@ -8,9 +8,11 @@
 //   quiet-ms         idle after this long without a request in flight, 0..600000
 //   default-timeout  stop timeout in seconds when the runtime does not say, 2..3600
 //   log-format       text | json
+//   metrics-address  HOST:PORT for /metrics, /healthz and /readyz (unset: no HTTP server)
 //   docker-state, containerd-state, crio-state   where each runtime keeps its state (absolute paths; default the
 //                    host's own, for a daemon in a container that mounts them elsewhere)
 //   podman           the podman binary (name in PATH or absolute path)
+//   hold-backend     auto | ptrace | lsm   (auto: ptrace, BPF LSM for processes ptrace cannot guard)
 #pragma once
 
 #include <map>

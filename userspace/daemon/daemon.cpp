@@ -22,6 +22,11 @@ namespace {
 
 constexpr auto kDiscoveryInterval = std::chrono::milliseconds(500);
 constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIGKILL is due, stop waiting for the exit
+// The BPF LSM backend refuses signals only while its lease runs: if the daemon dies, they pass again within
+// kLsmLease. The loop wakes at least every kDiscoveryInterval, well within it.
+constexpr auto kLsmLease = std::chrono::seconds(5);
+constexpr auto kLsmLeaseRenewal = std::chrono::seconds(1);
+constexpr auto kMetricsRefresh = std::chrono::milliseconds(250);  // gauges in the /metrics snapshot are at most this old
 
 int64_t wall_ms(Clock::time_point t) {
   auto wall = std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - Clock::now());
@@ -66,6 +71,13 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   auto lock = take_lock(options.state_dir);
   if (!lock) return lock.error();
   d->lock_fd_ = std::move(*lock);
+  if (!options.metrics_address.empty()) {
+    auto address = metrics::parse_listen_address(options.metrics_address);
+    if (!address) return address.error();
+    auto server = metrics::MetricsServer::start(*address);
+    if (!server) return server.error();
+    d->metrics_server_ = std::move(*server);
+  }
 
   ObserverOptions obs;
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= 1ULL << s;
@@ -86,25 +98,84 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   auto engine = HoldEngine::make(*d->tracer_, HoldOptions{}, [self](const HeldSignal& h) { return self->on_held(h); });
   if (!engine) return engine.error();
   d->engine_ = std::move(*engine);
+  if (options.hold_backend == HoldBackendSetting::ptrace) {
+    d->lsm_unavailable_ = "hold-backend = ptrace";
+  } else if (auto lsm = LsmHold::load(d->observer_->kernel(), LsmHoldOptions{},
+                                      [self](const RefusedSignal& r) { self->on_refused(r); });
+             lsm) {
+    d->lsm_ = std::move(*lsm);
+    d->renew_lsm_lease();
+  } else if (options.hold_backend == HoldBackendSetting::lsm) {
+    return lsm.error();
+  } else {
+    d->lsm_unavailable_ = lsm.error().message;
+    d->log("hold backend: ptrace only; BPF LSM: " + d->lsm_unavailable_);
+  }
+  d->metrics_.set_info(SIGDRAIN_VERSION, request_probe_set_name(d->observer_->request_probes()),
+                       d->lsm_ ? "ptrace,lsm" : "ptrace");  // the backends this daemon can hold with
+  // In a container (a DaemonSet pod) the daemon leaves its own container alone: it cannot trace itself, and a
+  // stop signal meant for it must reach it, so that it lets every tracee go and exits.
+  if (auto own = d->resolver_.by_pid(::getpid())) {
+    d->own_container_id_ = own->id;
+    d->log(fmt::format("running in container {} ({}): not guarding it", own->name, own->id.substr(0, 12)));
+  }
   return d;
 }
 
 Daemon::~Daemon() = default;
 
 void Daemon::log(const std::string& line) const {
-  if (options_.json_logs) {
+  if (options_.log_format == LogFormat::json) {
     std::fprintf(stderr, "%s\n", nlohmann::json{{"level", "info"}, {"msg", line}}.dump().c_str());
   } else {
     std::fprintf(stderr, "sigdrain: %s\n", line.c_str());
   }
 }
 
+// Lost events can hide a stop signal to an untraced init or an init's exit: say so, at most once a second. (An
+// exit lost that way is noticed by tick(): the init's pid has left the container's cgroup.)
+void Daemon::log_lost_events() {
+  uint64_t lost = observer_->counters().ringbuf_drops;
+  auto now = Clock::now();
+  if (lost == lost_events_logged_ || now - lost_events_logged_at_ < std::chrono::seconds(1)) return;
+  log(fmt::format("{} BPF events lost so far: the ring buffer was full; a stop signal or an exit may have been missed", lost));
+  lost_events_logged_ = lost;
+  lost_events_logged_at_ = now;
+}
+
 void Daemon::log_stop(const StopReport& report) {
-  if (options_.json_logs)
+  if (options_.log_format == LogFormat::json)
     std::fputs((to_json(report).dump() + "\n").c_str(), stdout);
   else
     std::fputs(human_report(report).c_str(), stdout);
   std::fflush(stdout);
+}
+
+// A drain ended. A stop taken over from a previous daemon's journal counts as released by the restart (its own
+// end, idle or deadline, is in its stop record).
+void Daemon::count_release(const ActiveStop& s, std::string_view reason) {
+  metrics_.released(s.resumed ? "daemon_restart" : reason, s.report.drain_ms,
+                    s.tracker ? s.tracker->requests_completed_during_drain() : 0);
+}
+
+// Once per loop turn, after discovery (so the first turn makes the daemon ready). A snapshot is rendered when a
+// count changed, else at most every kMetricsRefresh for the gauges; the HTTP thread serves the latest one.
+void Daemon::publish_metrics() {
+  if (!metrics_server_) return;
+  metrics_server_->beat();
+  metrics_server_->mark_ready();
+  auto now = Clock::now();
+  if (!metrics_.take_changed() && now - metrics_published_at_ < kMetricsRefresh) return;
+  metrics_published_at_ = now;
+  std::vector<metrics::ContainerSample> samples;
+  size_t guarded = 0;
+  for (const auto& [id, g] : containers_) {
+    auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
+    samples.push_back({g.info.name, id, std::max<int64_t>(stats.inflight, 0), std::max<int64_t>(stats.open_inbound, 0)});
+    guarded += g.backend != HoldBackend::none ? 1 : 0;
+  }
+  metrics_.set_state(samples, guarded, observer_->counters().ringbuf_drops);
+  metrics_server_->publish(metrics_.render());
 }
 
 std::chrono::milliseconds Daemon::quiet_for(const ContainerInfo& info) const {
@@ -132,14 +203,17 @@ void Daemon::discover() {
   last_discovery_ = now;
   std::map<std::string, ContainerInfo> seen;
   for (auto& info : resolver_.list())
-    if (info.running && info.init_pid > 0) seen.emplace(info.id, std::move(info));
+    if (info.running && info.init_pid > 0 && info.id != own_container_id_) seen.emplace(info.id, std::move(info));
 
   for (auto it = containers_.begin(); it != containers_.end();) {
-    if (seen.contains(it->first)) {
+    // A container being stopped stays known until its stop ends: the runtime may remove its cgroup before this loop
+    // has read the init's exit from the ring buffer, and the stop is finished by that exit (or its timeout).
+    if (seen.contains(it->first) || stops_.contains(it->first)) {
       ++it;
       continue;
     }
     init_to_container_.erase(it->second.info.init_pid);
+    if (lsm_) (void)lsm_->unguard(it->second.info.init_pid);
     resolver_.forget(it->second.info.cgroup_id);
     last_stops_.erase(it->first);
     it = containers_.erase(it);
@@ -150,16 +224,54 @@ void Daemon::discover() {
     GuardDecision decision = decide_guard(info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all);
     if (!decision.guard) {
       g.why_not = decision.reason;
-    } else if (auto r = engine_->attach(info.init_pid); !r) {
-      g.why_not = r.error().message;  // e.g. "cannot guard PID 12: traced by PID 34": observed only
     } else {
-      g.traced = true;
+      hold(g);
     }
-    log(g.traced ? fmt::format("guarding {} (init pid {})", info.name, info.init_pid)
-                 : fmt::format("observing {} only: {}", info.name, g.why_not));
+    if (g.backend == HoldBackend::none)
+      log(fmt::format("observing {} only: {}", info.name, g.why_not));
+    else
+      log(fmt::format("guarding {} (init pid {}) by {}{}", info.name, info.init_pid, hold_backend_name(g.backend),
+                      g.backend_why.empty() ? "" : ": " + g.backend_why));
     init_to_container_[info.init_pid] = id;
     containers_.emplace(id, std::move(g));
   }
+}
+
+void Daemon::hold(Guarded& g) {
+  const pid_t pid = g.info.init_pid;
+  HoldBackendFacts facts{observer_->kernel().yama_ptrace_scope, "", lsm_unavailable_};
+  if (ptrace_worth_trying(options_.hold_backend, facts.yama_ptrace_scope))
+    if (auto r = engine_->attach(pid); !r) facts.ptrace_error = r.error().message;  // e.g. traced by someone else
+  HoldBackendChoice choice = choose_hold_backend(options_.hold_backend, facts);
+  if (choice.backend == HoldBackend::lsm) {
+    auto start_time = proc_.start_time(pid);
+    auto guarded = start_time ? lsm_->guard(pid, *start_time) : Result<void>(start_time.error());
+    if (!guarded) choice = {HoldBackend::none, guarded.error().message};
+  }
+  g.backend = choice.backend;
+  g.traced = choice.backend == HoldBackend::ptrace;
+  g.why_not = choice.backend == HoldBackend::none ? choice.why : "";
+  g.backend_why = choice.backend == HoldBackend::lsm ? choice.why : "";
+}
+
+void Daemon::renew_lsm_lease() {
+  auto now = Clock::now();
+  if (!lsm_ || now - lsm_lease_renewed_ < kLsmLeaseRenewal) return;
+  lsm_->renew_lease(kLsmLease);
+  lsm_lease_renewed_ = now;
+}
+
+// The BPF LSM backend refused a stop signal: the sender got EPERM and the app never saw it, so it is held just as
+// a suppressed ptrace stop is, and the plan delivers the stop after the drain.
+void Daemon::on_refused(const RefusedSignal& refused) {
+  log(fmt::format("refused {} from {}[{}] to pid {} (BPF LSM; the sender got EPERM)", signal_name(refused.signo),
+                  refused.sender_comm, refused.sender_tgid, refused.target_tgid));
+  HeldSignal held{refused.target_tgid, refused.target_tid, refused.signo, siginfo_t{}, std::chrono::system_clock::now()};
+  if (on_held(held)) return;
+  // Not journaled (or not a guarded init). The kernel refused it already, so only the plan can deliver it now.
+  auto it = init_to_container_.find(refused.target_tgid);
+  if (it == init_to_container_.end() || !containers_.contains(it->second) || stops_.contains(it->second)) return;
+  start_stop(containers_.at(it->second).info, refused.signo, true, std::nullopt);
 }
 
 void Daemon::recover_journal() {
@@ -178,16 +290,14 @@ void Daemon::recover_journal() {
     }
     log(fmt::format("journal: resuming the stop of {}: {} was held by a previous daemon", info->name, signal_name(r.signo)));
     if (!containers_.contains(info->id)) {
-      Guarded g{*info, true, ""};
-      if (auto attached = engine_->attach(r.tgid); !attached) {
-        g.traced = false;
-        g.why_not = attached.error().message;
-      }
+      Guarded g{*info, false, ""};
+      hold(g);
       init_to_container_[info->init_pid] = info->id;
       containers_.emplace(info->id, std::move(g));
     }
     DrainTimes t{Clock::now(), steady_from_wall_ms(r.drain_deadline_ms), steady_from_wall_ms(r.kill_at_ms)};
     start_stop(*info, r.signo, true, t);
+    stops_.at(info->id).resumed = true;
     stops_.at(info->id).records.push_back(r);
   }
   for (const auto& p : problems) log("journal: " + p);
@@ -204,6 +314,7 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
   HoldRecord record{info.id, held.tgid, *start_time, held.signo, wall_ms(Clock::now()), wall_ms(times.drain_deadline),
                     wall_ms(times.kill_at)};
   if (auto r = journal_->record(record); !r) return r;  // cannot journal: let it through rather than risk losing it
+  metrics_.held();
   if (!stops_.contains(info.id)) {
     log(fmt::format("holding {} sent to {} (pid {}) while it drains", signal_name(held.signo), info.name, held.tgid));
     start_stop(info, held.signo, true, times);
@@ -214,6 +325,10 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
 
 void Daemon::on_event(const ObservedEvent& event) {
   if (const auto* e = std::get_if<SignalEvent>(&event)) {
+    // Someone else's SIGKILL to the init of a container being stopped: the drain or the plan came too late.
+    if (e->sig == SIGKILL && static_cast<pid_t>(e->sender_tgid) != ::getpid())
+      if (auto it = init_to_container_.find(static_cast<pid_t>(e->target_pid)); it != init_to_container_.end() && stops_.contains(it->second))
+        metrics_.sigkill_escalation();
     // A stop signal to a container's init that was not held (not traced): start the drain all the same. The
     // kernel drops it for an init without a handler, so the plan (SIGKILL once drained) ends the container.
     if (static_cast<pid_t>(e->sender_tgid) == ::getpid() || !is_stop_signal(static_cast<int>(e->sig))) return;
@@ -265,6 +380,9 @@ void Daemon::release(ActiveStop& s) {
     if (auto r = engine_->detach(s.info.init_pid); !r) log(fmt::format("{}: detach: {}", s.info.name, r.error().message));
     if (containers_.contains(s.info.id)) containers_.at(s.info.id).traced = false;
   }
+  if (lsm_ && lsm_->guarding(s.info.init_pid))
+    if (auto r = lsm_->unguard(s.info.init_pid); !r) log(fmt::format("{}: {}", s.info.name, r.error().message));
+  if (containers_.contains(s.info.id)) containers_.at(s.info.id).backend = HoldBackend::none;
   s.phase = Phase::signalling;
   s.next_step = 0;
   s.next_step_at = Clock::now();
@@ -272,6 +390,14 @@ void Daemon::release(ActiveStop& s) {
 
 void Daemon::tick(ActiveStop& s) {
   auto now = Clock::now();
+  if (lost_events_logged_ > 0) {
+    // The init's exit event may have been lost: a pid that left the container's cgroup is the init gone.
+    auto cgroup = proc_.cgroup_file(s.info.init_pid);
+    if (!cgroup || !cgroup_within(cgroup_key(*cgroup), s.info.cgroup_path)) {
+      finish(s.info.id, std::nullopt);
+      return;
+    }
+  }
   if (s.phase == Phase::draining) {
     auto stats = observer_->cgroup_stats(s.info.cgroup_id).value_or(CgroupStats{});
     DrainSample sample{now, stats.inflight, stats.open_inbound, stats.requests_completed,
@@ -283,6 +409,7 @@ void Daemon::tick(ActiveStop& s) {
     s.report.requests_completed = s.tracker->requests_completed_during_drain();
     s.report.inflight_at_release = std::max<int64_t>(stats.inflight, 0);
     s.report.open_inbound_at_release = std::max<int64_t>(stats.open_inbound, 0);
+    count_release(s, s.report.released_by);
     release(s);
   }
   if (s.phase == Phase::signalling) {
@@ -322,6 +449,7 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
   if (s.phase == Phase::draining) {
     s.report.released_by = "exited";
     s.report.drain_ms = ms_between(s.times.start, now);
+    count_release(s, s.report.released_by);
   }
   for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
   if (exit) s.report.exit = *exit;
@@ -329,6 +457,7 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
                          ? "killed"
                          : "graceful";
   if (!exit) s.report.outcome = "unknown";
+  metrics_.stopped(s.report.outcome);
   if (!s.report.sent.empty()) s.report.exit_ms_after_signal = ms_between(s.first_signal_at, now);
   s.report.total_ms = ms_between(s.times.start, now);
   log_stop(s.report);
@@ -345,6 +474,11 @@ std::string Daemon::unguard(const std::string& id) {
   if (it->second.traced) {
     if (auto r = engine_->detach(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
     it->second.traced = false;
+  }
+  if (lsm_ && lsm_->guarding(it->second.info.init_pid))
+    if (auto r = lsm_->unguard(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+  if (it->second.backend != HoldBackend::none) {
+    it->second.backend = HoldBackend::none;
     it->second.why_not = "stopped by sigdrain safe-stop";
     log(fmt::format("{}: let go for sigdrain safe-stop", it->second.info.name));
   }
@@ -358,7 +492,8 @@ std::string Daemon::answer(const std::string& request) {
   std::string out;
   for (const auto& [id, g] : containers_) {
     nlohmann::json j = {{"id", id}, {"name", g.info.name}, {"runtime", std::string(runtime_name(g.info.runtime))},
-                        {"init_pid", g.info.init_pid}, {"guarded", g.traced}, {"why_not", g.why_not}};
+                        {"init_pid", g.info.init_pid}, {"guarded", g.backend != HoldBackend::none}, {"why_not", g.why_not},
+                        {"backend", std::string(hold_backend_name(g.backend))}, {"backend_why", g.backend_why}};
     if (auto st = proc_.status(g.info.init_pid)) {
       j["init_comm"] = st->name;
       for (int signo : {SIGTERM, SIGINT, SIGQUIT, SIGHUP})
@@ -388,7 +523,8 @@ int Daemon::run(const std::atomic<bool>& stop) {
   pthread_sigmask(SIG_BLOCK, &sigchld, nullptr);
   UniqueFd sigchld_fd(::signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd()}) {
+  for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd(), lsm_ ? lsm_->event_fd() : -1}) {
+    if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -405,15 +541,32 @@ int Daemon::run(const std::atomic<bool>& stop) {
     while (engine_->poll(std::chrono::milliseconds(0))) {
     }
     (void)observer_->poll(std::chrono::milliseconds(0));
+    if (lsm_) (void)lsm_->poll(std::chrono::milliseconds(0));
+    renew_lsm_lease();
+    log_lost_events();
     for (auto it = stops_.begin(); it != stops_.end();) {
       std::string id = (it++)->first;  // tick may erase the entry
       if (stops_.contains(id)) tick(stops_.at(id));
     }
     control_->serve_pending();
     discover();
+    publish_metrics();
   }
   log("stopping: delivering every held signal and detaching");
+  for (auto& [id, s] : stops_)
+    if (s.phase == Phase::draining) {
+      s.report.drain_ms = ms_between(s.times.start, Clock::now());
+      count_release(s, "daemon_restart");
+    }
   if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);
+  if (lsm_) {
+    // Refused signals were never queued: deliver the stop of every container still draining, as ptrace does.
+    lsm_->end_lease();
+    lsm_->unguard_all();
+    for (auto& [id, s] : stops_)
+      if (s.phase == Phase::draining && s.held && containers_.contains(id) && containers_.at(id).backend == HoldBackend::lsm)
+        if (auto r = signal_in_container(proc_, id, s.info.init_pid, s.signo); !r) log(fmt::format("{}: {}", s.info.name, r.error().message));
+  }
   for (auto& [id, s] : stops_)
     for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
   return kExitOk;

@@ -14,7 +14,11 @@
 #include "daemon/control.hpp"
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
+#include "hold/hold_backend.hpp"
 #include "hold/hold_engine.hpp"
+#include "hold/lsm_hold.hpp"
+#include "metrics/daemon_metrics.hpp"
+#include "metrics/server.hpp"
 #include "observer/observer.hpp"
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
@@ -34,8 +38,10 @@ class Daemon {
  private:
   struct Guarded {
     ContainerInfo info;
-    bool traced = false;
-    std::string why_not;  // empty when traced
+    bool traced = false;  // attached by ptrace
+    std::string why_not;  // why no backend holds its stop signals; empty when one does
+    HoldBackend backend = HoldBackend::none;  // what holds its stop signals now (none once released)
+    std::string backend_why;                  // why lsm rather than ptrace
   };
   enum class Phase { draining, signalling, awaiting_exit };
   struct ActiveStop {
@@ -51,10 +57,14 @@ class Daemon {
     Clock::time_point first_signal_at;
     std::vector<HoldRecord> records;
     StopReport report;
+    bool resumed = false;  // taken over from a previous daemon's journal
   };
 
   explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
   void discover();
+  void hold(Guarded& g);  // picks the hold backend for the container's init and guards it with that
+  void on_refused(const RefusedSignal& refused);
+  void renew_lsm_lease();
   void recover_journal();
   Result<void> on_held(const HeldSignal& held);
   void on_event(const ObservedEvent& event);
@@ -65,7 +75,10 @@ class Daemon {
   void release(ActiveStop& stop);
   void finish(const std::string& id, std::optional<ExitStatus> exit);
   void log_stop(const StopReport& report);
+  void count_release(const ActiveStop& stop, std::string_view reason);
+  void publish_metrics();
   void log(const std::string& line) const;
+  void log_lost_events();
   std::string answer(const std::string& request);
   std::string unguard(const std::string& id);
 
@@ -77,12 +90,21 @@ class Daemon {
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<HoldEngine> engine_;
+  std::unique_ptr<LsmHold> lsm_;  // where BPF LSM works and hold-backend is not ptrace
+  std::string lsm_unavailable_;   // why lsm_ is not loaded
+  Clock::time_point lsm_lease_renewed_{};
+  std::string own_container_id_;  // the container this daemon runs in (its DaemonSet pod): never guarded
   std::map<std::string, Guarded> containers_;  // by container id
   std::map<pid_t, std::string> init_to_container_;
   std::map<std::string, ActiveStop> stops_;    // by container id
   std::map<std::string, nlohmann::json> last_stops_;  // the latest stop record of each container still known
   std::optional<ControlServer> control_;
+  metrics::DaemonMetrics metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;  // only with --metrics-address
+  Clock::time_point metrics_published_at_{};
   Clock::time_point last_discovery_{};
+  uint64_t lost_events_logged_ = 0;  // BPF events lost to a full ring buffer, as last logged
+  Clock::time_point lost_events_logged_at_{};
 };
 
 }  // namespace sigdrain

@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "hold/hold_backend.hpp"
 #include "signals/signal_names.hpp"
 
 namespace sigdrain {
@@ -56,19 +57,14 @@ Result<std::uint64_t> random_cookie() {
 }  // namespace
 
 Result<std::unique_ptr<HoldEngine>> HoldEngine::make(Tracer& tracer, HoldOptions options, HeldCallback on_held) {
-  std::uint64_t mask = 0;
-  for (int signo : options.held_signals) {
-    if (signo < 1 || signo > 64) return Error::msg(fmt::format("cannot hold signal {}: no such signal", signo));
-    if (signo == SIGKILL || signo == SIGSTOP)
-      return Error::msg(fmt::format("cannot hold {}: it never reaches a tracer", signal_name(signo)));
-    mask |= std::uint64_t{1} << (signo - 1);
-  }
+  auto mask = hold_signal_mask(options.held_signals);
+  if (!mask) return mask.error();
   if (options.cookie == 0) {
     auto cookie = random_cookie();
     if (!cookie) return cookie.error();
     options.cookie = *cookie;
   }
-  return std::unique_ptr<HoldEngine>(new HoldEngine(tracer, std::move(options), mask, std::move(on_held)));
+  return std::unique_ptr<HoldEngine>(new HoldEngine(tracer, std::move(options), *mask, std::move(on_held)));
 }
 
 HoldEngine::~HoldEngine() { (void)detach_all(); }

@@ -72,6 +72,25 @@ RequestProbeSet KernelEnv::request_probes() const {
   return RequestProbeSet::none;
 }
 
+bool lsm_list_has_bpf(std::string_view lsms) {
+  while (!lsms.empty()) {
+    size_t comma = lsms.find(',');
+    if (lsms.substr(0, comma) == "bpf") return true;
+    lsms = comma == std::string_view::npos ? std::string_view{} : lsms.substr(comma + 1);
+  }
+  return false;
+}
+
+std::string KernelEnv::bpf_lsm_unavailable_reason() const {
+  if (!lsm_list_has_bpf(lsms))
+    return fmt::format("BPF LSM is not active: 'bpf' is not in /sys/kernel/security/lsm ({}) (boot with lsm=...,bpf)",
+                       lsms.empty() ? "unreadable" : lsms);
+  if (!lsm_programs)
+    return fmt::format("the kernel refuses BPF LSM programs (program type lsm does not load; lockdown: {})",
+                       lockdown.empty() ? "unknown" : lockdown);
+  return "";
+}
+
 bool tracepoint_exists(const std::string& tracefs, std::string_view category, std::string_view name) {
   struct stat st {};
   return ::stat(fmt::format("{}/events/{}/{}", tracefs, category, name).c_str(), &st) == 0;
@@ -104,6 +123,9 @@ Result<KernelEnv> prepare_kernel_env() {
   env.tcp_recvmsg_params = btf_function_params("tcp_recvmsg");
   env.lockdown = selected_lockdown(read_trimmed("/sys/kernel/security/lockdown"));
   env.lsms = read_trimmed("/sys/kernel/security/lsm");
+  env.lsm_programs = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_LSM, nullptr) == 1;
+  if (auto scope = read_file("/proc/sys/kernel/yama/ptrace_scope"); scope && !scope->empty())
+    env.yama_ptrace_scope = (*scope)[0] - '0';
   struct stat st {};
   env.btf = ::stat("/sys/kernel/btf/vmlinux", &st) == 0;
   if (!env.btf) return Error::msg("kernel has no BTF (/sys/kernel/btf/vmlinux); CONFIG_DEBUG_INFO_BTF is needed for CO-RE");

@@ -27,11 +27,20 @@ struct KernelEnv {
   int tcp_recvmsg_params = 0;
   std::string lockdown;                  // "none", "integrity", "confidentiality" or "" when unknown
   std::string lsms;                      // /sys/kernel/security/lsm
+  bool lsm_programs = false;  // BPF_PROG_TYPE_LSM loads (bpftool feature probe's "program_type lsm")
+  int yama_ptrace_scope = -1;            // /proc/sys/kernel/yama/ptrace_scope; -1 without Yama
   bool btf = false;                      // /sys/kernel/btf/vmlinux (CO-RE needs it)
 
   // The best request probe set the probes above allow. Loading it can still fail; the observer then has none.
   RequestProbeSet request_probes() const;
+  // Why BPF LSM programs cannot refuse signals here, one line; empty when they can. An lsm program attaches
+  // where `bpf` is not an active LSM (5.10's default list) but never runs, so the list decides, not the attach.
+  std::string bpf_lsm_unavailable_reason() const;
+  bool bpf_lsm() const { return bpf_lsm_unavailable_reason().empty(); }
 };
+
+// True when a comma-separated LSM list (/sys/kernel/security/lsm) names `bpf`.
+bool lsm_list_has_bpf(std::string_view lsms);
 
 // Mounts tracefs, bpffs and securityfs when missing (root only) and reports what is there. Fails with a
 // one-line error naming the missing feature or privilege.

@@ -1,0 +1,79 @@
+#include "metrics/daemon_metrics.hpp"
+
+namespace sigdrain::metrics {
+
+DaemonMetrics::DaemonMetrics()
+    : info_(registry_.gauge("sigdrain_info", "The daemon's version, request probe set and hold backend; always 1")),
+      holds_(registry_.counter("sigdrain_holds_total", "Stop signals held (suppressed) while their container drains")),
+      releases_(registry_.counter("sigdrain_releases_total",
+                                  "Drains ended, by reason: idle, deadline, exited (the container exited on its own), "
+                                  "daemon_restart (resumed from a previous daemon's journal, or cut short by the "
+                                  "daemon stopping)")),
+      drain_seconds_(registry_.histogram("sigdrain_drain_duration_seconds", "How long drains lasted, from the stop signal to their end",
+                                         {0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600})),
+      requests_completed_(registry_.counter("sigdrain_requests_completed_during_holds_total",
+                                            "Requests that completed while their container drained")),
+      sigkill_escalations_(registry_.counter("sigdrain_sigkill_escalations_total",
+                                             "SIGKILLs sent by others to the init of a container being stopped")),
+      stops_(registry_.counter("sigdrain_stops_total", "Stops finished, by outcome: graceful, killed, unknown (no exit seen)")),
+      inflight_(registry_.gauge("sigdrain_container_inflight_requests", "Requests in flight in each known container")),
+      open_connections_(registry_.gauge("sigdrain_container_open_connections", "Open inbound connections of each known container")),
+      guarded_(registry_.gauge("sigdrain_guarded_containers", "Containers whose init the daemon holds stop signals for")),
+      ringbuf_drops_(registry_.counter("sigdrain_ringbuf_drops_total", "BPF events lost because the ring buffer was full")) {
+  holds_.inc({}, 0);
+  for (const char* reason : {"idle", "deadline", "exited", "daemon_restart"}) releases_.inc({{"reason", reason}}, 0);
+  drain_seconds_.declare({});
+  requests_completed_.inc({}, 0);
+  sigkill_escalations_.inc({}, 0);
+  for (const char* outcome : {"graceful", "killed", "unknown"}) stops_.inc({{"outcome", outcome}}, 0);
+  guarded_.set({}, 0);
+  ringbuf_drops_.set_total({}, 0);
+}
+
+void DaemonMetrics::set_info(std::string_view version, std::string_view probe_set, std::string_view hold_backend) {
+  info_.clear();
+  info_.set({{"version", std::string(version)}, {"probe_set", std::string(probe_set)}, {"hold_backend", std::string(hold_backend)}}, 1);
+  changed_ = true;
+}
+
+void DaemonMetrics::held() {
+  holds_.inc();
+  changed_ = true;
+}
+
+void DaemonMetrics::released(std::string_view reason, int64_t drain_ms, uint64_t requests_completed) {
+  releases_.inc({{"reason", std::string(reason)}});
+  drain_seconds_.observe({}, static_cast<double>(drain_ms) / 1000.0);
+  requests_completed_.inc({}, static_cast<double>(requests_completed));
+  changed_ = true;
+}
+
+void DaemonMetrics::stopped(std::string_view outcome) {
+  stops_.inc({{"outcome", std::string(outcome)}});
+  changed_ = true;
+}
+
+void DaemonMetrics::sigkill_escalation() {
+  sigkill_escalations_.inc();
+  changed_ = true;
+}
+
+void DaemonMetrics::set_state(const std::vector<ContainerSample>& containers, size_t guarded, uint64_t ringbuf_drops) {
+  inflight_.clear();
+  open_connections_.clear();
+  for (const auto& c : containers) {
+    Labels labels{{"container", c.name}, {"id", c.id}};
+    inflight_.set(labels, static_cast<double>(c.inflight));
+    open_connections_.set(labels, static_cast<double>(c.open_connections));
+  }
+  guarded_.set({}, static_cast<double>(guarded));
+  ringbuf_drops_.set_total({}, static_cast<double>(ringbuf_drops));
+}
+
+bool DaemonMetrics::take_changed() {
+  bool changed = changed_;
+  changed_ = false;
+  return changed;
+}
+
+}  // namespace sigdrain::metrics
