@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build setup test test-unit test-bpf test-e2e test-kernels bench demo clean
+.PHONY: all build setup test test-unit test-bpf test-e2e test-kernels test-deploy image bench demo clean
 
 all: build
 
@@ -29,6 +29,15 @@ test-e2e: build
 
 test-kernels: build
 	scripts/kernels/matrix.sh -- $(BUILD_DIR)/tests/bpf_tests
+
+# The container image, built without a registry: debootstrap + podman import -> localhost/sigdrain:<version>.
+image: build
+	scripts/image/build-image.sh $(BUILD_DIR)/sigdrain
+
+# deploy/: manifests and unit checked, then the image run as the DaemonSet runs it, guarding a sibling container.
+test-deploy: build
+	SIGDRAIN_BIN=$(BUILD_DIR)/sigdrain tests/deploy/check_manifests.sh
+	SIGDRAIN_BIN=$(BUILD_DIR)/sigdrain tests/e2e/image_daemonset.sh
 
 # Figures, not pass/fail: what sigdrain costs and how fast it reacts (bench/README.md).
 bench: build

@@ -45,6 +45,8 @@ HostRoots fixture_roots() {
   roots.docker_state = kData + "/docker";
   roots.containerd_state = kData + "/containerd";
   roots.crio_state = kData + "/crio";
+  roots.podman_graphroot = kData + "/podman-storage/graph";
+  roots.podman_runroot = kData + "/podman-storage/run";
   return roots;
 }
 
@@ -224,7 +226,7 @@ TEST(ContainerRuntimeState, HostStateReadsFixtureFiles) {
   EXPECT_FALSE(state.lookup(Runtime::docker, kMalformedDockerId));
   EXPECT_FALSE(state.lookup(Runtime::docker, kCrioId));
   EXPECT_FALSE(state.lookup(Runtime::docker, "../../etc"));
-  EXPECT_FALSE(state.lookup(Runtime::podman, kPodmanId));  // podman_binary does not exist
+  EXPECT_FALSE(state.lookup(Runtime::podman, kPodmanId));  // no podman binary, and its state files do not know it
 }
 
 TEST(ContainerRuntimeState, HostStateFindsByNameAcrossRuntimes) {
@@ -296,6 +298,72 @@ TEST(ContainerRuntimeState, RunCommandReportsOutputStatusAndTimeout) {
   EXPECT_NE(slow.error().message.find("did not finish"), std::string::npos) << slow.error().message;
 
   EXPECT_FALSE(run_command({}, std::chrono::seconds(1)));
+}
+
+// Without a podman binary (a daemon in a container image), podman's containers/storage state files stand in for
+// `podman container inspect`. Fixture: tests/data/containers/podman-storage/{graph,run}, trimmed from podman 4.3.
+const std::string kPodmanWebId = "7d1c3a9e5b2f48c6a0e1d9b8c7f6e5d4c3b2a1908f7e6d5c4b3a29180f7e6d5c";
+const std::string kPodmanWorkerId = "7d1c3a9e00000000000000000000000000000000000000000000000000000001";
+
+TEST(PodmanStateFiles, ParsesContainersJson) {
+  auto parsed = parse_storage_containers(R"([{"id":")" + kPodmanWebId +
+                                         R"(","names":["web","alias"]},{"id":"short","names":["x"]},{"names":["no id"]},3])");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_EQ(parsed->size(), 1u);  // entries without a container id are skipped
+  EXPECT_EQ((*parsed)[0].id, kPodmanWebId);
+  EXPECT_EQ((*parsed)[0].names, (std::vector<std::string>{"web", "alias"}));
+
+  EXPECT_FALSE(parse_storage_containers("{}"));
+  EXPECT_FALSE(parse_storage_containers("[{"));
+  EXPECT_TRUE(parse_storage_containers("[]"));
+}
+
+TEST(PodmanStateFiles, LookupByIdReadsNameAnnotationsStopSignalAndPid) {
+  HostRuntimeState state(fixture_roots());
+  auto web = state.lookup(Runtime::podman, kPodmanWebId);
+  ASSERT_TRUE(web);
+  EXPECT_EQ(web->runtime, Runtime::podman);
+  EXPECT_EQ(web->id, kPodmanWebId);
+  EXPECT_EQ(web->name, "web");                                    // containers.json
+  EXPECT_EQ(web->labels.at("sigdrain.io/max-drain-ms"), "3000");  // `podman run --annotation`
+  EXPECT_EQ(web->stop_signal, 2);                                 // org.opencontainers.image.stopSignal
+  EXPECT_FALSE(web->stop_timeout_s);                              // not in the state files: the daemon's default applies
+  EXPECT_EQ(web->init_pid, 4422);                                 // the run root's pidfile
+  EXPECT_TRUE(web->running);                                      // <proc>/4422 exists
+
+  auto worker = state.lookup(Runtime::podman, kPodmanWorkerId);
+  ASSERT_TRUE(worker);
+  EXPECT_EQ(worker->stop_signal, 15);
+  EXPECT_EQ(worker->init_pid, 4999);
+  EXPECT_FALSE(worker->running);  // no <proc>/4999
+}
+
+TEST(PodmanStateFiles, FindsByNameAndUnambiguousPrefix) {
+  HostRuntimeState state(fixture_roots());
+  auto by_name = state.find("web");
+  ASSERT_EQ(by_name.size(), 1u);
+  EXPECT_EQ(by_name[0].id, kPodmanWebId);
+  EXPECT_EQ(state.find("7d1c3a9e5b").size(), 1u);
+  EXPECT_TRUE(state.find("7d1c3a9e").empty());  // both podman containers' ids start with it
+}
+
+TEST(PodmanStateFiles, CrioContainersInTheSameStorageAreNotPodmans) {
+  HostRuntimeState state(fixture_roots());
+  EXPECT_FALSE(state.lookup(Runtime::podman, kCrioId));  // in containers.json, but its config.json is CRI-O's
+}
+
+TEST(PodmanStateFiles, MissingStorageIsNotKnownHere) {
+  HostRoots roots = fixture_roots();
+  roots.podman_graphroot = kData + "/none";
+  HostRuntimeState state(roots);
+  EXPECT_FALSE(state.lookup(Runtime::podman, kPodmanWebId));
+}
+
+TEST(PodmanStateFiles, APodmanBinaryThatRunsIsAskedInstead) {
+  HostRoots roots = fixture_roots();
+  roots.podman_binary = "/bin/false";  // runs, and knows no container: the state files are not consulted
+  HostRuntimeState state(roots);
+  EXPECT_FALSE(state.lookup(Runtime::podman, kPodmanWebId));
 }
 
 }  // namespace

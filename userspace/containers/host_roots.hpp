@@ -15,6 +15,11 @@ struct HostRoots {
   std::string docker_state = "/var/lib/docker";
   std::string containerd_state = "/run/containerd";
   std::string crio_state = "/run/containers/storage";
+  // podman's containers/storage, read when the podman binary is missing (a daemon in a container image):
+  // overlay-containers/containers.json (names) and <id>/userdata/config.json under the graph root, the init's
+  // <id>/userdata/pidfile under the run root.
+  std::string podman_graphroot = "/var/lib/containers/storage";
+  std::string podman_runroot = "/run/containers/storage";
 };
 
 }  // namespace sigdrain

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <climits>
 #include <filesystem>
@@ -227,6 +229,23 @@ Result<RuntimeDetails> parse_oci_bundle_config(Runtime runtime, std::string_view
   return d;
 }
 
+Result<std::vector<StorageContainer>> parse_storage_containers(std::string_view text) {
+  auto doc = parse_json(text, "containers.json");
+  if (!doc) return doc.error();
+  if (!doc->is_array()) return Error::msg("containers.json: not an array");
+  std::vector<StorageContainer> out;
+  for (const json& entry : *doc) {
+    if (!entry.is_object()) continue;
+    StorageContainer c{string_at(entry, "id"), {}};
+    if (!is_container_id(c.id)) continue;
+    if (const json* names = member(entry, "names"); names && names->is_array())
+      for (const json& n : *names)
+        if (n.is_string()) c.names.push_back(n.get<std::string>());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 bool names_container(const RuntimeDetails& d, std::string_view query) {
   if (query.empty()) return false;
   if (query == d.id || (query.size() >= 3 && d.id.starts_with(query))) return true;
@@ -277,10 +296,35 @@ std::vector<RuntimeDetails> HostRuntimeState::find(std::string_view query) {
 std::optional<RuntimeDetails> HostRuntimeState::podman(std::string_view name_or_id) {
   auto output = run_command({roots_.podman_binary, "container", "inspect", "--", std::string(name_or_id)},
                             podman_timeout_);
+  if (!output && output.error().code == ENOENT) return podman_state_files(name_or_id);
   if (!output) return std::nullopt;
   auto d = parse_podman_inspect(*output);
   if (!d) return std::nullopt;
   return std::move(d).value();
+}
+
+std::optional<RuntimeDetails> HostRuntimeState::podman_state_files(std::string_view name_or_id) {
+  const std::string containers = roots_.podman_graphroot + "/overlay-containers";
+  std::vector<StorageContainer> known;
+  if (auto text = read_small_file(containers + "/containers.json"))
+    if (auto parsed = parse_storage_containers(*text)) known = std::move(*parsed);
+  // podman's rules: a full id or a name, else an unambiguous id prefix.
+  auto exact = std::find_if(known.begin(), known.end(), [&](const StorageContainer& c) {
+    return c.id == name_or_id || std::find(c.names.begin(), c.names.end(), name_or_id) != c.names.end();
+  });
+  auto prefixed = [&](const StorageContainer& c) { return c.id.starts_with(name_or_id); };
+  if (exact == known.end() && std::count_if(known.begin(), known.end(), prefixed) != 1) return std::nullopt;
+  const StorageContainer& c = exact != known.end() ? *exact : *std::find_if(known.begin(), known.end(), prefixed);
+  auto d = from_bundle(Runtime::podman, c.id, fmt::format("{}/{}/userdata/config.json", containers, c.id),
+                       fmt::format("{}/overlay-containers/{}/userdata/pidfile", roots_.podman_runroot, c.id));
+  // CRI-O may share this storage; its containers are not podman's.
+  if (!d) return std::nullopt;
+  if (auto manager = d->labels.find("io.container.manager"); manager == d->labels.end() || manager->second != "libpod")
+    return std::nullopt;
+  if (!c.names.empty()) d->name = c.names.front();
+  if (auto it = d->labels.find("org.opencontainers.image.stopSignal"); it != d->labels.end())
+    d->stop_signal = parse_signal(it->second);
+  return d;
 }
 
 std::optional<RuntimeDetails> HostRuntimeState::docker(std::string_view id) {
@@ -296,26 +340,27 @@ std::optional<RuntimeDetails> HostRuntimeState::containerd(std::string_view id) 
   const std::string tasks = roots_.containerd_state + "/io.containerd.runtime.v2.task";
   for (const auto& ns : subdirectories(tasks)) {
     std::string bundle = fmt::format("{}/{}/{}", tasks, ns, id);
-    auto text = read_small_file(bundle + "/config.json");
-    if (!text) continue;
-    auto d = parse_oci_bundle_config(Runtime::containerd, *text);
-    if (!d) return std::nullopt;
-    d->id = std::string(id);
-    d->init_pid = read_pid_file(bundle + "/init.pid");
-    d->running = process_exists(d->init_pid);
-    return std::move(d).value();
+    std::error_code ec;
+    if (fs::exists(bundle + "/config.json", ec))
+      return from_bundle(Runtime::containerd, id, bundle + "/config.json", bundle + "/init.pid");
   }
   return std::nullopt;
 }
 
 std::optional<RuntimeDetails> HostRuntimeState::crio(std::string_view id) {
   std::string userdata = fmt::format("{}/overlay-containers/{}/userdata", roots_.crio_state, id);
-  auto text = read_small_file(userdata + "/config.json");
+  return from_bundle(Runtime::crio, id, userdata + "/config.json", userdata + "/pidfile");
+}
+
+std::optional<RuntimeDetails> HostRuntimeState::from_bundle(Runtime runtime, std::string_view id,
+                                                            const std::string& config_path,
+                                                            const std::string& pid_path) {
+  auto text = read_small_file(config_path);
   if (!text) return std::nullopt;
-  auto d = parse_oci_bundle_config(Runtime::crio, *text);
+  auto d = parse_oci_bundle_config(runtime, *text);
   if (!d) return std::nullopt;
   d->id = std::string(id);
-  d->init_pid = read_pid_file(userdata + "/pidfile");
+  d->init_pid = read_pid_file(pid_path);
   d->running = process_exists(d->init_pid);
   return std::move(d).value();
 }

@@ -38,6 +38,13 @@ Result<RuntimeDetails> parse_docker_config(std::string_view json);
 // CRI-O's "io.kubernetes.cri-o.Labels" and "io.kubernetes.cri-o.Annotations" (JSON in a string) are merged in.
 Result<RuntimeDetails> parse_oci_bundle_config(Runtime runtime, std::string_view json);
 
+// One container of containers/storage's overlay-containers/containers.json (podman and CRI-O share the format).
+struct StorageContainer {
+  std::string id;
+  std::vector<std::string> names;
+};
+Result<std::vector<StorageContainer>> parse_storage_containers(std::string_view json);
+
 // Whether `query` names this container: its name, "<pod>/<name>", "<namespace>/<pod>/<name>", its full id,
 // or a prefix of its id of at least 3 characters.
 bool names_container(const RuntimeDetails& details, std::string_view query);
@@ -54,6 +61,9 @@ class RuntimeStateSource {
 
 // Reads the runtimes' state on the host: podman through `podman container inspect`, docker, containerd and CRI-O
 // from their state files. Missing runtimes and malformed files count as "not known here".
+// Without a podman binary (a daemon in a container image) podman's own state files stand in for it: they have the
+// name, the OCI annotations (`--annotation`), the stop signal and the init pid, but not `--label` labels nor the
+// stop timeout (the daemon's default-timeout applies).
 class HostRuntimeState : public RuntimeStateSource {
  public:
   explicit HostRuntimeState(HostRoots roots, std::chrono::milliseconds podman_timeout = std::chrono::seconds(5));
@@ -62,6 +72,10 @@ class HostRuntimeState : public RuntimeStateSource {
 
  private:
   std::optional<RuntimeDetails> podman(std::string_view name_or_id);
+  std::optional<RuntimeDetails> podman_state_files(std::string_view name_or_id);
+  // An OCI bundle's config.json and the init's pid file, as containerd, CRI-O and podman keep them.
+  std::optional<RuntimeDetails> from_bundle(Runtime runtime, std::string_view id, const std::string& config_path,
+                                            const std::string& pid_path);
   std::optional<RuntimeDetails> docker(std::string_view id);
   std::optional<RuntimeDetails> containerd(std::string_view id);
   std::optional<RuntimeDetails> crio(std::string_view id);
