@@ -4,6 +4,9 @@
 #include <bpf/bpf.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +17,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace sigdrain::bench {
 
@@ -125,7 +129,9 @@ std::vector<BpfMapMemory> bpf_map_memory(const std::set<uint32_t>& ids) {
     bpf_map_info info{};
     uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) continue;
-    BpfMapMemory m{info.name, info.max_entries, 0};
+    BpfMapMemory m{info.name, info.max_entries, 0,
+                   info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
+                       info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH};
     // The kernel reports the charged memory only in fdinfo.
     std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd.get()));
     for (std::string line; std::getline(fdinfo, line);)
@@ -168,6 +174,36 @@ Result<ProcSample> sample_process(pid_t pid) {
   if (fields.size() < 13) return Error::msg("short /proc/" + std::to_string(pid) + "/stat");
   s.cpu_ticks = std::stoull(fields[11]) + std::stoull(fields[12]);
   return s;
+}
+
+nlohmann::json footprint_over(pid_t pid, std::chrono::seconds window) {
+  auto before = sample_process(pid);
+  if (!before) die("sampling pid " + std::to_string(pid) + ": " + before.error().message);
+  std::this_thread::sleep_for(window);
+  auto after = sample_process(pid);
+  if (!after) die("sampling pid " + std::to_string(pid) + " (did it exit?): " + after.error().message);
+  double cpu_s = static_cast<double>(after->cpu_ticks - before->cpu_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {{"rss_kb", after->rss_kb}, {"hwm_kb", after->hwm_kb},
+          {"cpu_percent", 100.0 * cpu_s / std::chrono::duration<double>(window).count()}};
+}
+
+pid_t spawn_logged(const std::vector<std::string>& args, const std::string& log_path) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log >= 0) {
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
 }
 
 double percentile(std::vector<double> values, double p) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -75,6 +76,7 @@ struct BpfMapMemory {
   std::string name;
   uint32_t max_entries = 0;
   uint64_t memlock_bytes = 0;
+  bool keyed = false;  // a hash map: memory per entry means something (not for a ring buffer or .bss)
 };
 std::vector<BpfMapMemory> bpf_map_memory(const std::set<uint32_t>& ids);
 template <typename T>
@@ -93,9 +95,25 @@ struct ProcSample {
   uint64_t cpu_ticks = 0;  // utime + stime, in clock ticks
 };
 Result<ProcSample> sample_process(pid_t pid);
+// RSS, peak RSS and CPU % of `pid` over `window` (this thread sleeps through it): {rss_kb, hwm_kb, cpu_percent}.
+nlohmann::json footprint_over(pid_t pid, std::chrono::seconds window);
+
+// Runs `args` (argv[0] a path) with stdout and stderr to `log_path`; the child gets SIGTERM when this process dies.
+pid_t spawn_logged(const std::vector<std::string>& args, const std::string& log_path);
 
 double percentile(std::vector<double> values, double p);  // nearest rank, p in [0, 100]
 double median(std::vector<double> values);
+// The median wall time of `runs` calls of `f`, in ms.
+template <typename F>
+double median_ms(int runs, F&& f) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  return median(std::move(ms));
+}
 
 Result<void> write_json(const std::filesystem::path& path, const nlohmann::json& value);
 

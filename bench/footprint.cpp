@@ -24,28 +24,12 @@ namespace sigdrain::bench {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 constexpr auto kCpuWindow = 5s;
 
 pid_t start_daemon(const std::string& sigdrain, const std::string& state_dir, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {sigdrain, "daemon", "--state-dir", state_dir};
   args.insert(args.end(), extra.begin(), extra.end());
-  pid_t pid = fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    int log = open((state_dir + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (log >= 0) {
-      dup2(log, 1);
-      dup2(log, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return spawn_logged(args, state_dir + ".log");
 }
 
 bool alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
@@ -53,15 +37,6 @@ bool alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
 std::string daemon_log(const std::string& state_dir) {
   std::ifstream in(state_dir + ".log");
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-nlohmann::json footprint_over(pid_t pid, std::chrono::seconds window) {
-  auto before = need(sample_process(pid), "sampling the daemon");
-  std::this_thread::sleep_for(window);
-  auto after = need(sample_process(pid), "sampling the daemon (did it exit? see the .log next to its state directory)");
-  double cpu_s = static_cast<double>(after.cpu_ticks - before.cpu_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  return {{"rss_kb", after.rss_kb}, {"hwm_kb", after.hwm_kb},
-          {"cpu_percent", 100.0 * cpu_s / std::chrono::duration<double>(window).count()}};
 }
 
 // Holds inbound connections: accepts forever and writes one byte on each (a server's greeting), so each is an
@@ -99,13 +74,7 @@ nlohmann::json footprint_over(pid_t pid, std::chrono::seconds window) {
 }
 
 double median_scan_ms(const Observer& observer, size_t& records) {
-  std::vector<double> ms;
-  for (int i = 0; i < 5; ++i) {
-    auto t0 = Clock::now();
-    records = observer.sockets().size();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  return median(ms);
+  return median_ms(5, [&] { records = observer.sockets().size(); });
 }
 
 }  // namespace
@@ -138,8 +107,11 @@ int main(int argc, char** argv) {
   auto observer = need(Observer::start(ObserverOptions{}, [](const ObservedEvent&) {}), "starting the observer");
   auto own_maps = added(maps_before, bpf_map_ids());
   nlohmann::json maps = nlohmann::json::array();
-  for (const auto& m : bpf_map_memory(own_maps))
+  for (const auto& m : bpf_map_memory(own_maps)) {
     maps.push_back({{"map", m.name}, {"max_entries", m.max_entries}, {"memlock_bytes", m.memlock_bytes}});
+    if (m.keyed && m.max_entries > 0)
+      maps.back()["bytes_per_entry"] = static_cast<double>(m.memlock_bytes) / m.max_entries;
+  }
   out["bpf_maps"] = maps;
 
   auto listener = need(listen_loopback(4096), "listener");

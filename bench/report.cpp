@@ -1,7 +1,7 @@
 // Merges the figures the other tools wrote into one JSON document and prints them as a table with their targets.
 //
-// usage: bench_report DIR     reads DIR/{nginx.tsv,loopback,signals,release,footprint,skipped}.json* and writes
-//                             DIR/results.json
+// usage: bench_report DIR     reads DIR/nginx.tsv and DIR/{loopback,signals,connections,release,footprint,fleet,
+//                             skipped}.json, writes DIR/results.json
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -129,14 +129,35 @@ std::vector<Row> rows_of(const json& r) {
     std::map<int, double> off;
     for (const json& run : s["runs"])
       if (!run["observer"].get<bool>()) off[run["senders"].get<int>()] = run["signals_per_s"].get<double>();
+    auto signal_row = [&](const std::string& measure, const std::string& without, const json& run) {
+      uint64_t drops = run["ringbuf_drops"].get<uint64_t>();
+      rows.push_back({"3 capacity", measure, without, num(run["signals_per_s"].get<double>()),
+                      fmt::format("sent {}, handled {}, {} drops", run["sent"].get<uint64_t>(),
+                                  run["handled"].get<uint64_t>(), drops),
+                      "report drops", drops == 0 ? "no drops" : "drops"});
+    };
     for (const json& run : s["runs"]) {
       if (!run["observer"].get<bool>()) continue;
       int senders = run["senders"].get<int>();
-      uint64_t drops = run["ringbuf_drops"].get<uint64_t>();
-      rows.push_back({"3 capacity", fmt::format("signals/s, {} sender(s)", senders), num(off[senders]),
-                      num(run["signals_per_s"].get<double>()),
-                      fmt::format("sent {}, handled {}, {} drops", run["sent"].get<uint64_t>(), run["handled"].get<uint64_t>(), drops), "report drops",
-                      drops == 0 ? "no drops" : "drops"});
+      signal_row(fmt::format("signals/s, {} sender(s)", senders), num(off[senders]), run);
+    }
+    for (const json& run : s.value("paced", json::array()))
+      signal_row(fmt::format("signals/s paced at {}/s, 2 senders", num(run["target_per_s"].get<double>())), "", run);
+  }
+  if (const json& c = r["connections"]; c.is_object()) {
+    for (const json& run : c["runs"]) {
+      uint64_t drops = run["ringbuf_drops"].get<uint64_t>() + run["socket_map_failures"].get<uint64_t>() +
+                       run["cgroup_map_failures"].get<uint64_t>();
+      rows.push_back({"3 capacity", fmt::format("connections/s paced at {}/s", run["target_per_s"].get<uint64_t>()), "",
+                      num(run["connections_per_s"].get<double>()),
+                      fmt::format("made {}, counted {}, open after {}; drops: ring {}, socket map {}, cgroup map {}",
+                                  run["connections"].get<uint64_t>(), run["requests_counted"].get<uint64_t>(),
+                                  run["open_after"].get<int64_t>(), run["ringbuf_drops"].get<uint64_t>(),
+                                  run["socket_map_failures"].get<uint64_t>(),
+                                  run["cgroup_map_failures"].get<uint64_t>()),
+                      "report drops",
+                      fmt::format("{}{}", drops == 0 ? "no drops" : "drops",
+                                  run["requests_counted"] == run["connections"] ? "" : ", some not counted")});
     }
   }
   if (const json& d = r["release"]; d.is_object()) {
@@ -163,15 +184,45 @@ std::vector<Row> rows_of(const json& r) {
       rows.push_back({"5 footprint", fmt::format("daemon CPU %, {} conns", loaded["connections"].get<int>()), "", "",
                       num(loaded["cpu_percent"].get<double>(), 2), "-", "-"});
     }
-    for (const json& m : f["bpf_maps"])
-      rows.push_back({"6 growth", fmt::format("map {} ({} entries) KiB", m["map"].get<std::string>(),
-                                              m["max_entries"].get<uint64_t>()),
-                      "", "", num(m["memlock_bytes"].get<double>() / 1024), "-", "-"});
+    for (const json& m : f["bpf_maps"]) {
+      double kib = m["memlock_bytes"].get<double>() / 1024;
+      std::string per_entry =
+          m.contains("bytes_per_entry") ? fmt::format(" ({} B per entry)", num(m["bytes_per_entry"].get<double>())) : "";
+      rows.push_back({"6 growth",
+                      fmt::format("map {} ({} entries) KiB", m["map"].get<std::string>(), m["max_entries"].get<uint64_t>()),
+                      "", "", num(kib) + per_entry, "-", "-"});
+    }
     for (const json& s : f["stages"])
       rows.push_back({"6 growth", fmt::format("sockets() scan, {} conns", s["connections"].get<int>()), "", "",
                       fmt::format("{} ms, {} records", num(s["sockets_scan_ms"].get<double>(), 2),
                                   s["socket_map_records"].get<int>()),
                       "-", "-"});
+  }
+  if (const json& f = r["fleet"]; f.is_object()) {
+    int n = f["containers"].get<int>();
+    rows.push_back({"5 footprint", fmt::format("{} guarded containers: all guarded after (ms)", n), "", "",
+                    num(f["guard_all_ms"].get<double>()), "-", "-"});
+    for (auto [key, what] : {std::pair{"daemon_idle", std::string("idle")},
+                             std::pair{"daemon_loaded", fmt::format("{} conns", f["connections"].get<int>())}}) {
+      const json& d = f[key];
+      double rss_mb = d["rss_kb"].get<double>() / 1024, hwm_mb = d["hwm_kb"].get<double>() / 1024;
+      rows.push_back({"5 footprint", fmt::format("daemon RSS / HWM (MB), {} containers, {}", n, what), "", "",
+                      num(rss_mb, 1) + " / " + num(hwm_mb, 1), "<= 40 MB", verdict(hwm_mb <= 40)});
+      rows.push_back({"5 footprint", fmt::format("daemon CPU %, {} containers, {}", n, what), "", "",
+                      num(d["cpu_percent"].get<double>(), 2), "-", "-"});
+    }
+    rows.push_back({"5 footprint", fmt::format("daemon shutdown, detaching {} inits (ms)", n), "", "",
+                    num(f["detach_all_ms"].get<double>()), "-", "-"});
+    const json& without = f["discovery_without_fleet"];
+    const json& with = f["discovery_with_fleet"];
+    double per_container_us = 1000 * (with["steady_ms"].get<double>() - without["steady_ms"].get<double>()) /
+                              std::max(1, with["containers"].get<int>() - without["containers"].get<int>());
+    rows.push_back({"6 growth", "discovery scan (ms), steady / first",
+                    fmt::format("{} / {} ({} containers)", num(without["steady_ms"].get<double>(), 2),
+                                num(without["first_ms"].get<double>(), 2), without["containers"].get<int>()),
+                    fmt::format("{} / {} ({} containers)", num(with["steady_ms"].get<double>(), 2),
+                                num(with["first_ms"].get<double>(), 2), with["containers"].get<int>()),
+                    fmt::format("{} us per container per scan (2 scans/s)", num(per_container_us, 1)), "-", "-"});
   }
   return rows;
 }
@@ -206,7 +257,7 @@ int main(int argc, char** argv) {
   const fs::path dir = argv[1];
   json results = {{"machine", machine()}};
   results["nginx"] = nginx_figure(dir / "nginx.tsv");
-  for (const char* name : {"loopback", "signals", "release", "footprint", "skipped"})
+  for (const char* name : {"loopback", "signals", "connections", "release", "footprint", "fleet", "skipped"})
     results[name] = load(dir / (std::string(name) + ".json")).value_or(json(nullptr));
 
   const json& m = results["machine"];

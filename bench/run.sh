@@ -4,7 +4,7 @@
 # Writes the figures to build/bench/results.json and prints them as a table. See bench/README.md.
 #
 # Knobs (environment): BUILD_DIR (default build), BENCH_ROUNDS (nginx rounds, default 3), BENCH_WRK_SECONDS (5),
-# BENCH_NGINX_PORT (18431).
+# BENCH_NGINX_PORT (18431), BENCH_FLEET_CONTAINERS (500), BENCH_FLEET_CONNECTIONS (10000).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ OUT=$BUILD/bench
 ROUNDS=${BENCH_ROUNDS:-3}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 NGINX_PORT=${BENCH_NGINX_PORT:-18431}
+FLEET_CONTAINERS=${BENCH_FLEET_CONTAINERS:-500}
+FLEET_CONNECTIONS=${BENCH_FLEET_CONNECTIONS:-10000}
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -31,7 +33,11 @@ fi
 say "building the benchmarks into $OUT"
 cmake -S bench -B "$OUT" -DSIGDRAIN_BUILD_DIR="$BUILD" >/dev/null
 cmake --build "$OUT" -j "$(nproc)" >/dev/null
-rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,release.json,footprint.json,skipped.json,results.json}
+rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,skipped.json,results.json}
+FLEET=$BUILD/tests/sigdrain_fleet # the synthetic CRI-O fleet (tests/load/), for the figures with 500 containers
+if [[ ! -x $FLEET ]]; then
+  cmake --build "$BUILD" --target sigdrain_fleet >/dev/null || die "cannot build sigdrain_fleet in $BUILD (SIGDRAIN_TESTS=OFF?)"
+fi
 
 SCRATCH=$(mktemp -d /tmp/sigdrain-bench.XXXXXX)
 TRACE_PID=""
@@ -130,6 +136,9 @@ say "figure 2: cost per send/recv and per connection (Google Benchmark, interlea
 say "figure 3: signals per second through the ring buffer"
 "$OUT/bench_signal_rate" "$OUT/signals.json" 2
 
+say "figure 3: new connections per second, each with one request, at paced rates"
+"$OUT/bench_connection_rate" "$OUT/connections.json" 2
+
 say "figure 4: release latency (drain decision after the last response)"
 "$OUT/bench_release_latency" "$OUT/release.json" 50 50 20
 
@@ -148,5 +157,10 @@ else
   mkdir -p "$OUT/daemon-state"
   "$OUT/bench_footprint" "$OUT/footprint.json" "$BUILD/sigdrain" "$OUT/daemon-state" 10000 --labelled-only
 fi
+
+# With 500 containers: a synthetic CRI-O fleet in its own cgroup slice and state directory; the daemon guards only
+# it (labelled mode), so containers of this host are observed, never held.
+say "figures 5 and 6 with $FLEET_CONTAINERS containers: the daemon guarding a synthetic fleet, $FLEET_CONNECTIONS connections to it"
+"$OUT/bench_fleet" "$OUT/fleet.json" "$BUILD/sigdrain" "$FLEET" "$SCRATCH/fleet" "$FLEET_CONTAINERS" "$FLEET_CONNECTIONS"
 
 "$OUT/bench_report" "$OUT"

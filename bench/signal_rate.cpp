@@ -1,7 +1,8 @@
 // Figure 3: event capacity. Processes send SIGUSR1 as fast as they can to a child that ignores it; every send is
 // one signal_generate event through the ring buffer. Measured without and with the Observer (consuming the ring
 // buffer in this process, as `sigdrain trace` does), with one and two senders: the send rate, the events the
-// observer handled and the ring buffer's drop counter.
+// observer handled and the ring buffer's drop counter. Then a paced ramp with the observer (two senders sharing a
+// target rate, in 1 ms bursts) up to the first rate where the ring buffer drops events, or the senders' limit.
 //
 // usage: bench_signal_rate OUT.json [SECONDS]
 #include <signal.h>
@@ -35,14 +36,25 @@ pid_t spawn_ignoring_target() {
   return pid;
 }
 
-// Sends SIGUSR1 to `target` until `until`, then writes how many it sent to `report`.
-pid_t spawn_sender(pid_t target, Clock::time_point until, int report) {
+// Sends SIGUSR1 to `target` until `until`, as fast as it can (rate 0) or `rate` per second in 1 ms bursts, then
+// writes how many it sent to `report`.
+pid_t spawn_sender(pid_t target, Clock::time_point until, int report, double rate) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     uint64_t sent = 0;
+    const auto start = Clock::now();
     while (Clock::now() < until) {
+      if (rate > 0) {
+        auto due = static_cast<uint64_t>(rate * std::chrono::duration<double>(Clock::now() - start).count());
+        if (sent >= due) {
+          std::this_thread::sleep_for(1ms);
+          continue;
+        }
+        for (; sent < due;) sent += kill(target, SIGUSR1) == 0;
+        continue;
+      }
       for (int i = 0; i < 256; ++i) sent += kill(target, SIGUSR1) == 0;
     }
     (void)!write(report, &sent, sizeof(sent));
@@ -54,13 +66,14 @@ pid_t spawn_sender(pid_t target, Clock::time_point until, int report) {
 struct RateRun {
   int senders = 0;
   bool observer = false;
+  double target_per_s = 0;  // 0: as fast as the senders can
   double signals_per_s = 0;
   uint64_t handled = 0;
   uint64_t drops = 0;
   uint64_t sent = 0;
 };
 
-RateRun measure(int senders, bool with_observer, std::chrono::milliseconds duration) {
+RateRun measure(int senders, bool with_observer, std::chrono::milliseconds duration, double target_per_s = 0) {
   pid_t target = spawn_ignoring_target();
   uint64_t handled = 0;
   std::unique_ptr<Observer> observer;
@@ -78,7 +91,7 @@ RateRun measure(int senders, bool with_observer, std::chrono::milliseconds durat
   auto start = Clock::now();
   auto until = start + duration;
   std::vector<pid_t> children;
-  for (int i = 0; i < senders; ++i) children.push_back(spawn_sender(target, until, report[1]));
+  for (int i = 0; i < senders; ++i) children.push_back(spawn_sender(target, until, report[1], target_per_s / senders));
   while (Clock::now() < until + 200ms) {
     if (observer)
       (void)observer->poll(50ms);
@@ -90,7 +103,7 @@ RateRun measure(int senders, bool with_observer, std::chrono::milliseconds durat
     for (auto n = observer->poll(100ms); n && *n > 0; n = observer->poll(100ms)) {  // drain what is left
     }
 
-  RateRun run{senders, with_observer};
+  RateRun run{senders, with_observer, target_per_s};
   for (int i = 0; i < senders; ++i) {
     uint64_t n = 0;
     if (read(report[0], &n, sizeof(n)) == sizeof(n)) run.sent += n;
@@ -124,7 +137,17 @@ int main(int argc, char** argv) {
                       {"sent", r.sent}, {"handled", r.handled}, {"ringbuf_drops", r.drops}});
     }
   }
-  need(write_json(argv[1], {{"seconds_per_run", std::chrono::duration<double>(duration).count()}, {"runs", runs}}),
+  nlohmann::json ramp = nlohmann::json::array();
+  for (double rate : {25e3, 50e3, 100e3, 200e3, 400e3, 800e3}) {
+    RateRun r = measure(2, true, duration, rate);
+    std::printf("paced %7.0f/s: %12.0f signals/s  handled=%llu drops=%llu\n", rate, r.signals_per_s,
+                static_cast<unsigned long long>(r.handled), static_cast<unsigned long long>(r.drops));
+    ramp.push_back({{"target_per_s", rate}, {"signals_per_s", r.signals_per_s}, {"sent", r.sent}, {"handled", r.handled},
+                    {"ringbuf_drops", r.drops}});
+    if (r.drops > 0 || r.signals_per_s < 0.9 * rate) break;  // the first drops, or the senders' limit
+  }
+  need(write_json(argv[1], {{"seconds_per_run", std::chrono::duration<double>(duration).count()}, {"runs", runs},
+                            {"paced", ramp}}),
        "writing results");
   return 0;
 }
