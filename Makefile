@@ -36,8 +36,8 @@ image: build
 
 # deploy/: manifests and unit checked, then the image run as the DaemonSet runs it, guarding a sibling container.
 test-deploy: build
-	SIGDRAIN_BIN=$(BUILD_DIR)/sigdrain tests/deploy/check_manifests.sh
-	SIGDRAIN_BIN=$(BUILD_DIR)/sigdrain tests/e2e/image_daemonset.sh
+	SIGDRAIN=$(BUILD_DIR)/sigdrain tests/deploy/check_manifests.sh
+	SIGDRAIN=$(BUILD_DIR)/sigdrain tests/e2e/image_daemonset.sh
 
 # Figures, not pass/fail: what sigdrain costs and how fast it reacts (bench/README.md).
 bench: build

@@ -4,7 +4,7 @@
 # imported with `podman import` as localhost/sigdrain:<version> and localhost/sigdrain:latest.
 # (The Dockerfile builds the same image where a registry is at hand; both install scripts/image/runtime-packages.)
 #
-#   scripts/image/build-image.sh [BINARY]        (default: $SIGDRAIN_BIN or build/sigdrain)
+#   scripts/image/build-image.sh [BINARY]        (default: $SIGDRAIN or build/sigdrain)
 #
 # The debootstrapped rootfs is cached as a tarball under $SIGDRAIN_IMAGE_CACHE (/var/cache/sigdrain), keyed by
 # suite, architecture, package list and this script, so a rerun only appends the binary and imports (about 5 s;
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BINARY=${1:-${SIGDRAIN_BIN:-$REPO/build/sigdrain}}
+BINARY=${1:-${SIGDRAIN:-$REPO/build/sigdrain}}
 CACHE_DIR=${SIGDRAIN_IMAGE_CACHE:-/var/cache/sigdrain}
 MIRROR=${SIGDRAIN_IMAGE_MIRROR:-http://deb.debian.org/debian}
 PACKAGE_LIST=$REPO/scripts/image/runtime-packages

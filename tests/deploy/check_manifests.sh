@@ -4,11 +4,11 @@
 # systemd unit with `systemd-analyze verify`. Then proves the checks can fail: each of a set of broken copies of
 # deploy/ must be refused for the reason it was broken.
 #
-#   tests/deploy/check_manifests.sh            (binary: $SIGDRAIN_BIN or build/sigdrain)
+#   tests/deploy/check_manifests.sh            (binary: $SIGDRAIN or build/sigdrain)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-SIGDRAIN=${SIGDRAIN_BIN:-$REPO/build/sigdrain}
+SIGDRAIN=${SIGDRAIN:-$REPO/build/sigdrain}
 
 # shellcheck source=scripts/lib/packages.sh
 source "$REPO/scripts/lib/packages.sh"

@@ -8,7 +8,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init
 
-SIGDRAIN=${SIGDRAIN:-$E2E_REPO/build/sigdrain}
+SIGDRAIN=$E2E_SIGDRAIN
 STATE_DIR=$E2E_WORK_DIR/state
 STOP_TIMEOUT=20
 

@@ -13,7 +13,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init
 
-SIGDRAIN=${SIGDRAIN:-$E2E_SIGDRAIN}
+SIGDRAIN=$E2E_SIGDRAIN
 STATE_DIR=$E2E_WORK_DIR/state
 DAEMONSET=$E2E_REPO/deploy/kubernetes/daemonset.yaml
 DAEMON=$(e2e_container_name daemon)

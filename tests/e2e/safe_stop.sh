@@ -27,7 +27,7 @@ set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SIGDRAIN=${SIGDRAIN:-$E2E_REPO/build/sigdrain}
+SIGDRAIN=$E2E_SIGDRAIN
 ALL_SCENARIOS=(a b c d e f)
 # What safe-stop should choose for each app (its --json plan.profile).
 declare -A EXPECTED_PROFILE=([a]=default [b]=uwsgi [c]=supervisord [d]=no-handler [e]=wrapper

@@ -5,7 +5,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init
 
-SIGDRAIN=${SIGDRAIN:-$E2E_REPO/build/sigdrain}
+SIGDRAIN=$E2E_SIGDRAIN
 port=$(e2e_free_port)
 name=$(e2e_container_name trace)
 e2e_run_container trace "$port" -- python3 /app/plain_http.py "$port" || e2e_die "cannot start the container"
