@@ -110,7 +110,9 @@ TEST(ObserverStorm, RingBufferOverflowIsCountedAndRecoverable) {
   EXPECT_EQ(after.open_inbound, baseline.open_inbound);
   EXPECT_EQ(after.inflight, 0);
   EXPECT_EQ(after.listening, 1);
-  if (observer.observes_requests()) EXPECT_EQ(after.requests_completed, baseline.requests_completed + 300);
+  if (observer.observes_requests()) {
+    EXPECT_EQ(after.requests_completed, baseline.requests_completed + 300);
+  }
   EXPECT_EQ(observer.counters().socket_state_failures, 0u);
 
   server.stop();

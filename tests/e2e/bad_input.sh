@@ -8,7 +8,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init
 
-SIGDRAIN=${SIGDRAIN:-$E2E_SIGDRAIN}
+SIGDRAIN=$E2E_SIGDRAIN
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 OUT=$E2E_WORK_DIR/out
 ERR=$E2E_WORK_DIR/err
@@ -197,11 +197,15 @@ sleep 2
 kill -0 "$E2E_DAEMON_PID" 2>/dev/null && e2e_pass "the daemon runs with garbage runtime state and a podman that hangs" ||
   e2e_fail "the daemon died: $(cat "$E2E_WORK_DIR/daemon.err")"
 guarded_id=$(podman inspect -f '{{.Id}}' "$guarded")
+# Discovery has its own thread: the daemon answers at once, whatever podman does.
+expect 0 "ps answers while podman hangs" "$S" ps --json --state-dir "$E2E_WORK_DIR/state"
 sleep 7 # one discovery waits out the podman timeout (5 s)
 expect 0 "ps answers while podman hangs" "$S" ps --json --state-dir "$E2E_WORK_DIR/state"
 # Its labels are unknown (it may have opted out with sigdrain.io/guard=false): never guarded on guesswork.
 grep "\"$guarded_id\"" "$OUT" | grep -q '"guarded":true' && e2e_fail "guarded a container its runtime did not describe" ||
   e2e_pass "a container its runtime did not describe is not guarded"
+grep "\"$guarded_id\"" "$OUT" | grep -q 'does not describe it' && e2e_pass "ps lists it, with the reason" ||
+  e2e_fail "ps does not list the undescribed container with its reason: $(head -c 600 "$OUT")"
 
 # The control socket answers only root: made reachable for nobody, it refuses by SO_PEERCRED.
 chmod 0711 "$E2E_WORK_DIR" "$E2E_WORK_DIR/state"

@@ -166,6 +166,28 @@ TEST_F(ContainerResolverTest, ListsEachRunningContainerOnce) {
   EXPECT_EQ(all[2].cgroup_path, "/machine.slice/libpod-" + kScopeId + ".scope");
 }
 
+TEST_F(ContainerResolverTest, ListPastItsDescribeBudgetListsTheRestUndescribed) {
+  // A budget already spent: nothing new is asked of the runtime, every container is still listed.
+  auto spent = resolver_->list(std::chrono::steady_clock::now());
+  EXPECT_EQ(fake_->lookups, 0);
+  ASSERT_EQ(spent.size(), 4u);
+  for (const auto& c : spent) {
+    EXPECT_EQ(c.name, "");
+    EXPECT_EQ(c.init_pid, 0);
+    EXPECT_NE(c.cgroup_id, 0u);
+    EXPECT_TRUE(c.running);
+  }
+  // Not cached either: the next list with time to spare describes them.
+  auto all = resolver_->list();
+  EXPECT_EQ(fake_->lookups, 4);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[1].name, "sdtest");
+  // Described ones come from the cache, even past the budget.
+  auto cached = resolver_->list(std::chrono::steady_clock::now());
+  EXPECT_EQ(fake_->lookups, 4);
+  EXPECT_EQ(cached[1].name, "sdtest");
+}
+
 TEST_F(ContainerResolverTest, FindsByNameIdAndUniquePrefix) {
   auto by_name = resolver_->find("web");
   ASSERT_TRUE(by_name) << by_name.error().message;

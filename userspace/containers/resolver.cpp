@@ -157,9 +157,30 @@ Result<ContainerInfo> ContainerResolver::find(std::string_view query) {
   return Error::msg(fmt::format("no container \"{}\" (looked in: podman, docker, containerd, cri-o, cgroupfs)", query));
 }
 
-std::vector<ContainerInfo> ContainerResolver::list() {
+namespace {
+// What the cgroup alone tells of a container, before its runtime is asked.
+ContainerInfo from_cgroup(const CgroupContainerRef& ref, uint64_t cgroup_id, bool running) {
+  ContainerInfo info;
+  info.runtime = ref.runtime;
+  info.id = ref.id;
+  info.pod_uid = ref.pod_uid;
+  info.cgroup_path = ref.container_cgroup;
+  info.cgroup_id = cgroup_id;
+  info.running = running;
+  return info;
+}
+}  // namespace
+
+std::vector<ContainerInfo> ContainerResolver::list(std::chrono::steady_clock::time_point describe_until) {
   std::vector<ContainerInfo> out;
-  for (const auto& cg : container_cgroups()) out.push_back(cached_or_describe(cg.ref, cg.cgroup_id));
+  for (const auto& cg : container_cgroups()) {
+    bool cached = cg.cgroup_id != 0 && info_by_id_.contains(cg.cgroup_id);
+    if (cached || std::chrono::steady_clock::now() < describe_until) {
+      out.push_back(cached_or_describe(cg.ref, cg.cgroup_id));
+    } else {
+      out.push_back(from_cgroup(cg.ref, cg.cgroup_id, true));
+    }
+  }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return std::tie(a.pod_namespace, a.pod_name, a.name, a.id) < std::tie(b.pod_namespace, b.pod_name, b.name, b.id);
   });
@@ -207,13 +228,7 @@ uint64_t ContainerResolver::cgroup_inode(const std::string& cgroup_path) const {
 }
 
 ContainerInfo ContainerResolver::describe(const CgroupContainerRef& ref, uint64_t cgroup_id, bool running) {
-  ContainerInfo info;
-  info.runtime = ref.runtime;
-  info.id = ref.id;
-  info.pod_uid = ref.pod_uid;
-  info.cgroup_path = ref.container_cgroup;
-  info.cgroup_id = cgroup_id;
-  info.running = running;
+  ContainerInfo info = from_cgroup(ref, cgroup_id, running);
   if (auto d = runtime_state_->lookup(ref.runtime, ref.id)) apply_details(info, *d);
   return info;
 }

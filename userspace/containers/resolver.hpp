@@ -47,8 +47,11 @@ class ContainerResolver {
   // A container by name ("web", "<pod>/<name>", "<namespace>/<pod>/<name>"), full id, unique id prefix of at
   // least 3 characters, or cgroup path. Stopped containers are found too (running = false).
   Result<ContainerInfo> find(std::string_view name_or_id);
-  // The running containers, one per container cgroup found in the cgroup v2 tree.
-  std::vector<ContainerInfo> list();
+  // The running containers, one per container cgroup found in the cgroup v2 tree. Containers not described yet
+  // are asked about only until `describe_until`: the rest are listed undescribed (init_pid 0, not cached), so a
+  // runtime that hangs delays a scan by one timeout, not one per container.
+  std::vector<ContainerInfo> list(
+      std::chrono::steady_clock::time_point describe_until = std::chrono::steady_clock::time_point::max());
   // Drops the cached description of this cgroup id: after its cgroup was removed (so the cache stays small in a
   // long-running daemon), or to read the runtime's state again.
   void forget(uint64_t cgroup_id);

@@ -119,6 +119,9 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
     d->own_container_id_ = own->id;
     d->log(fmt::format("running in container {} ({}): not guarding it", own->name, own->id.substr(0, 12)));
   }
+  auto discovery = ContainerDiscovery::start(options.roots, kDiscoveryInterval);
+  if (!discovery) return discovery.error();
+  d->discovery_ = std::move(*discovery);
   return d;
 }
 
@@ -158,12 +161,12 @@ void Daemon::count_release(const ActiveStop& s, std::string_view reason) {
                     s.tracker ? s.tracker->requests_completed_during_drain() : 0);
 }
 
-// Once per loop turn, after discovery (so the first turn makes the daemon ready). A snapshot is rendered when a
+// Once per loop turn, after discovery (ready once the first scan was taken in). A snapshot is rendered when a
 // count changed, else at most every kMetricsRefresh for the gauges; the HTTP thread serves the latest one.
 void Daemon::publish_metrics() {
   if (!metrics_server_) return;
   metrics_server_->beat();
-  metrics_server_->mark_ready();
+  if (discovered_) metrics_server_->mark_ready();
   auto now = Clock::now();
   if (!metrics_.take_changed() && now - metrics_published_at_ < kMetricsRefresh) return;
   metrics_published_at_ = now;
@@ -197,18 +200,19 @@ DrainTimes Daemon::times_for(const ContainerInfo& info, Clock::time_point start)
   return t;
 }
 
-void Daemon::discover() {
-  auto now = Clock::now();
-  if (now - last_discovery_ < kDiscoveryInterval) return;
-  last_discovery_ = now;
+void Daemon::reconcile(std::vector<ContainerInfo> running) {
+  discovered_ = true;
   std::map<std::string, ContainerInfo> seen;
-  for (auto& info : resolver_.list())
-    if (info.running && info.init_pid > 0 && info.id != own_container_id_) seen.emplace(info.id, std::move(info));
+  for (auto& info : running)
+    if (info.id != own_container_id_) seen.emplace(info.id, std::move(info));
 
   for (auto it = containers_.begin(); it != containers_.end();) {
     // A container being stopped stays known until its stop ends: the runtime may remove its cgroup before this loop
     // has read the init's exit from the ring buffer, and the stop is finished by that exit (or its timeout).
-    if (seen.contains(it->first) || stops_.contains(it->first)) {
+    // One its runtime has described since the last scan is looked at anew.
+    auto now_seen = seen.find(it->first);
+    bool described_now = now_seen != seen.end() && it->second.info.init_pid <= 0 && now_seen->second.init_pid > 0;
+    if ((now_seen != seen.end() && !described_now) || stops_.contains(it->first)) {
       ++it;
       continue;
     }
@@ -222,17 +226,21 @@ void Daemon::discover() {
     if (containers_.contains(id)) continue;
     Guarded g{info, false, ""};
     GuardDecision decision = decide_guard(info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all);
-    if (!decision.guard) {
+    if (info.init_pid <= 0) {
+      // Its labels (an opt-out among them) and init are unknown: leave it alone, and say so in `sigdrain ps`.
+      g.why_not = "its runtime does not describe it (yet): not guarded until it does";
+    } else if (!decision.guard) {
       g.why_not = decision.reason;
     } else {
       hold(g);
     }
+    std::string shown = info.name.empty() ? info.id.substr(0, 12) : info.name;
     if (g.backend == HoldBackend::none)
-      log(fmt::format("observing {} only: {}", info.name, g.why_not));
+      log(fmt::format("observing {} only: {}", shown, g.why_not));
     else
-      log(fmt::format("guarding {} (init pid {}) by {}{}", info.name, info.init_pid, hold_backend_name(g.backend),
+      log(fmt::format("guarding {} (init pid {}) by {}{}", shown, info.init_pid, hold_backend_name(g.backend),
                       g.backend_why.empty() ? "" : ": " + g.backend_why));
-    init_to_container_[info.init_pid] = id;
+    if (info.init_pid > 0) init_to_container_[info.init_pid] = id;
     containers_.emplace(id, std::move(g));
   }
 }
@@ -516,14 +524,15 @@ int Daemon::run(const std::atomic<bool>& stop) {
   log(fmt::format("started: state in {}, guarding {}", options_.state_dir,
                   options_.guard_labelled_only ? "containers labelled sigdrain.io/guard=true" : "all containers"));
   // Sleep in one epoll until something happens: a tracee stopped (ptrace reports it with SIGCHLD, read through a
-  // signalfd), BPF events, a control client, or the next drain tick / discovery.
+  // signalfd), BPF events, a control client, a finished discovery scan, or the next drain tick.
   sigset_t sigchld;
   sigemptyset(&sigchld);
   sigaddset(&sigchld, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &sigchld, nullptr);
   UniqueFd sigchld_fd(::signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd(), lsm_ ? lsm_->event_fd() : -1}) {
+  for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd(), discovery_->event_fd(),
+                 lsm_ ? lsm_->event_fd() : -1}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -532,9 +541,9 @@ int Daemon::run(const std::atomic<bool>& stop) {
   }
   constexpr int kTickMs = 10;  // while a stop is draining or signalling
   while (!stop.load()) {
-    epoll_event ready[4];
+    epoll_event ready[6];
     int timeout_ms = stops_.empty() ? static_cast<int>(kDiscoveryInterval.count()) : kTickMs;
-    (void)::epoll_wait(epoll.get(), ready, 4, timeout_ms);  // EINTR: the stop handler ran
+    (void)::epoll_wait(epoll.get(), ready, 6, timeout_ms);  // EINTR: the stop handler ran
     signalfd_siginfo info;
     while (::read(sigchld_fd.get(), &info, sizeof(info)) == sizeof(info)) {
     }
@@ -549,7 +558,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
       if (stops_.contains(id)) tick(stops_.at(id));
     }
     control_->serve_pending();
-    discover();
+    if (auto running = discovery_->take()) reconcile(std::move(*running));
     publish_metrics();
   }
   log("stopping: delivering every held signal and detaching");

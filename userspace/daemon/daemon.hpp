@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
 #include "daemon/control.hpp"
+#include "daemon/discovery.hpp"
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
 #include "hold/hold_backend.hpp"
@@ -61,7 +62,8 @@ class Daemon {
   };
 
   explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
-  void discover();
+  // Takes in a discovery scan: guards new containers, forgets those gone.
+  void reconcile(std::vector<ContainerInfo> running);
   void hold(Guarded& g);  // picks the hold backend for the container's init and guards it with that
   void on_refused(const RefusedSignal& refused);
   void renew_lsm_lease();
@@ -102,7 +104,8 @@ class Daemon {
   metrics::DaemonMetrics metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // only with --metrics-address
   Clock::time_point metrics_published_at_{};
-  Clock::time_point last_discovery_{};
+  std::unique_ptr<ContainerDiscovery> discovery_;
+  bool discovered_ = false;  // a scan was taken in: the daemon knows the node's containers
   uint64_t lost_events_logged_ = 0;  // BPF events lost to a full ring buffer, as last logged
   Clock::time_point lost_events_logged_at_{};
 };

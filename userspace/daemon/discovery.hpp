@@ -1,0 +1,65 @@
+// The daemon's view of which containers run on the node, kept up to date on a thread of its own: reading the
+// runtimes' state (podman inspect, state files) can take seconds, and the daemon's thread must keep answering
+// ptrace stops and renewing the BPF LSM lease meanwhile.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "containers/resolver.hpp"
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace sigdrain {
+
+class ContainerDiscovery {
+ public:
+  // Scans at once, then every `interval`.
+  static Result<std::unique_ptr<ContainerDiscovery>> start(HostRoots roots, std::chrono::milliseconds interval);
+  ~ContainerDiscovery();  // stops the thread and joins it
+  ContainerDiscovery(const ContainerDiscovery&) = delete;
+  ContainerDiscovery& operator=(const ContainerDiscovery&) = delete;
+
+  // Readable when a scan finished; take() clears it.
+  int event_fd() const { return event_fd_.get(); }
+  // The running containers of the latest scan not taken yet, or nullopt.
+  std::optional<std::vector<ContainerInfo>> take();
+
+ private:
+  ContainerDiscovery(HostRoots roots, std::chrono::milliseconds interval, UniqueFd event_fd)
+      : resolver_(std::move(roots)), interval_(interval), event_fd_(std::move(event_fd)) {}
+  void loop();
+  struct Scan {
+    std::vector<ContainerInfo> running;
+    bool complete = true;  // false: the describe budget ran out, some containers wait for the next scan
+  };
+  Scan scan();
+
+  struct Retry {
+    std::chrono::steady_clock::time_point at;
+    std::chrono::milliseconds backoff;
+  };
+
+  ContainerResolver resolver_;  // this thread's alone
+  std::set<uint64_t> last_seen_;  // container cgroup ids of the last scan, to forget the removed ones
+  // Containers their runtime did not describe (state not written yet, podman timed out), asked about again at
+  // `at`, backing off: a runtime creates the cgroup before its state, and a hanging podman must not be asked twice
+  // a second.
+  std::map<uint64_t, Retry> retries_;
+  std::chrono::milliseconds interval_;
+  UniqueFd event_fd_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::optional<std::vector<ContainerInfo>> latest_;
+  std::thread thread_;
+};
+
+}  // namespace sigdrain
