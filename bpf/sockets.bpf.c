@@ -27,6 +27,18 @@ struct {
   __type(value, struct sigdrain_sock_state);
 } sock_states SEC(".maps");
 
+/* Sockets that reached TCP_CLOSE, for a short while. A reset that arrives during a send or receive is processed
+ * when the call releases the socket lock, so TCP_CLOSE fires before the call's sock_*_length tracepoint; without
+ * this, that late event would recreate the closed socket as one opened before sigdrain started, counted open and
+ * in flight for good. Looked up only for a socket without state: a socket made later at the same address gets its
+ * state when it connects (ESTABLISHED) or listens, before any data. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096); /* the window is microseconds: entries only need to outlive the call that raced */
+  __type(key, __u64);        /* struct sock * */
+  __type(value, __u8);
+} closed_sockets SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
@@ -74,6 +86,7 @@ static __always_inline void take_ownership(struct sigdrain_sock_state *st) {
 static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new) {
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
   if (st) return st;
+  if (bpf_map_lookup_elem(&closed_sockets, &sk)) return NULL; /* the call returned after its socket closed */
   struct sigdrain_sock_state fresh = {.direction = direction_if_new, .flags = SIGDRAIN_SOCK_ADOPTED};
   bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
   st = bpf_map_lookup_elem(&sock_states, &sk);
@@ -117,6 +130,8 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
   }
 
   if (newstate == TCP_CLOSE_NR) {
+    __u8 closed = 1;
+    bpf_map_update_elem(&closed_sockets, &sk, &closed, BPF_ANY);
     struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
     if (!st) return 0;
     if (st->flags & (SIGDRAIN_SOCK_COUNTED | SIGDRAIN_SOCK_INFLIGHT | SIGDRAIN_SOCK_ADOPTED_COUNTED)) {

@@ -70,5 +70,54 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   EXPECT_EQ((*obs)->counters().socket_state_failures, 0u);
 }
 
+// The client sends a request and resets the connection before the server reads it. The server's socket closes
+// (TCP_CLOSE, in softirq) before its read returns the queued request: that read must not bring the closed socket
+// back as a connection in flight, which would keep its container busy until the drain deadline. The same order
+// happens when a reset arrives during a send or receive: the socket lock defers it to the end of the call, before
+// the sock_*_length tracepoints fire.
+TEST(ObserverSockets, ReadingAfterTheClientResetLeavesNothingInFlight) {
+  auto obs = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
+  ASSERT_TRUE(obs) << obs.error().message;
+  if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+
+  ScratchCgroup cg;
+  ASSERT_NE(cg.id(), 0u);
+  int pipe_to_test[2];
+  ASSERT_EQ(pipe(pipe_to_test), 0);
+  CgroupServer server(
+      cg,
+      [&](int listener) {
+        signal(SIGPIPE, SIG_IGN);
+        int conn = accept(listener, nullptr, nullptr);
+        std::this_thread::sleep_for(300ms);  // the request and the reset arrive meanwhile
+        char buf[16];
+        ssize_t got = read(conn, buf, sizeof(buf));
+        (void)!write(conn, "ok\n", 3);  // fails: the connection was reset
+        (void)!write(pipe_to_test[1], &got, sizeof(got));
+        for (;;) pause();
+      },
+      16);
+  ASSERT_GT(server.pid(), 0);
+  auto stats = [&] { return (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{}); };
+
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
+  std::this_thread::sleep_for(100ms);  // accepted
+  ASSERT_EQ(write(client, "req\n", 4), 4);
+  linger reset{1, 0};
+  ASSERT_EQ(setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)), 0);
+  close(client);  // RST
+
+  ssize_t got = 0;
+  ASSERT_EQ(read(pipe_to_test[0], &got, sizeof(got)), static_cast<ssize_t>(sizeof(got)));
+  close(pipe_to_test[0]);
+  close(pipe_to_test[1]);
+  ASSERT_EQ(got, 4) << "the kernel keeps the queued request readable after the reset";
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(stats().inflight, 0) << "a closed socket came back as a request in flight";
+  EXPECT_EQ(stats().open_inbound, 0);
+  EXPECT_EQ(stats().adopted_open, 0);
+}
+
 }  // namespace
 }  // namespace sigdrain

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -67,7 +68,10 @@ class ScratchCgroup {
 // Killed and reaped on destruction. `pid` is 0 when it could not be started.
 class CgroupServer {
  public:
-  CgroupServer(const ScratchCgroup& cgroup, std::chrono::milliseconds delay, int backlog) {
+  CgroupServer(const ScratchCgroup& cgroup, std::chrono::milliseconds delay, int backlog)
+      : CgroupServer(cgroup, [delay](int listener) { serve(listener, delay); }, backlog) {}
+  // Runs `serve_listener` (which must not return) on the listening socket instead of serve().
+  CgroupServer(const ScratchCgroup& cgroup, const std::function<void(int listener)>& serve_listener, int backlog) {
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     addr_.sin_family = AF_INET;
     addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -85,7 +89,8 @@ class CgroupServer {
       (void)!read(go[0], &c, 1);  // wait until moved into the cgroup
       listen(listener, backlog);
       (void)!write(go[1], "l", 1);
-      serve(listener, delay);
+      serve_listener(listener);
+      _exit(0);
     }
     close(listener);
     cgroup.enter(server);
