@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <thread>
 #include <fstream>
@@ -76,6 +77,24 @@ TEST_F(ContainerDiscoveryTest, AsksAgainAboutAContainerItsRuntimeDidNotDescribe)
 
   std::filesystem::remove(container_cgroup_);
   EXPECT_TRUE(next_scan(**discovery, [](const auto& scan) { return scan.empty(); })) << "a removed cgroup is gone";
+}
+
+TEST_F(ContainerDiscoveryTest, WalksCgroupfsAgainOnlyWhenTheCgroupChangeCountMoved) {
+  dir_.write("ready", "");
+  std::atomic<uint64_t> changes{0};
+  auto discovery = ContainerDiscovery::start(roots_, std::chrono::milliseconds(20), [&] { return changes.load(); });
+  ASSERT_TRUE(discovery) << discovery.error().message;
+  ASSERT_TRUE(next_scan(**discovery, [](const auto& scan) { return scan.size() == 1 && scan[0].init_pid > 0; }));
+
+  std::filesystem::remove(container_cgroup_);  // the count does not move: about 15 looks, no walk
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pollfd p{(*discovery)->event_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "a scan was published though no cgroup changed";
+  EXPECT_FALSE((*discovery)->take());
+
+  ++changes;
+  EXPECT_TRUE(next_scan(**discovery, [](const auto& scan) { return scan.empty(); })) << "the count moved: walk again";
+  EXPECT_EQ(calls(), 1) << "a described container is not asked about again";
 }
 
 TEST_F(ContainerDiscoveryTest, StopsPromptlyBetweenScans) {

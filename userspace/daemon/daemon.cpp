@@ -119,7 +119,14 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
     d->own_container_id_ = own->id;
     d->log(fmt::format("running in container {} ({}): not guarding it", own->name, own->id.substr(0, 12)));
   }
-  auto discovery = ContainerDiscovery::start(options.roots, kDiscoveryInterval);
+  ContainerDiscovery::CgroupChangeCount cgroup_changes;
+  if (auto counter = CgroupChangeCounter::start(); counter) {
+    d->cgroup_changes_ = std::move(*counter);
+    cgroup_changes = [counter = d->cgroup_changes_.get()] { return counter->count(); };
+  } else {
+    d->log(fmt::format("discovery walks cgroupfs every {} ms: {}", kDiscoveryInterval.count(), counter.error().message));
+  }
+  auto discovery = ContainerDiscovery::start(options.roots, kDiscoveryInterval, std::move(cgroup_changes));
   if (!discovery) return discovery.error();
   d->discovery_ = std::move(*discovery);
   return d;

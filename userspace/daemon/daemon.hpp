@@ -20,6 +20,7 @@
 #include "hold/lsm_hold.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "metrics/server.hpp"
+#include "observer/cgroup_changes.hpp"
 #include "observer/observer.hpp"
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
@@ -104,6 +105,7 @@ class Daemon {
   metrics::DaemonMetrics metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // only with --metrics-address
   Clock::time_point metrics_published_at_{};
+  std::unique_ptr<CgroupChangeCounter> cgroup_changes_;  // read by discovery_'s thread: declared first, outlives it
   std::unique_ptr<ContainerDiscovery> discovery_;
   bool discovered_ = false;  // a scan was taken in: the daemon knows the node's containers
   uint64_t lost_events_logged_ = 0;  // BPF events lost to a full ring buffer, as last logged

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,8 +22,13 @@ namespace sigdrain {
 
 class ContainerDiscovery {
  public:
-  // Scans at once, then every `interval`.
-  static Result<std::unique_ptr<ContainerDiscovery>> start(HostRoots roots, std::chrono::milliseconds interval);
+  // A count that moves whenever a cgroup is made or removed on the node (CgroupChangeCounter::count).
+  using CgroupChangeCount = std::function<uint64_t()>;
+
+  // Scans at once, then looks every `interval`: it walks cgroupfs again when `cgroup_changes` moved, a runtime is
+  // due to be asked again, or the last scan ran out of time; without `cgroup_changes`, at every look.
+  static Result<std::unique_ptr<ContainerDiscovery>> start(HostRoots roots, std::chrono::milliseconds interval,
+                                                           CgroupChangeCount cgroup_changes = {});
   ~ContainerDiscovery();  // stops the thread and joins it
   ContainerDiscovery(const ContainerDiscovery&) = delete;
   ContainerDiscovery& operator=(const ContainerDiscovery&) = delete;
@@ -33,9 +39,14 @@ class ContainerDiscovery {
   std::optional<std::vector<ContainerInfo>> take();
 
  private:
-  ContainerDiscovery(HostRoots roots, std::chrono::milliseconds interval, UniqueFd event_fd)
-      : resolver_(std::move(roots)), interval_(interval), event_fd_(std::move(event_fd)) {}
+  ContainerDiscovery(HostRoots roots, std::chrono::milliseconds interval, CgroupChangeCount cgroup_changes,
+                     UniqueFd event_fd)
+      : resolver_(std::move(roots)),
+        interval_(interval),
+        cgroup_changes_(std::move(cgroup_changes)),
+        event_fd_(std::move(event_fd)) {}
   void loop();
+  bool retry_due(std::chrono::steady_clock::time_point now) const;
   struct Scan {
     std::vector<ContainerInfo> running;
     bool complete = true;  // false: the describe budget ran out, some containers wait for the next scan
@@ -54,6 +65,7 @@ class ContainerDiscovery {
   // a second.
   std::map<uint64_t, Retry> retries_;
   std::chrono::milliseconds interval_;
+  CgroupChangeCount cgroup_changes_;
   UniqueFd event_fd_;
   std::mutex mutex_;
   std::condition_variable wake_;
