@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   trace_cmd->add_option("-p,--pid", trace.pids, "Only events whose sender or target is this pid; repeatable")
       ->check(whole_number(1, 4194304));
   trace_cmd->add_option("-s,--signal", trace.signals, "Only this signal (name or number); repeatable. Default: all but SIGCHLD");
-  trace_cmd->add_option("-d,--duration", trace.duration_s, "Stop after this many seconds")->check(seconds_up_to(366 * 86400));
+  trace_cmd->add_option("-d,--duration", trace.duration_s, "Stop after this many seconds")->check(seconds_up_to(kMaxTraceDurationS));
   trace_cmd->add_flag("--json", trace.json, "JSON Lines instead of columns");
   trace_cmd->add_flag("--deliveries", trace.deliveries, "Also show when each signal is delivered (always in --json)");
   trace_cmd->add_flag("-v,--verbose", trace.verbose, "Show libbpf's own messages");
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   auto* stop_cmd = app.add_subcommand("safe-stop", "Drain a container's requests, then stop it with the signal that really stops it");
   stop_cmd->add_option("container", stop.container, "Container name, full or short id, or cgroup path")->required();
   stop_cmd->add_option("-t,--timeout", stop.timeout_s, "Seconds until SIGKILL (default: the runtime's stop timeout, else 10)")
-      ->check(seconds_up_to(86400));
+      ->check(seconds_up_to(kMaxSafeStopTimeoutS));
   stop_cmd->add_option("-q,--quiet", stop.quiet_ms, "Milliseconds without a request in flight that count as idle (default 1000)")
       ->check(whole_number(0, 600000));
   stop_cmd->add_option("-s,--signal", stop.signal, "Send this signal to init instead of the chosen plan");

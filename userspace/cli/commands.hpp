@@ -18,11 +18,15 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitKilled = 1;  // safe-stop: the container had to be SIGKILLed
 inline constexpr int kExitError = 2;   // bad input, missing privilege, unknown container, kernel without a probe
 
+// Limits the command line enforces (main.cpp): seconds beyond them would overflow a deadline.
+inline constexpr double kMaxTraceDurationS = 366 * 86400;
+inline constexpr double kMaxSafeStopTimeoutS = 86400;
+
 struct TraceOptions {
   std::vector<std::string> containers;  // names or ids
   std::vector<int> pids;
   std::vector<std::string> signals;  // names or numbers
-  std::optional<double> duration_s;
+  std::optional<double> duration_s;  // checked by the CLI: finite, > 0, <= kMaxTraceDurationS
   bool json = false;
   bool deliveries = false;  // also show signal_deliver rows in human output (JSON always has them)
   bool verbose = false;
@@ -35,8 +39,8 @@ namespace sigdrain {
 
 struct SafeStopOptions {
   std::string container;
-  std::optional<double> timeout_s;  // default: the runtime's stop timeout, else 10 s
-  std::optional<int> quiet_ms;      // default: label sigdrain.io/quiet-ms, else kDefaultQuiet
+  std::optional<double> timeout_s;  // default: the runtime's stop timeout, else 10 s; CLI-checked up to kMaxSafeStopTimeoutS
+  std::optional<int> quiet_ms;      // default: label sigdrain.io/quiet-ms, else kDefaultQuiet; CLI-checked >= 0
   std::optional<std::string> signal;
   std::optional<std::string> plan;
   bool dry_run = false;
