@@ -23,6 +23,10 @@ int run_version(bool features, bool json) {
   // What `sigdrain daemon` (hold-backend = auto) would use: ptrace, and BPF LSM for processes ptrace cannot guard.
   const std::string lsm_unavailable = env.bpf_lsm_unavailable_reason();
   const std::string hold_backends = lsm_unavailable.empty() ? "ptrace (BPF LSM where ptrace cannot guard)" : "ptrace";
+  // How `sigdrain daemon` notices new containers (daemon/discovery.hpp).
+  const std::string discovery = env.cgroup_tracepoints
+                                    ? "when a cgroup is made or removed (tracepoints cgroup:cgroup_mkdir/cgroup_rmdir)"
+                                    : "walks cgroupfs every 500 ms (no cgroup:cgroup_mkdir/cgroup_rmdir tracepoints)";
   nlohmann::json j = {
       {"version", SIGDRAIN_VERSION},
       {"kernel", u.release},
@@ -44,6 +48,7 @@ int run_version(bool features, bool json) {
          return "tracepoints: signal, sched, inet_sock_set_state (no requests in flight)";
        }())},
       {"hold_backend", hold_backends},
+      {"container_discovery", discovery},
   };
   if (json) {
     std::puts(j.dump().c_str());
@@ -62,6 +67,7 @@ int run_version(bool features, bool json) {
   std::printf("  probe set:                %s\n", j["probe_set"].get<std::string>().c_str());
   std::printf("  hold backend:             %s\n", hold_backends.c_str());
   std::printf("  BPF LSM hold:             %s\n", lsm_unavailable.empty() ? "available" : ("no: " + lsm_unavailable).c_str());
+  std::printf("  container discovery:      %s\n", discovery.c_str());
   return kExitOk;
 }
 

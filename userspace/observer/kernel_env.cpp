@@ -119,6 +119,8 @@ Result<KernelEnv> prepare_kernel_env() {
   }
   env.socket_data_tracepoints = tracepoint_exists(env.tracefs, "sock", "sock_send_length") &&
                                 tracepoint_exists(env.tracefs, "sock", "sock_recv_length");
+  env.cgroup_tracepoints = tracepoint_exists(env.tracefs, "cgroup", "cgroup_mkdir") &&
+                           tracepoint_exists(env.tracefs, "cgroup", "cgroup_rmdir");
   env.tracing_programs = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, nullptr) == 1;
   env.tcp_recvmsg_params = btf_function_params("tcp_recvmsg");
   env.lockdown = selected_lockdown(read_trimmed("/sys/kernel/security/lockdown"));

@@ -22,6 +22,7 @@ std::string_view request_probe_set_name(RequestProbeSet set);
 struct KernelEnv {
   std::string tracefs;  // where tracing/events lives, e.g. /sys/kernel/tracing
   bool socket_data_tracepoints = false;  // sock:sock_send_length / sock_recv_length (kernel >= 6.3)
+  bool cgroup_tracepoints = false;  // cgroup:cgroup_mkdir / cgroup_rmdir: the daemon walks cgroupfs only on change
   bool tracing_programs = false;  // BPF_PROG_TYPE_TRACING loads (fentry/fexit); lockdown=confidentiality refuses it
   // Parameters of tcp_recvmsg in the kernel's BTF: 6 while it had `nonblock` (before 5.19), 5 since; 0 if absent.
   int tcp_recvmsg_params = 0;
