@@ -8,7 +8,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-SIGDRAIN=${SIGDRAIN:-$REPO/build/sigdrain}
+SIGDRAIN=$(realpath -m "${SIGDRAIN:-$REPO/build/sigdrain}") # absolute: it becomes the unit's ExecStart
 
 # shellcheck source=scripts/lib/packages.sh
 source "$REPO/scripts/lib/packages.sh"

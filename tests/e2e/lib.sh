@@ -19,7 +19,8 @@
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
-E2E_SIGDRAIN=${SIGDRAIN:-$E2E_REPO/build/sigdrain} # the binary under test ($SIGDRAIN), for scenario scripts
+# The binary under test ($SIGDRAIN), for scenario scripts; absolute, since scripts hand it to units and containers.
+E2E_SIGDRAIN=$(realpath -m "${SIGDRAIN:-$E2E_REPO/build/sigdrain}")
 E2E_APPS_DIR=${E2E_APPS_DIR:-$E2E_DIR/apps}
 E2E_ROOTFS=${SIGDRAIN_E2E_ROOTFS:-/var/lib/sigdrain-e2e/rootfs}
 E2E_PREFIX=sde2e-
