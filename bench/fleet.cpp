@@ -1,7 +1,7 @@
 // Figures 5 and 6 with many containers: the daemon guarding a synthetic CRI-O fleet (tests/load/, `sigdrain_fleet`):
 // how long it takes to guard them all, its RSS and CPU idle and with connections open to the fleet, how long it
 // takes to let them all go; and the user-space discovery scan (ContainerResolver::list(), what the daemon runs
-// every 500 ms) without and with the fleet.
+// when a cgroup was made or removed) without and with the fleet.
 //
 // usage: bench_fleet OUT.json SIGDRAIN_BIN FLEET_BIN WORK_DIR CONTAINERS CONNECTIONS
 //   WORK_DIR holds the fleet (its CRI-O state), the daemon's state, config and log; it is emptied first.
