@@ -20,7 +20,11 @@
 namespace sigdrain {
 namespace {
 
+// The loop's idle wake-up, and how often discovery walks cgroupfs where the cgroup tracepoints cannot load.
 constexpr auto kDiscoveryInterval = std::chrono::milliseconds(500);
+// How often discovery looks at the cgroup change count: one atomic load, so it can look often and guard a new
+// container soon after its runtime describes it.
+constexpr auto kCgroupChangeLook = std::chrono::milliseconds(100);
 constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIGKILL is due, stop waiting for the exit
 // The BPF LSM backend refuses signals only while its lease runs: if the daemon dies, they pass again within
 // kLsmLease. The loop wakes at least every kDiscoveryInterval, well within it.
@@ -120,13 +124,15 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
     d->log(fmt::format("running in container {} ({}): not guarding it", own->name, own->id.substr(0, 12)));
   }
   ContainerDiscovery::CgroupChangeCount cgroup_changes;
+  auto look_interval = kDiscoveryInterval;
   if (auto counter = CgroupChangeCounter::start(); counter) {
     d->cgroup_changes_ = std::move(*counter);
     cgroup_changes = [counter = d->cgroup_changes_.get()] { return counter->count(); };
+    look_interval = kCgroupChangeLook;
   } else {
     d->log(fmt::format("discovery walks cgroupfs every {} ms: {}", kDiscoveryInterval.count(), counter.error().message));
   }
-  auto discovery = ContainerDiscovery::start(options.roots, kDiscoveryInterval, std::move(cgroup_changes));
+  auto discovery = ContainerDiscovery::start(options.roots, look_interval, std::move(cgroup_changes));
   if (!discovery) return discovery.error();
   d->discovery_ = std::move(*discovery);
   return d;
