@@ -23,6 +23,7 @@ TEST(Guard, AllButOptedOutOrOnlyLabelled) {
   EXPECT_FALSE(decide_guard({{"sigdrain.io/guard", "yes"}}, GuardMode::all).guard) << "malformed: not guessed";
   EXPECT_FALSE(decide_guard({}, GuardMode::labelled).guard);
   EXPECT_TRUE(decide_guard({{"sigdrain.io/guard", "true"}}, GuardMode::labelled).guard);
+  EXPECT_FALSE(decide_guard({{"sigdrain.io/guard", "true"}}, GuardMode::all, false).guard) << "undescribed: not guessed";
 }
 
 class JournalTest : public ::testing::Test {

@@ -238,11 +238,9 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
   for (auto& [id, info] : seen) {
     if (containers_.contains(id)) continue;
     Guarded g{info, false, ""};
-    GuardDecision decision = decide_guard(info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all);
-    if (info.init_pid <= 0) {
-      // Its labels (an opt-out among them) and init are unknown: leave it alone, and say so in `sigdrain ps`.
-      g.why_not = "its runtime does not describe it (yet): not guarded until it does";
-    } else if (!decision.guard) {
+    GuardDecision decision = decide_guard(info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all,
+                                          info.init_pid > 0);
+    if (!decision.guard) {
       g.why_not = decision.reason;
     } else {
       hold(g);

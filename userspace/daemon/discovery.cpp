@@ -62,7 +62,7 @@ ContainerDiscovery::Scan ContainerDiscovery::scan() {
       retry.backoff = std::min(retry.backoff * 2, kLongestRetry);
       retry.at = now + retry.backoff;
     }
-    if (info.running) out.running.push_back(std::move(info));
+    out.running.push_back(std::move(info));  // list() lists running containers only
   }
   // Past the budget some containers may not have been asked about: scan again without waiting.
   out.complete = std::chrono::steady_clock::now() < describe_until;

@@ -13,6 +13,8 @@ struct GuardDecision {
   std::string reason;  // why not, for `sigdrain ps` and the log
 };
 
-GuardDecision decide_guard(const std::map<std::string, std::string>& labels, GuardMode mode);
+// `described`: the runtime has described the container (labels and init known). One it has not may have opted out
+// in labels nobody could read yet: never guarded on guesswork.
+GuardDecision decide_guard(const std::map<std::string, std::string>& labels, GuardMode mode, bool described = true);
 
 }  // namespace sigdrain
