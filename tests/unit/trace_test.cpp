@@ -112,6 +112,21 @@ TEST_F(PodmanStopFixture, SigkillAfterSigtermIsAnEscalationAndTheExitIsTimed) {
   EXPECT_EQ(j["container"]["name"], "web");
 }
 
+// A SIGUSR1 handler that calls _exit(7): the exit is shown (the filter keeps exits with after_signal_ms) and timed.
+TEST_F(PodmanStopFixture, ExitAfterANonStopSignalIsTimedAgainstIt) {
+  (void)builder.build(signal_event(100, 4242, SIGUSR1, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs));
+  ExitEvent ex{};
+  ex.kind = SIGDRAIN_EV_EXIT;
+  ex.tgid = 4242;
+  ex.time_ns = 1020 * kMs;
+  ex.cause = SIGDRAIN_EXIT_CODE;
+  ex.cause_value = 7;
+  TraceRecord exit = builder.build(ex);
+  EXPECT_EQ(exit.exit_code, 7);
+  EXPECT_EQ(exit.after_signal_ms, 20);
+  EXPECT_EQ(exit.verdict, "exited with code 7, 20 ms after SIGUSR1");
+}
+
 TEST_F(PodmanStopFixture, ExitWithoutPriorSignalHasNullAfterSignal) {
   ExitEvent ex{};
   ex.kind = SIGDRAIN_EV_EXIT;

@@ -87,7 +87,7 @@ TraceRecord RecordBuilder::build(const ExitEvent& e) {
   if (e.cause == SIGDRAIN_EXIT_SIGNAL) r.killed_by = static_cast<int>(e.cause_value);
   if (e.cause == SIGDRAIN_EXIT_CODE) r.exit_code = static_cast<int>(e.cause_value);
   ExitFacts facts{.cause = e.cause, .value = e.cause_value};
-  if (auto last = story_.last_stop_signal(e.tgid); last && e.time_ns >= last->time_ns) {
+  if (auto last = story_.signal_before_exit(e.tgid); last && e.time_ns >= last->time_ns) {
     r.after_signal_ms = static_cast<int64_t>((e.time_ns - last->time_ns) / 1'000'000);
     facts.after_signal_ms = r.after_signal_ms;
     facts.last_stop_signal = last->signo;
