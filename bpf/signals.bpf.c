@@ -19,7 +19,7 @@
 #define SIG_DFL_VALUE 0
 #define SIG_IGN_VALUE 1
 
-/* Set before load. Bit n set: report signal n. 0 reports every signal. */
+/* Set before load. Bit n-1 set: report signal n (the kernel's sigset convention). 0 reports every signal. */
 const volatile __u64 signal_mask = 0;
 /* Report signal_deliver events (the exit cause is tracked either way). */
 const volatile __u32 report_deliver = 1;
@@ -52,6 +52,17 @@ struct {
   __type(value, __u32);
 } thread_exit_codes SEC(".maps");
 
+/* The last signal generated (not ignored) to a task, keyed by the target pid of signal_generate (a tid or tgid).
+ * When a fatal default-action signal is sent, complete_signal() makes it a group exit: the exit status is that
+ * signal, and every thread gets a SIGKILL without a signal_generate, which get_signal() reports as a
+ * signal_deliver of SIGKILL. This map tells that internal SIGKILL from a real one (kill -9, a runtime's). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u32);
+} generated_fatal SEC(".maps");
+
 /* The stable layout of syscalls:sys_enter_exit{,_group} (see their format files). */
 struct syscall_enter_exit_ctx {
   __u64 common; /* struct trace_entry */
@@ -75,7 +86,7 @@ struct signal_generate_ctx {
 
 static __always_inline int wanted(int sig) {
   if (sig <= 0 || sig > 64) return 0;
-  return signal_mask == 0 || (signal_mask & (1ULL << sig));
+  return signal_mask == 0 || (signal_mask & (1ULL << (sig - 1)));
 }
 
 static __always_inline void count(int idx) { __sync_fetch_and_add(&counters[idx], 1); }
@@ -93,6 +104,12 @@ static __always_inline int default_is_fatal(int sig) {
 SEC("tracepoint/signal/signal_generate")
 int on_signal_generate(struct signal_generate_ctx *ctx) {
   int sig = ctx->sig;
+  if (ctx->result == SIGDRAIN_RESULT_DELIVERED && sig > 0 && default_is_fatal(sig)) {
+    __u32 target = ctx->pid, s = sig;
+    __u32 *old = bpf_map_lookup_elem(&generated_fatal, &target);
+    /* The first fatal signal decides a group exit; a later SIGKILL wins (the earlier one may be blocked). */
+    if (!old || sig == SIGKILL_NR) bpf_map_update_elem(&generated_fatal, &target, &s, BPF_ANY);
+  }
   if (!wanted(sig)) return 0;
   struct sigdrain_signal_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
@@ -126,7 +143,33 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
 
-  if (handler == SIG_DFL_VALUE && default_is_fatal(sig)) {
+  int internal_kill = 0;
+  if (sig == SIGKILL_NR) {
+    /* The fatal signal this SIGKILL stands for: the one generated to this thread or its process. */
+    __u32 tid = (__u32)id;
+    __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &tid);
+    if (!gen) gen = bpf_map_lookup_elem(&generated_fatal, &tgid);
+    if (!gen || *gen != SIGKILL_NR) {
+      /* No SIGKILL was sent: the kernel's group kill for exit_group(), exec, a core dump or signal *gen. */
+      internal_kill = 1;
+      if (gen) {
+        struct exit_cause *old = bpf_map_lookup_elem(&group_exit_causes, &tgid);
+        if (!old) {
+          struct exit_cause c = {.cause = SIGDRAIN_EXIT_SIGNAL, .value = *gen};
+          bpf_map_update_elem(&group_exit_causes, &tgid, &c, BPF_ANY);
+        }
+      }
+    }
+  } else if (handler != SIG_DFL_VALUE) {
+    /* Caught or ignored: this signal no longer decides how the process ends. */
+    __u32 tid = (__u32)id;
+    __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &tid);
+    if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &tid);
+    gen = bpf_map_lookup_elem(&generated_fatal, &tgid);
+    if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &tgid);
+  }
+
+  if (handler == SIG_DFL_VALUE && default_is_fatal(sig) && !internal_kill) {
     /* A fatal default action: the group dies of this signal, unless it already called exit_group().
      * SIGKILL reaches every thread of a dying group (also after exit_group), so it never overrides a code. */
     struct exit_cause *old = bpf_map_lookup_elem(&group_exit_causes, &tgid);
@@ -138,7 +181,7 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
     }
   }
 
-  if (!report_deliver || !wanted(sig)) return 0;
+  if (internal_kill || !report_deliver || !wanted(sig)) return 0;
   struct sigdrain_deliver_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
     count(SIGDRAIN_CNT_RINGBUF_DROPS);
@@ -191,7 +234,9 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   __u32 thread_status = thread_code ? *thread_code : 0;
   int had_thread_code = thread_code != 0;
   if (thread_code) bpf_map_delete_elem(&thread_exit_codes, &tid);
+  bpf_map_delete_elem(&generated_fatal, &tid);
   if (!group_dead) return 0;
+  bpf_map_delete_elem(&generated_fatal, &tgid);
 
   struct sigdrain_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {

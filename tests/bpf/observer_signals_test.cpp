@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "observer/observer.hpp"
+#include "signals/signal_names.hpp"
 
 namespace sigdrain {
 namespace {
@@ -233,11 +234,76 @@ TEST(ObserverSignals, PidNamespaceInitWithoutHandlerIgnoresSigterm) {
   EXPECT_EQ(gen->result, SIGDRAIN_RESULT_IGNORED) << "the kernel drops a default-action signal to a namespace init";
 }
 
+// The exit event of `pid` carries the cause and value wait() saw in `status`.
+void expect_exit_as_waited(EventLog& log, Observer& obs, pid_t pid, int status) {
+  auto ex = log.wait_for<ExitEvent>(obs, [&](const ExitEvent& e) { return e.tgid == (__u32)pid; });
+  ASSERT_TRUE(ex);
+  if (WIFSIGNALED(status)) {
+    EXPECT_EQ(ex->cause, SIGDRAIN_EXIT_SIGNAL);
+    EXPECT_EQ(ex->cause_value, (__u32)WTERMSIG(status));
+  } else {
+    EXPECT_EQ(ex->cause, SIGDRAIN_EXIT_CODE);
+    EXPECT_EQ(ex->cause_value, (__u32)WEXITSTATUS(status));
+  }
+}
+
+// The kernel turns a fatal default-action SIGTERM into a group exit with a SIGKILL nobody sent
+// (complete_signal); the process dies of SIGTERM, as wait() says, and that SIGKILL is not reported.
+TEST(ObserverSignals, SigtermWithoutHandlerIsTheCauseAndNoSigkillIsReported) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(nullptr);
+  ASSERT_EQ(kill(w.pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(w.pid, &status, 0), w.pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  ASSERT_EQ(WTERMSIG(status), SIGTERM);
+  expect_exit_as_waited(log, *obs, w.pid, status);
+  auto del = log.wait_for<DeliverEvent>(*obs, [&](const DeliverEvent& e) { return e.tgid == (__u32)w.pid && e.sig == SIGKILL; });
+  EXPECT_FALSE(del) << "an internal group-kill SIGKILL was reported as delivered";
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGKILL; });
+  EXPECT_FALSE(gen);
+}
+
+void exit_seven(int) { _exit(7); }
+
+TEST(ObserverSignals, HandlerThatExitsGivesItsExitCode) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(exit_seven);
+  ASSERT_EQ(kill(w.pid, SIGUSR1), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(w.pid, &status, 0), w.pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 7);
+  expect_exit_as_waited(log, *obs, w.pid, status);
+}
+
+// A real SIGKILL is still a signal with its sender and a delivery, and the cause of death.
+TEST(ObserverSignals, RealSigkillIsReportedWithItsSender) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  Waiter w(nullptr);
+  ASSERT_EQ(kill(w.pid, SIGKILL), 0);
+  auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGKILL; });
+  ASSERT_TRUE(gen);
+  EXPECT_EQ(gen->sender_tgid, (__u32)getpid());
+  auto del = log.wait_for<DeliverEvent>(*obs, [&](const DeliverEvent& e) { return e.tgid == (__u32)w.pid && e.sig == SIGKILL; });
+  EXPECT_TRUE(del);
+  int status = 0;
+  ASSERT_EQ(waitpid(w.pid, &status, 0), w.pid);
+  ASSERT_EQ(WTERMSIG(status), SIGKILL);
+  expect_exit_as_waited(log, *obs, w.pid, status);
+}
+
 TEST(ObserverSignals, SignalMaskFiltersInTheKernel) {
   EventLog log;
   ObserverOptions opts;
   opts.sockets = false;
-  opts.signal_mask = 1ULL << SIGUSR2;
+  opts.signal_mask = signal_bit(SIGUSR2);
   auto obs = Observer::start(opts, log.handler());
   ASSERT_TRUE(obs) << obs.error().message;
   Waiter w(on_signal);

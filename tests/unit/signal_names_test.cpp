@@ -49,3 +49,12 @@ TEST(SignalNames, StopSignalsAreTheFourThatEndServers) {
 
 }  // namespace
 }  // namespace sigdrain
+
+// One convention with the kernel's sigset_t, /proc's SigCgt and bpf/signals.bpf.c: signal n is bit n-1.
+TEST(SignalNames, SignalNIsBitNMinusOne) {
+  EXPECT_EQ(sigdrain::signal_bit(1), 1ULL);
+  EXPECT_EQ(sigdrain::signal_bit(SIGTERM), 1ULL << 14);
+  EXPECT_EQ(sigdrain::signal_bit(64), 1ULL << 63);
+  EXPECT_EQ(sigdrain::signal_bit(0), 0ULL);
+  EXPECT_EQ(sigdrain::signal_bit(65), 0ULL);
+}

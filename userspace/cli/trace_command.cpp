@@ -36,12 +36,12 @@ void install_stop_handlers() {
 }
 
 uint64_t signal_mask_for(const std::vector<std::string>& signals) {
-  if (signals.empty()) return ~0ULL & ~(1ULL << SIGCHLD) & ~1ULL;  // all but SIGCHLD: it fires on every exit
+  if (signals.empty()) return ~0ULL & ~signal_bit(SIGCHLD);  // all but SIGCHLD: it fires on every exit
   uint64_t mask = 0;
   for (const auto& s : signals) {
     auto n = parse_signal(s);
     if (!n) throw UserError(fmt::format("--signal {}: not a signal name or number (1-64)", s));
-    mask |= 1ULL << *n;
+    mask |= signal_bit(*n);
   }
   return mask;
 }

@@ -84,7 +84,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   }
 
   ObserverOptions obs;
-  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= 1ULL << s;
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= signal_bit(s);
   obs.report_deliver = false;
   Daemon* self = d.get();
   auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });

@@ -17,7 +17,7 @@
 namespace sigdrain {
 
 struct ObserverOptions {
-  uint64_t signal_mask = 0;     // bit n set: report signal n; 0 reports all
+  uint64_t signal_mask = 0;     // signal_bit(n) set: report signal n; 0 reports all
   bool report_deliver = true;   // signal_deliver events (exit causes are tracked regardless)
   bool sockets = true;          // load the socket programs
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)

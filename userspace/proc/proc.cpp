@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "signals/signal_names.hpp"
 #include "util/fd.hpp"
 
 namespace sigdrain {
@@ -90,7 +91,7 @@ std::string_view disposition_name(Disposition d) {
 
 Disposition SignalMasks::disposition(int signo) const {
   if (signo < 1 || signo > 64) return Disposition::default_action;
-  const uint64_t bit = 1ULL << (signo - 1);
+  const uint64_t bit = signal_bit(signo);
   if (caught & bit) return Disposition::handler;
   if (ignored & bit) return Disposition::ignore;
   if (blocked & bit) return Disposition::blocked;

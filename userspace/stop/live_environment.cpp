@@ -8,6 +8,7 @@
 #include "containers/cgroup_path.hpp"
 #include "proc/pidfd.hpp"
 #include "proc/net_tcp.hpp"
+#include "signals/signal_names.hpp"
 #include "util/files.hpp"
 
 namespace sigdrain {
@@ -27,7 +28,7 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   env->init_pidfd_ = open_pidfd(container.init_pid);
   if (!env->init_pidfd_) return Error::sys(errno, fmt::format("cannot open the container's init (pid {})", container.init_pid));
   ObserverOptions options;
-  options.signal_mask = 1ULL << SIGKILL;  // only exits matter here; they are reported regardless of the mask
+  options.signal_mask = signal_bit(SIGKILL);  // only exits matter here; they are reported regardless of the mask
   options.report_deliver = false;
   LiveStopEnvironment* self = env.get();
   auto observer = Observer::start(options, [self](const ObservedEvent& ev) {
