@@ -7,6 +7,7 @@
 #include "trace/record_builder.hpp"
 #include "trace/signal_story.hpp"
 #include "trace/verdict.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -125,6 +126,19 @@ TEST_F(PodmanStopFixture, ExitAfterANonStopSignalIsTimedAgainstIt) {
   EXPECT_EQ(exit.exit_code, 7);
   EXPECT_EQ(exit.after_signal_ms, 20);
   EXPECT_EQ(exit.verdict, "exited with code 7, 20 ms after SIGUSR1");
+}
+
+// A process may name itself "\xff": its record is still one line of valid JSON, with U+FFFD for the bad byte.
+TEST_F(PodmanStopFixture, InvalidUtf8CommDoesNotBreakJson) {
+  dir.views[4242].comm = "\xff\xfeweb";
+  TraceRecord r = builder.build(signal_event(100, 4242, SIGTERM, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs));
+  auto j = to_json(r);
+  EXPECT_THROW((void)j.dump(), nlohmann::json::type_error) << "the default dump() would have thrown";
+  std::string text;
+  ASSERT_NO_THROW(text = json_text(j));
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  auto back = nlohmann::json::parse(text);
+  EXPECT_EQ(back["target"]["comm"], "\xEF\xBF\xBD\xEF\xBF\xBDweb");
 }
 
 TEST_F(PodmanStopFixture, ExitWithoutPriorSignalHasNullAfterSignal) {

@@ -13,6 +13,7 @@
 #include "policy/plan.hpp"
 #include "proc/proc.hpp"
 #include "signals/signal_names.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -71,7 +72,7 @@ int run_check(const CheckOptions& options) {
       {"advice", why.advice},
   };
   if (options.json) {
-    std::puts(j.dump().c_str());
+    std::puts(json_text(j).c_str());
     return kExitOk;
   }
   std::string argv;

@@ -14,6 +14,7 @@
 #include "stop/live_environment.hpp"
 #include "stop/stop_session.hpp"
 #include "trace/live_directory.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -62,7 +63,7 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
       {"open_inbound", stats ? nlohmann::json(std::max<int64_t>(stats->open_inbound, 0)) : nlohmann::json(nullptr)},
   };
   if (json) {
-    std::puts(j.dump().c_str());
+    std::puts(json_text(j).c_str());
     return;
   }
   std::printf("would stop %s (%s), nothing is changed:\n", info.name.c_str(), j["container"]["runtime"].get<std::string>().c_str());
@@ -119,7 +120,7 @@ int run_safe_stop(const SafeStopOptions& options) {
   report.runtime = std::string(runtime_name(info.runtime));
   env->clear_progress();
   if (options.json)
-    std::puts(to_json(report).dump().c_str());
+    std::puts(json_text(to_json(report)).c_str());
   else
     std::fputs(human_report(report).c_str(), stdout);
   std::fflush(stdout);  // the report is out before the BPF programs are detached, which takes a moment

@@ -18,6 +18,7 @@
 #include "trace/live_directory.hpp"
 #include "trace/record_builder.hpp"
 #include "util/result.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -58,7 +59,7 @@ class LostEventsReport {
                  static_cast<unsigned long long>(lost_total));
     if (json_) {
       nlohmann::json j = {{"event", "lost"}, {"lost_total", lost_total}, {"lost_since_last", lost_total - reported_}};
-      std::fputs((j.dump() + "\n").c_str(), stdout);
+      std::fputs((json_text(j) + "\n").c_str(), stdout);
       std::fflush(stdout);
     }
     reported_ = lost_total;
@@ -127,7 +128,7 @@ int run_trace(const TraceOptions& options) {
   auto emit = [&](const TraceRecord& r) {
     if (!filter.matches(r)) return;
     if (options.json) {
-      std::fputs((to_json(r).dump() + "\n").c_str(), stdout);
+      std::fputs((json_text(to_json(r)) + "\n").c_str(), stdout);
     } else {
       if (r.type == TraceEventType::deliver && !options.deliveries) return;
       std::fputs((human_row(r) + "\n").c_str(), stdout);

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "observer/kernel_env.hpp"
 #include "util/result.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 
@@ -51,7 +52,7 @@ int run_version(bool features, bool json) {
       {"container_discovery", discovery},
   };
   if (json) {
-    std::puts(j.dump().c_str());
+    std::puts(json_text(j).c_str());
     return kExitOk;
   }
   std::printf("sigdrain %s on Linux %s\n", SIGDRAIN_VERSION, u.release);

@@ -16,6 +16,7 @@
 #include "proc/pidfd.hpp"
 #include "signals/signal_names.hpp"
 #include "trace/live_directory.hpp"
+#include "util/json.hpp"
 
 namespace sigdrain {
 namespace {
@@ -142,7 +143,7 @@ Daemon::~Daemon() = default;
 
 void Daemon::log(const std::string& line) const {
   if (options_.log_format == LogFormat::json) {
-    std::fprintf(stderr, "%s\n", nlohmann::json{{"level", "info"}, {"msg", line}}.dump().c_str());
+    std::fprintf(stderr, "%s\n", json_text(nlohmann::json{{"level", "info"}, {"msg", line}}).c_str());
   } else {
     std::fprintf(stderr, "sigdrain: %s\n", line.c_str());
   }
@@ -161,7 +162,7 @@ void Daemon::log_lost_events() {
 
 void Daemon::log_stop(const StopReport& report) {
   if (options_.log_format == LogFormat::json)
-    std::fputs((to_json(report).dump() + "\n").c_str(), stdout);
+    std::fputs((json_text(to_json(report)) + "\n").c_str(), stdout);
   else
     std::fputs(human_report(report).c_str(), stdout);
   std::fflush(stdout);
@@ -525,7 +526,7 @@ std::string Daemon::answer(const std::string& request) {
                  : stops_.at(id).phase == Phase::draining            ? "draining"
                                                                      : "stopping";
     j["last_stop"] = last_stops_.contains(id) ? last_stops_.at(id) : nlohmann::json(nullptr);
-    out += j.dump() + "\n";
+    out += json_text(j) + "\n";
   }
   return out;
 }

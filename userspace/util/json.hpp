@@ -1,8 +1,10 @@
-// Reading fields of untrusted JSON (runtime state, journal records) without exceptions or lossy casts.
+// Reading fields of untrusted JSON (runtime state, journal records) without exceptions or lossy casts, and
+// writing JSON that holds untrusted bytes.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +28,12 @@ inline std::optional<int64_t> json_integer(const nlohmann::json& obj, const char
   }
   if (v->is_number_integer()) return v->get<int64_t>();
   return std::nullopt;
+}
+
+// One line of JSON for output. comm, cmdline, labels and paths are bytes from outside, not UTF-8: invalid
+// sequences become U+FFFD instead of the type_error 316 that nlohmann's default dump() throws.
+inline std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace sigdrain
