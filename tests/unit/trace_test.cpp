@@ -141,6 +141,15 @@ TEST_F(PodmanStopFixture, InvalidUtf8CommDoesNotBreakJson) {
   EXPECT_EQ(back["target"]["comm"], "\xEF\xBF\xBD\xEF\xBF\xBDweb");
 }
 
+// A process gone (or a zombie) before its /proc was read: its disposition is unknown, not "no handler".
+TEST_F(PodmanStopFixture, UnreadableDispositionIsUnknown) {
+  dir.masks.erase(4242);
+  TraceRecord r = builder.build(signal_event(100, 4242, SIGHUP, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs));
+  EXPECT_FALSE(r.disposition);
+  EXPECT_EQ(to_json(r)["disposition"], "unknown");
+  EXPECT_EQ(r.verdict, "delivered; disposition unknown (the process was gone before it could be read)");
+}
+
 TEST_F(PodmanStopFixture, ExitWithoutPriorSignalHasNullAfterSignal) {
   ExitEvent ex{};
   ex.kind = SIGDRAIN_EV_EXIT;

@@ -44,7 +44,8 @@ std::optional<uint32_t> LiveProcessDirectory::tgid_of(uint32_t pid) {
 
 std::optional<SignalMasks> LiveProcessDirectory::signal_masks(uint32_t pid) {
   auto status = proc_.status(static_cast<pid_t>(pid));
-  if (!status) return std::nullopt;
+  // A zombie's signal handlers are already gone (SigCgt reads 0): that is not "no handler", it is unknown.
+  if (!status || status->state == 'Z' || status->state == 'X') return std::nullopt;
   return status->masks;
 }
 

@@ -37,6 +37,11 @@ nlohmann::json or_null(const std::optional<T>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
+// "unknown" where the kernel data and a timely /proc read could not tell: never a guessed "default".
+std::string disposition_text(const std::optional<Disposition>& d) {
+  return d ? std::string(disposition_name(*d)) : "unknown";
+}
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
   auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
@@ -84,7 +89,7 @@ nlohmann::json to_json(const TraceRecord& r) {
       j["sender"] = process_json(r.sender);
       j["target"] = process_json(r.target);
       j["result"] = r.result;
-      j["disposition"] = r.disposition ? nlohmann::json(std::string(disposition_name(*r.disposition))) : nullptr;
+      j["disposition"] = disposition_text(r.disposition);
       j["inflight"] = or_null(r.inflight);
       if (r.escalation_after_ms) j["escalation_after_ms"] = *r.escalation_after_ms;
       break;
@@ -92,7 +97,7 @@ nlohmann::json to_json(const TraceRecord& r) {
       j["signal"] = signal_name(r.signo);
       j["signo"] = r.signo;
       j["target"] = process_json(r.target);
-      j["disposition"] = r.disposition ? nlohmann::json(std::string(disposition_name(*r.disposition))) : nullptr;
+      j["disposition"] = disposition_text(r.disposition);
       break;
     case TraceEventType::exit:
       j["pid"] = r.target.pid;
