@@ -8,6 +8,7 @@
 #include "trace/signal_story.hpp"
 #include "trace/verdict.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -148,6 +149,18 @@ TEST_F(PodmanStopFixture, UnreadableDispositionIsUnknown) {
   EXPECT_FALSE(r.disposition);
   EXPECT_EQ(to_json(r)["disposition"], "unknown");
   EXPECT_EQ(r.verdict, "delivered; disposition unknown (the process was gone before it could be read)");
+}
+
+TEST(PrintableText, EscapesEveryByteThatIsNotPrintableAscii) {
+  EXPECT_EQ(printable_text("web-1"), "web-1");
+  EXPECT_EQ(printable_text("\xff\n\x1b[2J\\"), "\\xff\\x0a\\x1b[2J\\x5c");
+}
+
+TEST_F(PodmanStopFixture, HumanRowEscapesTheComm) {
+  dir.views[4242].comm = "\xff" "a\nb";
+  std::string row = human_row(builder.build(signal_event(100, 4242, SIGTERM, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs)));
+  EXPECT_NE(row.find("\\xffa\\x0ab[4242"), std::string::npos) << row;
+  EXPECT_EQ(row.find('\xff'), std::string::npos);
 }
 
 TEST_F(PodmanStopFixture, ExitWithoutPriorSignalHasNullAfterSignal) {

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "daemon/control.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 
@@ -34,8 +35,9 @@ int run_ps(const PsOptions& options) {
     std::string guard = j.value("guarded", false)
                             ? "held by " + j.value("backend", "ptrace") + (backend_why.empty() ? "" : " (" + backend_why + ")")
                             : "no: " + j.value("why_not", "");
-    std::fputs(fmt::format(kRow, name.substr(0, 28), j.value("runtime", ""), j.value("init_pid", 0), j.value("init_comm", "-"),
-                           disposition, j.value("inflight", 0), j.value("open_inbound", 0), j.value("state", ""), guard)
+    std::fputs(fmt::format(kRow, printable_text(name.substr(0, 28)), j.value("runtime", ""), j.value("init_pid", 0),
+                           printable_text(j.value("init_comm", "-")), disposition, j.value("inflight", 0),
+                           j.value("open_inbound", 0), j.value("state", ""), printable_text(guard))
                    .c_str(),
                stdout);
   }

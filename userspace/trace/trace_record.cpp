@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "signals/signal_names.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -63,14 +64,15 @@ std::string clock_time(std::chrono::system_clock::time_point t) {
 
 std::string process_cell(const ProcessView& p) {
   if (p.kernel) return "[kernel]";
-  if (p.ns_pid && *p.ns_pid != p.pid) return fmt::format("{}[{}/{}]", p.comm, p.pid, *p.ns_pid);
-  return fmt::format("{}[{}]", p.comm, p.pid);
+  const std::string comm = printable_text(p.comm);
+  if (p.ns_pid && *p.ns_pid != p.pid) return fmt::format("{}[{}/{}]", comm, p.pid, *p.ns_pid);
+  return fmt::format("{}[{}]", comm, p.pid);
 }
 
 std::string container_cell(const std::optional<ContainerView>& c) {
   if (!c) return "host";
   std::string label = c->name.empty() ? c->id.substr(0, 12) : c->name;
-  return fmt::format("{}({})", label, c->runtime);
+  return fmt::format("{}({})", printable_text(label), c->runtime);
 }
 
 std::string fit(std::string s, size_t width) {
