@@ -57,6 +57,17 @@ guarded_stop() {
 start_daemon
 [[ -n $E2E_DAEMON_PID ]] && kill -0 "$E2E_DAEMON_PID" 2>/dev/null || e2e_die "the daemon did not start: $(cat "$E2E_WORK_DIR/daemon.err")"
 
+# Issue #12: every thread of the daemon blocks SIGCHLD. A thread that does not takes the SIGCHLD of a tracee's
+# stop and drops it; the loop then sleeps out its idle timeout while a new app thread waits at its clone.
+threads=0 unblocked=""
+for f in /proc/"$E2E_DAEMON_PID"/task/*/status; do
+  mask=$(awk '/^SigBlk:/ {print $2}' "$f") || continue
+  threads=$((threads + 1))
+  (((16#$mask >> (17 - 1)) & 1)) || unblocked+=" $(awk '/^Name:/ {print $2}' "$f")($mask)"
+done
+((threads >= 2)) && [[ -z $unblocked ]] && e2e_pass "all $threads daemon threads block SIGCHLD" ||
+  e2e_fail "daemon threads not blocking SIGCHLD:${unblocked:- none, but only $threads thread(s) seen}"
+
 # A second daemon refuses to fight the first.
 if out=$("$SIGDRAIN" daemon --state-dir "$STATE_DIR" 2>&1 </dev/null); then
   e2e_fail "a second daemon started"
@@ -103,6 +114,16 @@ sleep 1
 timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
 stopper=$!
 sleep 1.5 # held now: requests keep the container busy
+# The test means something only if a hold is in place: the daemon logged it and the container drains.
+held_log=no
+for _ in $(seq 30); do
+  grep -q "holding SIGTERM sent to $name" "$E2E_WORK_DIR/daemon.err" 2>/dev/null && { held_log=yes; break; }
+  sleep 0.1
+done
+state=$("$SIGDRAIN" ps --json --state-dir "$STATE_DIR" | grep "\"$name\"")
+state=$(e2e_json_get "$state" state)
+[[ $held_log == yes && $state == draining ]] && e2e_pass "SIGKILL during a hold: SIGTERM held ($name draining)" ||
+  e2e_fail "SIGKILL during a hold: no hold in place (log: $held_log, state: $state)"
 e2e_loadgen_begin_stop
 e2e_time_ms podman kill -s KILL "$name"
 e2e_wait_not_running "$name" 5 && e2e_pass "SIGKILL during a hold ended the container at once" || e2e_fail "SIGKILL during a hold did not end it"

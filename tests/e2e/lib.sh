@@ -23,7 +23,7 @@ E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
 E2E_SIGDRAIN=$(realpath -m "${SIGDRAIN:-$E2E_REPO/build/sigdrain}")
 E2E_APPS_DIR=${E2E_APPS_DIR:-$E2E_DIR/apps}
 E2E_ROOTFS=${SIGDRAIN_E2E_ROOTFS:-/var/lib/sigdrain-e2e/rootfs}
-E2E_PREFIX=sde2e-
+E2E_PREFIX=${SIGDRAIN_E2E_PREFIX:-sde2e-} # container names; parallel worktrees set their own
 E2E_OWNER_LABEL=sigdrain-e2e.owner-pid
 E2E_RUN_ID=$$
 E2E_WORK_DIR=""        # per-run temp dir (loadgen output), made by e2e_init
@@ -43,10 +43,20 @@ e2e_die() { echo "e2e: error: $*" >&2; exit 2; }
 e2e_pass() { E2E_PASSED=$((E2E_PASSED + 1)); echo "PASS: $*"; }
 e2e_fail() { E2E_FAILED=$((E2E_FAILED + 1)); echo "FAIL: $*"; }
 
-# Prints the counts; returns 1 if any check failed or none ran.
+# e2e_judge_error WHAT: a Python judge (loadgen.py, prom_parse.py, an inline json reader) failed. Often called
+# inside $(...), where e2e_fail's count would be lost, so it is kept in a file that e2e_summary counts.
+e2e_judge_error() {
+  echo "FAIL: judge: $*" >&2
+  [[ -n ${E2E_WORK_DIR:-} ]] && echo "$*" >>"$E2E_WORK_DIR/judge_errors"
+}
+
+# Prints the counts; returns 1 if any check failed, any judge failed or none ran.
 e2e_summary() {
-  echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
-  ((E2E_FAILED == 0 && E2E_PASSED > 0))
+  local judge_errors=0
+  [[ -n ${E2E_WORK_DIR:-} && -s $E2E_WORK_DIR/judge_errors ]] && judge_errors=$(wc -l <"$E2E_WORK_DIR/judge_errors")
+  ((judge_errors > 0)) && sed 's/^/  judge failed: /' "$E2E_WORK_DIR/judge_errors"
+  echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed, $judge_errors judge errors"
+  ((E2E_FAILED == 0 && judge_errors == 0 && E2E_PASSED > 0))
 }
 
 e2e_now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -244,13 +254,19 @@ e2e_loadgen_wait() {
     finished=0
     e2e_log "load generator did not finish within ${timeout_s}s"
   fi
-  wait "$pid" 2>/dev/null
+  local status=0
+  wait "$pid" 2>/dev/null || status=$?
   E2E_LOADGEN_PID=""
+  if ((finished && status != 0)); then
+    e2e_judge_error "loadgen.py exited with status $status"
+    return 1
+  fi
   ((finished)) && [[ -s $E2E_LOADGEN_OUT ]] || return 1
   E2E_LOADGEN_JSON=$(<"$E2E_LOADGEN_OUT")
 }
 
 # e2e_json_get JSON KEY: prints one top-level field of a JSON object (objects as compact JSON, null as "null").
 e2e_json_get() {
-  python3 -c 'import json, sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list)) else ("null" if v is None else v))' "$1" "$2"
+  python3 -c 'import json, sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list)) else ("null" if v is None else v))' "$1" "$2" ||
+    { e2e_judge_error "e2e_json_get $2 of: ${1:0:200}"; return 1; }
 }

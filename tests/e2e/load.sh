@@ -153,7 +153,8 @@ while IFS= read -r line; do
     FAIL:*) e2e_fail "${line#FAIL: }" ;;
     *) echo "$line" ;;
   esac
-done < <(python3 "$E2E_REPO/tests/load/check_stops.py" "$WORK/stops.jsonl" "$WORK/daemon.out" "$WORK/daemon.err")
+done < <(python3 "$E2E_REPO/tests/load/check_stops.py" "$WORK/stops.jsonl" "$WORK/daemon.out" "$WORK/daemon.err" ||
+  echo "FAIL: check_stops.py exited $?")
 
 # The stopped containers' cgroups are gone: the daemon forgets them at its next discovery.
 sleep 1

@@ -56,6 +56,8 @@ samples = [s for f in families.values() for s in f["samples"] if s["name"] == sa
 total = sum(s["value"] for s in samples if all(s["labels"].get(k) == v for k, v in wanted.items()))
 print(int(total) if total == int(total) else total)
 EOF
+  local status=$?
+  ((status == 0)) || { e2e_judge_error "value $*: python exited $status"; return 1; }
 }
 
 # --- bad input ---------------------------------------------------------------------------------------------------

@@ -3,11 +3,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
 
 #include <csignal>
 
 #include <gtest/gtest.h>
 
+#include "daemon/daemon.hpp"
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
 
@@ -15,6 +19,32 @@ namespace sigdrain {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The SigBlk mask of the calling thread, from /proc/thread-self/status.
+uint64_t own_blocked_mask() {
+  std::ifstream status("/proc/thread-self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("SigBlk:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  return 0;
+}
+
+// Issue #12: the discovery and metrics threads did not block SIGCHLD, so a tracee's stop was reported to one of
+// them and lost. A thread started after block_daemon_signals() (as Daemon::make() starts its threads) blocks it.
+TEST(DaemonSignals, ThreadsStartedAfterTheBlockInheritIt) {
+  uint64_t before = 0, inherited = 0;
+  std::thread outer([&] {  // a thread of its own, so the test runner's mask stays as it was
+    before = own_blocked_mask();
+    block_daemon_signals();
+    std::thread inner([&] { inherited = own_blocked_mask(); });
+    inner.join();
+  });
+  outer.join();
+  const uint64_t sigchld_bit = uint64_t{1} << (SIGCHLD - 1);
+  EXPECT_EQ(before & sigchld_bit, 0u) << "the test needs a thread that does not block SIGCHLD to start with";
+  EXPECT_NE(inherited & sigchld_bit, 0u);
+  sigset_t set = daemon_signalfd_signals();
+  EXPECT_EQ(sigismember(&set, SIGCHLD), 1);
+}
 
 TEST(Guard, AllButOptedOutOrOnlyLabelled) {
   EXPECT_TRUE(decide_guard({}, GuardMode::all).guard);

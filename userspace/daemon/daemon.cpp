@@ -66,7 +66,20 @@ Result<UniqueFd> take_lock(const std::string& state_dir) {
 
 }  // namespace
 
+sigset_t daemon_signalfd_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  return set;
+}
+
+void block_daemon_signals() {
+  sigset_t set = daemon_signalfd_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
+  block_daemon_signals();  // before the metrics, observer and discovery threads start: they inherit the mask
   std::unique_ptr<Daemon> d(new Daemon(options));
   if (::mkdir(options.state_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::sys(errno, fmt::format("cannot create {}", options.state_dir));
@@ -537,10 +550,8 @@ int Daemon::run(const std::atomic<bool>& stop) {
                   options_.guard_labelled_only ? "containers labelled sigdrain.io/guard=true" : "all containers"));
   // Sleep in one epoll until something happens: a tracee stopped (ptrace reports it with SIGCHLD, read through a
   // signalfd), BPF events, a control client, a finished discovery scan, or the next drain tick.
-  sigset_t sigchld;
-  sigemptyset(&sigchld);
-  sigaddset(&sigchld, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &sigchld, nullptr);
+  block_daemon_signals();  // already, since make(); a no-op then
+  sigset_t sigchld = daemon_signalfd_signals();
   UniqueFd sigchld_fd(::signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd(), discovery_->event_fd(),

@@ -2,6 +2,8 @@
 // then carries out their stop plan. All ptrace calls happen on the thread that runs Daemon::run().
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -29,6 +31,13 @@
 #include "util/fd.hpp"
 
 namespace sigdrain {
+
+// The signals Daemon::run() reads through its signalfd (SIGCHLD: a tracee stopped). Each must be blocked in every
+// thread of the daemon: the kernel hands a process-directed SIGCHLD to any thread that does not block it, and there
+// it is lost, so the loop would sleep out its idle timeout while a tracee waits.
+sigset_t daemon_signalfd_signals();
+// Blocks them in the calling thread. Daemon::make() calls it before it starts any thread, so all threads inherit it.
+void block_daemon_signals();
 
 class Daemon {
  public:
