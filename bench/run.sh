@@ -163,4 +163,12 @@ fi
 say "figures 5 and 6 with $FLEET_CONTAINERS containers: the daemon guarding a synthetic fleet, $FLEET_CONNECTIONS connections to it"
 "$OUT/bench_fleet" "$OUT/fleet.json" "$BUILD/sigdrain" "$FLEET" "$SCRATCH/fleet" "$FLEET_CONTAINERS" "$FLEET_CONNECTIONS"
 
+# Figure 7 runs its own daemon over every podman container: only on a host with none of someone else's running.
+say "figure 7: what guarding costs a running thread-per-connection app (guarded / unguarded, interleaved)"
+if [[ -n $running ]]; then
+  printf 'figure 7 skipped: %s\n' "$reason"
+else
+  SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/guard_cost.sh" 5 3 || echo "figure 7: guard_cost.sh failed"
+fi
+
 "$OUT/bench_report" "$OUT"
