@@ -5,15 +5,10 @@
 #include <fmt/format.h>
 
 #include "metrics/listen_address.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 const std::map<std::string_view, std::string_view>& known_keys() {
   static const std::map<std::string_view, std::string_view> keys = {

@@ -11,15 +11,10 @@
 #include <fmt/format.h>
 
 #include "util/fd.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
-}
 
 template <typename T>
 bool parse_number(std::string_view s, T& out, int base = 10) {
