@@ -7,6 +7,7 @@
 
 #include "containers/host_roots.hpp"
 #include "hold/hold_backend.hpp"
+#include "policy/drain.hpp"
 
 namespace sigdrain {
 
@@ -21,7 +22,7 @@ struct DaemonOptions {
   bool guard_labelled_only = false;          // guard only containers labelled sigdrain.io/guard=true
   std::optional<int> max_hold_ms;            // the longest a stop signal is held
   std::optional<int> quiet_ms;               // default kDefaultQuiet, or the container's label
-  int default_timeout_s = 10;                // when the runtime does not say its stop timeout
+  int default_timeout_s = static_cast<int>(kDefaultStopTimeout.count());  // when the runtime does not say its stop timeout
   LogFormat log_format = LogFormat::text;
   std::string metrics_address;               // HOST:PORT of /metrics, /healthz, /readyz; empty: no HTTP server
   HoldBackendSetting hold_backend = HoldBackendSetting::automatic;  // ptrace, BPF LSM where ptrace cannot
