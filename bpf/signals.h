@@ -1,5 +1,5 @@
 /* Events shared by bpf/signals.bpf.c and user space. This header is ABI: fixed-width types only,
- * explicit enum values; userspace/observer/signal_events.hpp checks size and offsets with static_assert. */
+ * explicit enum values; userspace/observer/bpf_events.hpp checks size and offsets with static_assert. */
 #ifndef SIGDRAIN_BPF_SIGNALS_H
 #define SIGDRAIN_BPF_SIGNALS_H
 

@@ -1,5 +1,5 @@
 /* Per-socket state and per-cgroup aggregates kept by bpf/sockets.bpf.c and read by user space.
- * ABI: fixed-width types only; checked with static_assert in userspace/observer/socket_state.hpp.
+ * ABI: fixed-width types only; checked with static_assert in userspace/observer/bpf_events.hpp.
  *
  * "Request in flight": an inbound TCP connection whose last receive of data is newer than its last send
  * of data. A server that has read a request and not yet written (any of) its response holds one request

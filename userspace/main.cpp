@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "metrics/listen_address.hpp"
+#include "policy/drain.hpp"
 #include "util/result.hpp"
 
 namespace {
@@ -75,9 +76,9 @@ int main(int argc, char** argv) {
   SafeStopOptions stop;
   auto* stop_cmd = app.add_subcommand("safe-stop", "Drain a container's requests, then stop it with the signal that really stops it");
   stop_cmd->add_option("container", stop.container, "Container name, full or short id, or cgroup path")->required();
-  stop_cmd->add_option("-t,--timeout", stop.timeout_s, "Seconds until SIGKILL (default: the runtime's stop timeout, else 10)")
+  stop_cmd->add_option("-t,--timeout", stop.timeout_s, fmt::format("Seconds until SIGKILL (default: the runtime's stop timeout, else {})", kDefaultStopTimeout.count()))
       ->check(seconds_up_to(kMaxSafeStopTimeoutS));
-  stop_cmd->add_option("-q,--quiet", stop.quiet_ms, "Milliseconds without a request in flight that count as idle (default 1000)")
+  stop_cmd->add_option("-q,--quiet", stop.quiet_ms, fmt::format("Milliseconds without a request in flight that count as idle (default {})", kDefaultQuiet.count()))
       ->check(whole_number(0, 600000));
   stop_cmd->add_option("-s,--signal", stop.signal, "Send this signal to init instead of the chosen plan");
   stop_cmd->add_option("--plan", stop.plan, "Explicit plan, e.g. 'SIGTERM@init, 500ms, SIGINT@name:uwsgi'");
@@ -94,9 +95,9 @@ int main(int argc, char** argv) {
   daemon_cmd->add_flag("--labelled-only", daemon.guard_labelled_only, "Guard only containers labelled sigdrain.io/guard=true");
   daemon_cmd->add_option("--max-hold-ms", daemon.max_hold_ms, "Hold a stop signal at most this long")
       ->check(whole_number(1, 3600000));
-  daemon_cmd->add_option("--quiet-ms", daemon.quiet_ms, "Idle after this long without a request in flight (default 1000)")
+  daemon_cmd->add_option("--quiet-ms", daemon.quiet_ms, fmt::format("Idle after this long without a request in flight (default {})", kDefaultQuiet.count()))
       ->check(whole_number(0, 600000));
-  daemon_cmd->add_option("--default-timeout", daemon.default_timeout_s, "Stop timeout in seconds when the runtime does not say (default 10)")
+  daemon_cmd->add_option("--default-timeout", daemon.default_timeout_s, fmt::format("Stop timeout in seconds when the runtime does not say (default {})", kDefaultStopTimeout.count()))
       ->check(whole_number(2, 3600));
   daemon_cmd->add_option_function<std::string>(
                 "--log-format", [&](const std::string& name) { daemon.log_format = *parse_log_format(name); },

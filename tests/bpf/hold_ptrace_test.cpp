@@ -26,6 +26,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "containers/container_signal.hpp"
 #include "hold/hold_engine.hpp"
 #include "proc/pidfd.hpp"
 #include "scratch_cgroup.hpp"

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "containers/container_signal.hpp"
 #include "temp_dir.hpp"
 
 namespace sigdrain {

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
 #include "daemon/control.hpp"
+#include "policy/drain.hpp"
 #include "policy/explain.hpp"
 #include "policy/plan.hpp"
 #include "proc/proc.hpp"
@@ -17,8 +18,6 @@
 
 namespace sigdrain {
 namespace {
-
-constexpr int kDefaultTimeoutS = 10;
 
 // A running daemon has watched the container's requests for long; without one they are unknown.
 std::optional<int64_t> inflight_from_daemon(const std::string& state_dir, const std::string& id) {
@@ -50,7 +49,7 @@ int run_check(const CheckOptions& options) {
   in.runtime_stop_signal = info.stop_signal.value_or(SIGTERM);
   in.labels = info.labels;
   StopPlan plan = value_or_throw(choose_plan(in));
-  auto timeout = std::chrono::seconds(info.stop_timeout_s.value_or(kDefaultTimeoutS));
+  auto timeout = std::chrono::seconds(info.stop_timeout_s.value_or(static_cast<int>(kDefaultStopTimeout.count())));
   StopExplanation why = explain_plain_stop(in, plan, timeout);
   auto inflight = inflight_from_daemon(options.daemon_state_dir, info.id);
   const ProcessFacts& init = processes.front();

@@ -8,15 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "containers/host_roots.hpp"
-#include "hold/hold_backend.hpp"
+#include "daemon/options.hpp"
+#include "util/exit_codes.hpp"
 
 namespace sigdrain {
-
-// Exit codes shared by every subcommand.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitKilled = 1;  // safe-stop: the container had to be SIGKILLed
-inline constexpr int kExitError = 2;   // bad input, missing privilege, unknown container, kernel without a probe
 
 // Limits the command line enforces (main.cpp): seconds beyond them would overflow a deadline.
 inline constexpr double kMaxTraceDurationS = 366 * 86400;
@@ -54,24 +49,6 @@ int run_safe_stop(const SafeStopOptions& options);
 
 namespace sigdrain {
 
-// How the daemon writes its stop records and log lines. The flag --log-format and the config key log-format
-// take the same names: text | json.
-enum class LogFormat { text, json };
-std::optional<LogFormat> parse_log_format(std::string_view name);
-std::string_view log_format_name(LogFormat format);
-
-struct DaemonOptions {
-  std::string state_dir = "/run/sigdrain";
-  bool guard_labelled_only = false;          // guard only containers labelled sigdrain.io/guard=true
-  std::optional<int> max_hold_ms;            // the longest a stop signal is held
-  std::optional<int> quiet_ms;               // default kDefaultQuiet, or the container's label
-  int default_timeout_s = 10;                // when the runtime does not say its stop timeout
-  LogFormat log_format = LogFormat::text;
-  std::string metrics_address;               // HOST:PORT of /metrics, /healthz, /readyz; empty: no HTTP server
-  HoldBackendSetting hold_backend = HoldBackendSetting::automatic;  // ptrace, BPF LSM where ptrace cannot
-  bool verbose = false;
-  HostRoots roots;  // where the runtimes keep their state: the host's paths unless the config file moves them
-};
 int run_daemon(const DaemonOptions& options);
 // `flags` holds the command line's values; `given` names the flags the command line set, which win over the file.
 std::string format_daemon_settings(const DaemonOptions& options);

@@ -19,8 +19,6 @@
 namespace sigdrain {
 namespace {
 
-constexpr std::chrono::seconds kDefaultTimeout{10};  // docker's and podman's own default
-
 PlanInputs plan_inputs(const SafeStopOptions& options, const ContainerInfo& info, std::vector<ProcessFacts> processes) {
   PlanInputs in;
   in.processes = std::move(processes);
@@ -94,7 +92,7 @@ int run_safe_stop(const SafeStopOptions& options) {
   LabelSettings labels = value_or_throw(parse_sigdrain_labels(info.labels));
   auto timeout = options.timeout_s ? std::chrono::milliseconds(static_cast<int64_t>(*options.timeout_s * 1000))
                  : info.stop_timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*info.stop_timeout_s))
-                                       : std::chrono::milliseconds(kDefaultTimeout);
+                                       : std::chrono::milliseconds(kDefaultStopTimeout);
   auto quiet = options.quiet_ms ? std::chrono::milliseconds(*options.quiet_ms) : labels.quiet.value_or(kDefaultQuiet);
   const auto start = Clock::now();
   DrainTimes times = value_or_throw(plan_drain(start, timeout, quiet));

@@ -20,11 +20,6 @@ namespace {
 constexpr auto kRescanInterval = std::chrono::milliseconds(100);
 constexpr int kMaxCgroupDepth = 64;  // real trees are under 10 deep; this bounds the recursion
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-using UniqueDir = std::unique_ptr<DIR, DirCloser>;
-
 // Records the inode of every directory below `dir` (which `rel` names) into `out`. Cgroups come and go while this
 // runs; one that vanishes is skipped, never an error.
 void collect_cgroups(UniqueFd dir, const std::string& rel, int depth,

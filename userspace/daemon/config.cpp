@@ -5,15 +5,11 @@
 #include <fmt/format.h>
 
 #include "metrics/listen_address.hpp"
+#include "policy/drain.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 const std::map<std::string_view, std::string_view>& known_keys() {
   static const std::map<std::string_view, std::string_view> keys = {
@@ -119,7 +115,7 @@ std::string format_config(const DaemonOptions& o) {
   out += fmt::format("state-dir = {}\n", o.state_dir);
   out += fmt::format("guard = {}\n", o.guard_labelled_only ? "labelled" : "all");
   if (o.max_hold_ms) out += fmt::format("max-hold-ms = {}\n", *o.max_hold_ms);
-  out += fmt::format("quiet-ms = {}\n", o.quiet_ms.value_or(1000));
+  out += fmt::format("quiet-ms = {}\n", o.quiet_ms.value_or(static_cast<int>(kDefaultQuiet.count())));
   out += fmt::format("default-timeout = {}\n", o.default_timeout_s);
   out += fmt::format("log-format = {}\n", log_format_name(o.log_format));
   out += fmt::format("hold-backend = {}\n", hold_backend_setting_name(o.hold_backend));

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "cli/commands.hpp"
+#include "daemon/options.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {

@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "proc/pidfd.hpp"
+#include "containers/container_signal.hpp"
 #include "signals/signal_names.hpp"
-#include "trace/live_directory.hpp"
+#include "util/exit_codes.hpp"
 #include "util/json.hpp"
 
 namespace sigdrain {

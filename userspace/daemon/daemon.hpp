@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.hpp"
 #include "containers/resolver.hpp"
 #include "daemon/control.hpp"
 #include "daemon/discovery.hpp"
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
+#include "daemon/options.hpp"
 #include "hold/hold_backend.hpp"
 #include "hold/hold_engine.hpp"
 #include "hold/lsm_hold.hpp"

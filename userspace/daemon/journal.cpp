@@ -81,9 +81,9 @@ void Journal::remove(pid_t tgid, int signo) { ::unlink(path_for(tgid, signo).c_s
 
 std::vector<HoldRecord> Journal::load(std::vector<std::string>& problems) {
   std::vector<HoldRecord> out;
-  DIR* d = ::opendir(dir_.c_str());
+  UniqueDir d(::opendir(dir_.c_str()));
   if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
+  while (dirent* e = ::readdir(d.get())) {
     std::string name = e->d_name;
     if (name.size() < 6 || name.substr(name.size() - 5) != ".json") continue;
     std::string path = dir_ + "/" + name;
@@ -102,7 +102,6 @@ std::vector<HoldRecord> Journal::load(std::vector<std::string>& problems) {
     }
     out.push_back(*rec);
   }
-  ::closedir(d);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 
 #include "util/files.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -28,9 +29,7 @@ Result<void> ensure_mounted(const char* path, const char* fstype, long magic) {
 
 std::string read_trimmed(const std::string& path) {
   auto text = read_file(path);
-  std::string s = text ? *text : std::string();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+  return text ? std::string(trim(*text)) : std::string();
 }
 
 // "none [integrity] confidentiality" -> "integrity"

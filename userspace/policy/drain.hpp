@@ -15,6 +15,9 @@ using Clock = std::chrono::steady_clock;
 // checks lag) and keep-alive clients thinking between two requests, and costs at most one second per stop.
 inline constexpr std::chrono::milliseconds kDefaultQuiet{1000};
 
+// The stop timeout when neither the command line nor the runtime gives one: docker's and podman's own default.
+inline constexpr std::chrono::seconds kDefaultStopTimeout{10};
+
 struct DrainSample {
   Clock::time_point now;
   int64_t inflight = 0;  // requests read but not yet answered; a counter race may make it negative: read as 0

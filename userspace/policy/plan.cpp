@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "signals/signal_names.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -15,12 +16,6 @@ namespace {
 constexpr std::string_view kLabelPrefix = "sigdrain.io/";
 constexpr std::chrono::milliseconds kMaxPause{600'000};
 constexpr size_t kMaxNameLength = 64;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Digits only: no sign, no blanks.
 std::optional<int64_t> parse_count(std::string_view s) {

@@ -7,8 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "containers/cgroup_path.hpp"
-
 namespace sigdrain {
 
 UniqueFd open_pidfd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
@@ -17,16 +15,6 @@ Result<void> send_through_pidfd(int pidfd, pid_t pid, int signo, siginfo_t* info
   if (::syscall(SYS_pidfd_send_signal, pidfd, signo, info, 0) != 0)
     return Error::sys(errno, fmt::format("cannot send signal {} to pid {}", signo, pid));
   return {};
-}
-
-Result<void> signal_in_container(const ProcFs& proc, const std::string& container_id, pid_t pid, int signo, int pinned) {
-  UniqueFd owned = pinned >= 0 ? UniqueFd() : open_pidfd(pid);
-  int fd = pinned >= 0 ? pinned : owned.get();
-  if (fd < 0) return Error::sys(errno, fmt::format("pid {} is gone", pid));
-  auto cgroup = proc.cgroup_file(pid);
-  auto ref = cgroup ? parse_proc_cgroup(*cgroup) : std::nullopt;
-  if (!ref || ref->id != container_id) return Error::msg(fmt::format("pid {} is no longer in the container", pid));
-  return send_through_pidfd(fd, pid, signo);
 }
 
 }  // namespace sigdrain

@@ -12,15 +12,10 @@
 
 #include "signals/signal_names.hpp"
 #include "util/fd.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
-}
 
 template <typename T>
 bool parse_number(std::string_view s, T& out, int base = 10) {
@@ -50,14 +45,14 @@ bool is_number(std::string_view s) {
 
 // Numeric entries of a directory, sorted; an error when it cannot be opened.
 Result<std::vector<pid_t>> numeric_entries(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
+  UniqueDir d(::opendir(dir.c_str()));
   if (!d) return Error::sys(errno, fmt::format("open {}", dir));
   std::vector<pid_t> out;
-  while (dirent* e = ::readdir(d)) {
+  while (dirent* e = ::readdir(d.get())) {
     pid_t p = 0;
     if (is_number(e->d_name) && parse_number(std::string_view(e->d_name), p)) out.push_back(p);
   }
-  ::closedir(d);
+  d.reset();
   std::sort(out.begin(), out.end());
   return out;
 }

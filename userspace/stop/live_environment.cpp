@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "containers/cgroup_path.hpp"
+#include "containers/container_signal.hpp"
 #include "proc/pidfd.hpp"
 #include "proc/net_tcp.hpp"
 #include "signals/signal_names.hpp"

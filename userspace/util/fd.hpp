@@ -1,8 +1,10 @@
-// Move-only owner of a file descriptor (also pidfds).
+// Move-only owners of a file descriptor (also pidfds) and of a directory stream.
 #pragma once
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <memory>
 #include <utility>
 
 namespace sigdrain {
@@ -32,5 +34,10 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
 }  // namespace sigdrain

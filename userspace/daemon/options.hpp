@@ -1,0 +1,33 @@
+// The daemon's settings, filled by the command line (cli/) and the config file (daemon/config.hpp).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "containers/host_roots.hpp"
+#include "hold/hold_backend.hpp"
+#include "policy/drain.hpp"
+
+namespace sigdrain {
+
+// How the daemon writes its stop records and log lines. The flag --log-format and the config key log-format
+// take the same names: text | json.
+enum class LogFormat { text, json };
+std::optional<LogFormat> parse_log_format(std::string_view name);
+std::string_view log_format_name(LogFormat format);
+
+struct DaemonOptions {
+  std::string state_dir = "/run/sigdrain";
+  bool guard_labelled_only = false;          // guard only containers labelled sigdrain.io/guard=true
+  std::optional<int> max_hold_ms;            // the longest a stop signal is held
+  std::optional<int> quiet_ms;               // default kDefaultQuiet, or the container's label
+  int default_timeout_s = static_cast<int>(kDefaultStopTimeout.count());  // when the runtime does not say its stop timeout
+  LogFormat log_format = LogFormat::text;
+  std::string metrics_address;               // HOST:PORT of /metrics, /healthz, /readyz; empty: no HTTP server
+  HoldBackendSetting hold_backend = HoldBackendSetting::automatic;  // ptrace, BPF LSM where ptrace cannot
+  bool verbose = false;
+  HostRoots roots;  // where the runtimes keep their state: the host's paths unless the config file moves them
+};
+
+}  // namespace sigdrain
