@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "signals.h"
+#include "signal_mask.h"
 
 #define SIGKILL_NR 9
 #define SIGCHLD_NR 17
@@ -86,7 +87,7 @@ struct signal_generate_ctx {
 
 static __always_inline int wanted(int sig) {
   if (sig <= 0 || sig > 64) return 0;
-  return signal_mask == 0 || (signal_mask & (1ULL << (sig - 1)));
+  return signal_mask == 0 || (signal_mask & SIGDRAIN_SIGNAL_BIT(sig));
 }
 
 static __always_inline void count(int idx) { __sync_fetch_and_add(&counters[idx], 1); }
@@ -99,6 +100,11 @@ static __always_inline int default_is_fatal(int sig) {
     default:
       return 1;
   }
+}
+
+static __always_inline void forget_generated_fatal(__u32 target, int sig) {
+  __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &target);
+  if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &target);
 }
 
 SEC("tracepoint/signal/signal_generate")
@@ -160,13 +166,11 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
         }
       }
     }
-  } else if (handler != SIG_DFL_VALUE) {
-    /* Caught or ignored: this signal no longer decides how the process ends. */
-    __u32 tid = (__u32)id;
-    __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &tid);
-    if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &tid);
-    gen = bpf_map_lookup_elem(&generated_fatal, &tgid);
-    if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &tgid);
+  } else if (handler != SIG_DFL_VALUE && default_is_fatal(sig)) {
+    /* Caught or ignored: this signal no longer decides how the process ends. (Only default-fatal signals are in
+     * generated_fatal: a caught SIGCHLD or Go's SIGURG costs no lookup.) */
+    forget_generated_fatal((__u32)id, sig);
+    forget_generated_fatal(tgid, sig);
   }
 
   if (handler == SIG_DFL_VALUE && default_is_fatal(sig) && !internal_kill) {
@@ -236,7 +240,7 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   if (thread_code) bpf_map_delete_elem(&thread_exit_codes, &tid);
   bpf_map_delete_elem(&generated_fatal, &tid);
   if (!group_dead) return 0;
-  bpf_map_delete_elem(&generated_fatal, &tgid);
+  if (tid != tgid) bpf_map_delete_elem(&generated_fatal, &tgid); /* a leader's own key went just above */
 
   struct sigdrain_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "signal_mask.h"
+
 namespace sigdrain {
 
 // "SIGTERM" for 15, "SIGRTMIN+3" for real-time signals, "SIG99" for numbers out of range.
@@ -17,8 +19,7 @@ std::optional<int> parse_signal(std::string_view text);
 // A stop signal an operator or runtime uses to end a process: SIGTERM, SIGINT, SIGQUIT, SIGHUP.
 bool is_stop_signal(int signo);
 
-// Signal n's bit in a 64-bit signal mask: bit n-1, as in the kernel's sigset_t and /proc's SigCgt. 0 for a
-// number outside 1..64.
-constexpr uint64_t signal_bit(int signo) { return signo >= 1 && signo <= 64 ? 1ULL << (signo - 1) : 0; }
+// Signal n's bit in a 64-bit signal mask (bpf/signal_mask.h: the BPF programs read masks the same way).
+constexpr uint64_t signal_bit(int signo) { return SIGDRAIN_SIGNAL_BIT(signo); }
 
 }  // namespace sigdrain
