@@ -211,7 +211,7 @@ TEST(Verdict, DispositionsInWords) {
             "delivered: no handler, the default action does nothing");
   EXPECT_EQ(deliver_verdict(SIGTERM, SIGDRAIN_HANDLER_CATCH), "handler runs");
   EXPECT_EQ(deliver_verdict(SIGTERM, SIGDRAIN_HANDLER_DEFAULT), "default action: the process ends");
-  EXPECT_EQ(exit_verdict({.cause = SIGDRAIN_EXIT_CODE, .value = 0, .after_signal_ms = 412, .last_stop_signal = SIGTERM}),
+  EXPECT_EQ(exit_verdict({.cause = SIGDRAIN_EXIT_CODE, .value = 0, .after_signal_ms = 412, .after_signal = SIGTERM}),
             "exited with code 0, 412 ms after SIGTERM");
 }
 

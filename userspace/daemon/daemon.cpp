@@ -550,8 +550,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
                   options_.guard_labelled_only ? "containers labelled sigdrain.io/guard=true" : "all containers"));
   // Sleep in one epoll until something happens: a tracee stopped (ptrace reports it with SIGCHLD, read through a
   // signalfd), BPF events, a control client, a finished discovery scan, or the next drain tick.
-  block_daemon_signals();  // already, since make(); a no-op then
-  sigset_t sigchld = daemon_signalfd_signals();
+  sigset_t sigchld = daemon_signalfd_signals();  // blocked in every thread since make()
   UniqueFd sigchld_fd(::signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd(), discovery_->event_fd(),

@@ -29,9 +29,13 @@ Result<void> ensure_private_dir(const std::string& path) {
 }  // namespace
 
 std::string to_json_text(const HoldRecord& r) {
-  return json_text(nlohmann::json{{"container_id", r.container_id}, {"tgid", r.tgid},         {"start_time", r.start_time},
-                        {"signo", r.signo},               {"held_at_ms", r.held_at_ms}, {"drain_deadline_ms", r.drain_deadline_ms},
-                        {"kill_at_ms", r.kill_at_ms}});
+  return json_text(nlohmann::json{{"container_id", r.container_id},
+                                  {"tgid", r.tgid},
+                                  {"start_time", r.start_time},
+                                  {"signo", r.signo},
+                                  {"held_at_ms", r.held_at_ms},
+                                  {"drain_deadline_ms", r.drain_deadline_ms},
+                                  {"kill_at_ms", r.kill_at_ms}});
 }
 
 Result<HoldRecord> parse_hold_record(std::string_view text) {

@@ -52,7 +52,6 @@ Result<std::vector<pid_t>> numeric_entries(const std::string& dir) {
     pid_t p = 0;
     if (is_number(e->d_name) && parse_number(std::string_view(e->d_name), p)) out.push_back(p);
   }
-  d.reset();
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -90,7 +90,7 @@ TraceRecord RecordBuilder::build(const ExitEvent& e) {
   if (auto last = story_.signal_before_exit(e.tgid); last && e.time_ns >= last->time_ns) {
     r.after_signal_ms = static_cast<int64_t>((e.time_ns - last->time_ns) / 1'000'000);
     facts.after_signal_ms = r.after_signal_ms;
-    facts.last_stop_signal = last->signo;
+    facts.after_signal = last->signo;
   }
   story_.forget(e.tgid);
   r.verdict = exit_verdict(facts);

@@ -74,8 +74,8 @@ std::string exit_verdict(const ExitFacts& f) {
     case SIGDRAIN_EXIT_SIGNAL: how = fmt::format("killed by {}", signal_name(static_cast<int>(f.value))); break;
     default: how = "exited"; break;
   }
-  if (f.after_signal_ms && f.last_stop_signal != 0)
-    how += fmt::format(", {} ms after {}", *f.after_signal_ms, signal_name(f.last_stop_signal));
+  if (f.after_signal_ms && f.after_signal != 0)
+    how += fmt::format(", {} ms after {}", *f.after_signal_ms, signal_name(f.after_signal));
   return how;
 }
 

@@ -28,7 +28,7 @@ struct ExitFacts {
   uint32_t cause = 0;  // enum sigdrain_exit_cause
   uint32_t value = 0;
   std::optional<int64_t> after_signal_ms;
-  int last_stop_signal = 0;  // 0 when none was seen
+  int after_signal = 0;  // the signal after_signal_ms counts from (SignalStory::signal_before_exit); 0: none
 };
 
 std::string exit_verdict(const ExitFacts& facts);
