@@ -15,6 +15,7 @@
 #include "observer/observer.hpp"
 #include "proc/proc.hpp"
 #include "signals/signal_names.hpp"
+#include "trace/disposition_seed.hpp"
 #include "trace/live_directory.hpp"
 #include "trace/record_builder.hpp"
 #include "util/result.hpp"
@@ -114,6 +115,7 @@ int run_trace(const TraceOptions& options) {
 
   ObserverOptions obs_options;
   obs_options.signal_mask = signal_mask_for(options.signals);
+  obs_options.track_dispositions = true;
 
   LiveProcessDirectory directory(proc, resolver);
   std::unique_ptr<Observer> observer;
@@ -146,6 +148,19 @@ int run_trace(const TraceOptions& options) {
         },
         ev);
   }));
+
+  // Attached first, then seeded: a process that changes a disposition meanwhile is seen by the programs, whose
+  // record wins; one that starts meanwhile from a parent not yet seeded stays "unknown" until it sets one.
+  if (auto why = observer->dispositions_untracked_reason(); !why.empty()) {
+    std::fprintf(stderr, "sigdrain: dispositions are not tracked, every signal's reads \"unknown\": %s\n", why.c_str());
+  } else {
+    size_t unseeded = 0;
+    for (pid_t pid : proc.all_pids())
+      if (auto seed = read_disposition_seed(proc, pid); seed && !observer->seed_dispositions(*seed)) ++unseeded;
+    if (unseeded > 0)
+      std::fprintf(stderr, "sigdrain: the dispositions of %zu processes could not be recorded (map full): they read \"unknown\"\n",
+                   unseeded);
+  }
 
   install_stop_handlers();
   if (!options.json) {

@@ -45,7 +45,7 @@ std::string signal_verdict(const SignalFacts& f) {
   }
   if (f.signo == SIGKILL) return "delivered: SIGKILL cannot be caught, the process dies";
   if (f.signo == SIGSTOP) return "delivered: the process stops";
-  if (!f.disposition) return "delivered; disposition unknown (the process was gone before it could be read)";
+  if (!f.disposition) return "delivered; disposition unknown (not known to sigdrain at that moment)";
   switch (*f.disposition) {
     case Disposition::handler:
       return f.server_note ? "delivered: a handler will run, but " + *f.server_note : "delivered: a handler will run";
