@@ -7,3 +7,5 @@ source "$(dirname "$0")/lib/packages.sh"
 
 ensure_packages build-essential cmake make pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
   libcli11-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcpp-httplib-dev
+# libbpf-tools: sigsnoop, the independent oracle tests/e2e/oracle_sigsnoop.sh compares `sigdrain trace` with.
+ensure_packages libbpf-tools

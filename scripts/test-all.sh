@@ -27,6 +27,7 @@ run_tier build make build
 run_tier unit bash -c 'cd build && ctest -L unit --output-on-failure'
 run_tier bpf-host bash -c 'cd build && ctest -L bpf --output-on-failure'
 run_tier e2e tests/e2e/run.sh
+run_tier oracle tests/e2e/oracle_sigsnoop.sh
 run_tier deploy make test-deploy
 run_tier kernels scripts/kernels/matrix.sh -- build/tests/bpf_tests
 run_tier sanitizers scripts/sanitize.sh
