@@ -1,4 +1,5 @@
 // Real signals, real BPF: each way of sending a signal is seen with the right sender, target and result.
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -6,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -28,6 +30,9 @@ class EventLog {
     return [this](const ObservedEvent& e) { events_.push_back(e); };
   }
   // Polls until `pred` matches an event or 3 s pass.
+  void for_each(const std::function<void(const ObservedEvent&)>& f) const {
+    for (const auto& e : events_) f(e);
+  }
   template <typename T>
   std::optional<T> wait_for(Observer& obs, std::function<bool(const T&)> pred) {
     auto until = std::chrono::steady_clock::now() + 3s;
@@ -297,6 +302,88 @@ TEST(ObserverSignals, RealSigkillIsReportedWithItsSender) {
   ASSERT_EQ(waitpid(w.pid, &status, 0), w.pid);
   ASSERT_EQ(WTERMSIG(status), SIGKILL);
   expect_exit_as_waited(log, *obs, w.pid, status);
+}
+
+int g_tid_fd = -1;
+
+void* report_tid_and_wait(void*) {
+  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  (void)!write(g_tid_fd, &tid, sizeof(tid));
+  for (;;) pause();
+  return nullptr;
+}
+
+// tgkill(SIGKILL) to one thread that is not the leader: the kernel kills the whole group and queues a SIGKILL to
+// every other thread without a signal_generate. The SIGKILL sent is shown (its signal, its delivery to that
+// thread) and is the cause; the kernel's SIGKILLs to the other threads are not; another thread's delivery of an
+// ordinary signal just before is still shown.
+TEST(ObserverSignals, TgkillSigkillToANonLeaderThread) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGUSR1, on_signal);
+    g_tid_fd = fds[1];
+    for (int i = 0; i < 3; ++i) {
+      pthread_t t;
+      pthread_create(&t, nullptr, report_tid_and_wait, nullptr);
+    }
+    for (;;) pause();
+  }
+  pid_t tids[3];
+  for (auto& tid : tids) ASSERT_EQ(read(fds[0], &tid, sizeof(tid)), (ssize_t)sizeof(tid));
+  close(fds[0]);
+  close(fds[1]);
+  const pid_t other = tids[0], victim = tids[1];
+  ASSERT_EQ(syscall(SYS_tgkill, pid, other, SIGUSR1), 0);
+  auto usr1 = log.wait_for<DeliverEvent>(*obs, [&](const DeliverEvent& e) { return e.tid == (__u32)other && e.sig == SIGUSR1; });
+  EXPECT_TRUE(usr1) << "the other thread's delivery of SIGUSR1";
+  ASSERT_EQ(syscall(SYS_tgkill, pid, victim, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  expect_exit_as_waited(log, *obs, pid, status);
+  (void)obs->poll(100ms);
+  int kills_sent = 0, kills_shown = 0;
+  log.for_each([&](const ObservedEvent& e) {
+    if (auto* g = std::get_if<SignalEvent>(&e); g && g->sig == SIGKILL && (g->target_pid == (__u32)pid ||
+        std::find(std::begin(tids), std::end(tids), (pid_t)g->target_pid) != std::end(tids))) {
+      ++kills_sent;
+      EXPECT_EQ(g->target_pid, (__u32)victim);
+      EXPECT_EQ(g->result, SIGDRAIN_RESULT_DELIVERED);
+    }
+    if (auto* d = std::get_if<DeliverEvent>(&e); d && d->sig == SIGKILL && d->tgid == (__u32)pid) {
+      ++kills_shown;
+      EXPECT_EQ(d->tid, (__u32)victim) << "a SIGKILL the kernel queued to another thread was shown as delivered";
+    }
+  });
+  EXPECT_EQ(kills_sent, 1);
+  EXPECT_EQ(kills_shown, 1);
+}
+
+// kill -9 microseconds after a SIGTERM that kills: SIGTERM's group exit has begun, the kernel drops the SIGKILL
+// (result ignored) and the process dies of SIGTERM, as wait() says. After a caught SIGTERM, the SIGKILL kills.
+TEST(ObserverSignals, SigkillRightAfterAFatalSigtermIsNotTheCause) {
+  EventLog log;
+  auto obs = start_observer(log);
+  ASSERT_TRUE(obs);
+  for (auto disposition : {static_cast<void (*)(int)>(nullptr), on_signal}) {
+    Waiter w(disposition);
+    ASSERT_EQ(kill(w.pid, SIGTERM), 0);
+    ASSERT_EQ(kill(w.pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(w.pid, &status, 0), w.pid);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    ASSERT_EQ(WTERMSIG(status), disposition ? SIGKILL : SIGTERM);
+    expect_exit_as_waited(log, *obs, w.pid, status);
+    auto gen = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGKILL; });
+    ASSERT_TRUE(gen);
+    EXPECT_EQ(gen->result, disposition ? SIGDRAIN_RESULT_DELIVERED : SIGDRAIN_RESULT_IGNORED);
+  }
 }
 
 TEST(ObserverSignals, SignalMaskFiltersInTheKernel) {

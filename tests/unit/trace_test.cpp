@@ -52,6 +52,16 @@ SignalEvent signal_event(uint32_t sender, uint32_t target, int sig, uint32_t res
   return e;
 }
 
+ExitEvent killed_exit(uint32_t tgid, int sig, uint64_t t_ns) {
+  ExitEvent ex{};
+  ex.kind = SIGDRAIN_EV_EXIT;
+  ex.tgid = tgid;
+  ex.time_ns = t_ns;
+  ex.cause = SIGDRAIN_EXIT_SIGNAL;
+  ex.cause_value = static_cast<uint32_t>(sig);
+  return ex;
+}
+
 struct PodmanStopFixture : ::testing::Test {
   FakeDirectory dir;
   RecordBuilder builder{dir, [](uint64_t) -> std::optional<int64_t> { return 2; },
@@ -90,13 +100,7 @@ TEST_F(PodmanStopFixture, SigkillAfterSigtermIsAnEscalationAndTheExitIsTimed) {
   EXPECT_EQ(kill.verdict, "escalation: SIGKILL 2005 ms after the stop signal; the process had not exited");
   EXPECT_EQ(to_json(kill)["escalation_after_ms"], 2005);
 
-  ExitEvent ex{};
-  ex.kind = SIGDRAIN_EV_EXIT;
-  ex.tgid = 4242;
-  ex.time_ns = 3010 * kMs;
-  ex.cause = SIGDRAIN_EXIT_SIGNAL;
-  ex.cause_value = SIGKILL;
-  TraceRecord exit = builder.build(ex);
+  TraceRecord exit = builder.build(killed_exit(4242, SIGKILL, 3010 * kMs));
   EXPECT_EQ(exit.killed_by, SIGKILL);
   EXPECT_EQ(exit.after_signal_ms, 2010);
   EXPECT_EQ(exit.verdict, "killed by SIGKILL, 2010 ms after SIGTERM");
@@ -148,6 +152,17 @@ TEST_F(PodmanStopFixture, UnrecordedDispositionIsUnknown) {
     EXPECT_EQ(to_json(r)["disposition"], "unknown");
     EXPECT_EQ(r.verdict, "delivered; disposition unknown (not known to sigdrain at that moment)");
   }
+}
+
+// kill -9 microseconds after a SIGTERM that kills: the kernel drops the SIGKILL (the group is already exiting), so
+// it is neither an escalation nor the cause.
+TEST_F(PodmanStopFixture, SigkillToAnExitingProcessIsNoEscalation) {
+  dir.views[4242].ns_pid = 7;  // not a namespace init: SIGTERM kills it
+  builder.build(signal_event(100, 4242, SIGTERM, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs));
+  TraceRecord kill = builder.build(signal_event(100, 4242, SIGKILL, SIGDRAIN_RESULT_IGNORED, 1000 * kMs + 20'000));
+  EXPECT_FALSE(kill.escalation_after_ms);
+  EXPECT_EQ(kill.verdict, "ignored: the process is already exiting (an earlier fatal signal or exit)");
+  EXPECT_EQ(builder.build(killed_exit(4242, SIGTERM, 1001 * kMs)).verdict, "killed by SIGTERM, 1 ms after SIGTERM");
 }
 
 TEST(DispositionAtGeneration, TheKernelsResultOverrulesARecordThatDisagrees) {

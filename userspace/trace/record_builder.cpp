@@ -64,7 +64,9 @@ TraceRecord RecordBuilder::build(const SignalEvent& e) {
   if (!r.target.container && e.target_cgroup != 0) r.target.container = directory_.container_of_cgroup(e.target_cgroup);
   r.disposition = disposition_at_generation(e.disposition, e.result);
   if (auto cg = directory_.cgroup_of(target_tgid); cg && r.target.container) r.inflight = inflight_(*cg);
-  r.escalation_after_ms = story_.on_signal(target_tgid, r.signo, e.time_ns);
+  auto escalation = story_.on_signal(target_tgid, r.signo, e.time_ns);
+  // A SIGKILL the kernel dropped (the process was already exiting) escalates nothing.
+  if (e.result == SIGDRAIN_RESULT_DELIVERED) r.escalation_after_ms = escalation;
   r.verdict = signal_verdict(SignalFacts{
       .signo = r.signo,
       .result = e.result,

@@ -33,6 +33,11 @@ std::string signal_verdict(const SignalFacts& f) {
                    ? "ignored: PID 1 has no handler, the runtime will SIGKILL it after its timeout"
                    : "ignored: PID 1 of its namespace has no handler for it";
       if (f.disposition == Disposition::ignore) return fmt::format("ignored: the process ignores {} (SIG_IGN)", name);
+      // A fatal signal is dropped at generation when the process is already exiting: an earlier fatal signal or
+      // exit_group() decided its end (a SIGKILL microseconds after a SIGTERM that kills is not the cause).
+      if (default_is_fatal(f.signo))
+        return f.disposition ? "ignored: the process is already exiting (an earlier fatal signal or exit)"
+                             : "ignored: the process ignores it or is already exiting";
       return "ignored: the default action for it is to do nothing";
     case SIGDRAIN_RESULT_ALREADY_PENDING:
       return fmt::format("merged: a {} was already pending", name);
