@@ -20,6 +20,10 @@
 #define SIGURG_NR 23
 #define SIGWINCH_NR 28
 #define SIG_DFL_VALUE 0
+/* In a generated_fatal value, beside the signal number: trace knew the signal's disposition was the default and
+ * unblocked, so its generation certainly started the group exit (complete_signal). */
+#define GROUP_EXIT_STARTED 0x100
+#define GENERATED_SIGNAL(v) ((v) & 0xff)
 #define SIG_IGN_VALUE 1
 
 /* Set before load. Bit n-1 set: report signal n (the kernel's sigset convention). 0 reports every signal. */
@@ -127,7 +131,7 @@ static __always_inline __u32 disposition_now(__u32 target, int sig, int group) {
 
 static __always_inline void forget_generated_fatal(__u32 target, int sig) {
   __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &target);
-  if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &target);
+  if (gen && GENERATED_SIGNAL(*gen) == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &target);
 }
 
 SEC("tracepoint/signal/signal_generate")
@@ -139,11 +143,13 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   int may_be_fatal = disposition == SIGDRAIN_DISP_UNTRACKED || disposition == SIGDRAIN_DISP_UNKNOWN ||
                      disposition == SIGDRAIN_DISP_DEFAULT || disposition == SIGDRAIN_DISP_BLOCKED_MAYBE;
   if (ctx->result == SIGDRAIN_RESULT_DELIVERED && sig > 0 && default_is_fatal(sig) && may_be_fatal) {
-    __u32 target = ctx->pid, s = sig;
+    __u32 target = ctx->pid, s = sig | (disposition == SIGDRAIN_DISP_DEFAULT ? GROUP_EXIT_STARTED : 0);
     __u32 *old = bpf_map_lookup_elem(&generated_fatal, &target);
-    /* The first fatal signal decides a group exit; a later SIGKILL wins (the earlier one may be blocked, which
-     * only trace, tracking dispositions, can tell). */
-    if (!old || sig == SIGKILL_NR) bpf_map_update_elem(&generated_fatal, &target, &s, BPF_ANY);
+    /* The first fatal signal decides a group exit; a later SIGKILL wins, unless trace knows the earlier one started
+     * the exit (else it may have been blocked): 5.10 still queues a SIGKILL to a dying process, later kernels
+     * drop it at generation. */
+    if (!old || (sig == SIGKILL_NR && !(*old & GROUP_EXIT_STARTED)))
+      bpf_map_update_elem(&generated_fatal, &target, &s, BPF_ANY);
   }
   if (!wanted(sig)) return 0;
   struct sigdrain_signal_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -190,13 +196,13 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
     __u32 tid = (__u32)id;
     __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &tid);
     if (!gen) gen = bpf_map_lookup_elem(&generated_fatal, &tgid);
-    if (!gen || *gen != SIGKILL_NR) {
+    if (!gen || GENERATED_SIGNAL(*gen) != SIGKILL_NR) {
       /* No SIGKILL was sent: the kernel's group kill for exit_group(), exec, a core dump or signal *gen. */
       internal_kill = 1;
       if (gen) {
         struct exit_cause *old = bpf_map_lookup_elem(&group_exit_causes, &tgid);
         if (!old) {
-          struct exit_cause c = {.cause = SIGDRAIN_EXIT_SIGNAL, .value = *gen};
+          struct exit_cause c = {.cause = SIGDRAIN_EXIT_SIGNAL, .value = GENERATED_SIGNAL(*gen)};
           bpf_map_update_elem(&group_exit_causes, &tgid, &c, BPF_ANY);
         }
       }

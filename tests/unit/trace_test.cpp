@@ -165,6 +165,11 @@ TEST_F(PodmanStopFixture, SigkillToAnExitingProcessIsNoEscalation) {
   EXPECT_EQ(builder.build(killed_exit(4242, SIGTERM, 1001 * kMs)).verdict, "killed by SIGTERM, 1 ms after SIGTERM");
 }
 
+TEST(ExitVerdict, AnUnseenCauseIsNotCalledAnExit) {
+  EXPECT_EQ(exit_verdict({.cause = SIGDRAIN_EXIT_UNKNOWN, .value = 0, .after_signal_ms = 3, .after_signal = SIGKILL}),
+            "ended, how was not seen, 3 ms after SIGKILL");
+}
+
 TEST(DispositionAtGeneration, TheKernelsResultOverrulesARecordThatDisagrees) {
   EXPECT_EQ(disposition_at_generation(SIGDRAIN_DISP_HANDLER, SIGDRAIN_RESULT_DELIVERED), Disposition::handler);
   EXPECT_EQ(disposition_at_generation(SIGDRAIN_DISP_BLOCKED, SIGDRAIN_RESULT_DELIVERED), Disposition::blocked);

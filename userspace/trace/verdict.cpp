@@ -77,7 +77,9 @@ std::string exit_verdict(const ExitFacts& f) {
   switch (f.cause) {
     case SIGDRAIN_EXIT_CODE: how = fmt::format("exited with code {}", f.value); break;
     case SIGDRAIN_EXIT_SIGNAL: how = fmt::format("killed by {}", signal_name(static_cast<int>(f.value))); break;
-    default: how = "exited"; break;
+    // Neither an exit code nor a fatal delivery was seen before the exit event (on kernels whose sched_process_exit
+    // has no group_dead, the main thread's exit can come before another thread's delivery): not "exited".
+    default: how = "ended, how was not seen"; break;
   }
   if (f.after_signal_ms && f.after_signal != 0)
     how += fmt::format(", {} ms after {}", *f.after_signal_ms, signal_name(f.after_signal));
