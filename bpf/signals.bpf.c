@@ -171,10 +171,15 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   e->result = ctx->result;
   e->disposition = disposition;
   e->target_cgroup = 0;
+  e->target_tgid = 0;
+  e->pad = 0;
   if (snapshot_dispositions) {
     __u32 target = ctx->pid;
     struct sigdrain_thread_state *t = bpf_map_lookup_elem(&thread_states, &target);
-    if (t) e->target_cgroup = t->cgroup;
+    if (t) {
+      e->target_cgroup = t->cgroup;
+      e->target_tgid = t->tgid;
+    }
   }
   bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
   __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));

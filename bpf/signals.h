@@ -48,6 +48,8 @@ struct sigdrain_signal_event {
   char sender_comm[SIGDRAIN_COMM_LEN];
   char target_comm[SIGDRAIN_COMM_LEN];
   __u64 target_cgroup; /* from the disposition record (trace only); 0: not known */
+  __u32 target_tgid;   /* the process of target_pid, from the same record; 0: not known */
+  __u32 pad;
 };
 
 struct sigdrain_deliver_event {

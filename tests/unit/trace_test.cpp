@@ -165,6 +165,18 @@ TEST_F(PodmanStopFixture, SigkillToAnExitingProcessIsNoEscalation) {
   EXPECT_EQ(builder.build(killed_exit(4242, SIGTERM, 1001 * kMs)).verdict, "killed by SIGTERM, 1 ms after SIGTERM");
 }
 
+// tgkill to a thread that is not the main one: the target is the process, the thread is named beside it, also
+// for a thread already gone (the BPF record's tgid).
+TEST_F(PodmanStopFixture, AThreadDirectedSignalNamesTheThread) {
+  SignalEvent e = signal_event(100, 4250, SIGUSR1, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs);
+  e.target_tgid = 4242;
+  TraceRecord r = builder.build(e);
+  EXPECT_EQ(r.target.pid, 4242u);
+  EXPECT_EQ(r.target.tid, 4250u);
+  EXPECT_EQ(to_json(r)["target"]["tid"], 4250);
+  EXPECT_FALSE(to_json(builder.build(signal_event(100, 4242, SIGUSR1, SIGDRAIN_RESULT_DELIVERED, 1001 * kMs)))["target"].contains("tid"));
+}
+
 TEST(ExitVerdict, AnUnseenCauseIsNotCalledAnExit) {
   EXPECT_EQ(exit_verdict({.cause = SIGDRAIN_EXIT_UNKNOWN, .value = 0, .after_signal_ms = 3, .after_signal = SIGKILL}),
             "ended, how was not seen, 3 ms after SIGKILL");

@@ -19,7 +19,7 @@ extern "C" {
 
 namespace sigdrain {
 
-static_assert(sizeof(sigdrain_signal_event) == 96);
+static_assert(sizeof(sigdrain_signal_event) == 104);
 static_assert(offsetof(sigdrain_signal_event, sig) == 4);
 static_assert(offsetof(sigdrain_signal_event, time_ns) == 8);
 static_assert(offsetof(sigdrain_signal_event, sender_cgroup) == 16);
@@ -36,6 +36,7 @@ static_assert(sizeof(sigdrain_thread_state) == 24);
 static_assert(offsetof(sigdrain_thread_state, blocked) == 8);
 static_assert(offsetof(sigdrain_thread_state, cgroup) == 16);
 static_assert(offsetof(sigdrain_signal_event, target_cgroup) == 88);
+static_assert(offsetof(sigdrain_signal_event, target_tgid) == 96);
 
 static_assert(sizeof(sigdrain_deliver_event) == 64);
 static_assert(offsetof(sigdrain_deliver_event, cgroup) == 16);

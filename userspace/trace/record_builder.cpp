@@ -59,8 +59,10 @@ TraceRecord RecordBuilder::build(const SignalEvent& e) {
     r.sender = view_or_comm(e.sender_tgid, comm_view(e.sender_comm));
     if (!r.sender.container) r.sender.container = directory_.container_of_cgroup(e.sender_cgroup);
   }
-  uint32_t target_tgid = directory_.tgid_of(e.target_pid).value_or(e.target_pid);
+  // The BPF record's tgid holds for a thread that is gone by now; /proc's otherwise.
+  uint32_t target_tgid = e.target_tgid != 0 ? e.target_tgid : directory_.tgid_of(e.target_pid).value_or(e.target_pid);
   r.target = view_or_comm(target_tgid, comm_view(e.target_comm));
+  if (target_tgid != e.target_pid) r.target.tid = e.target_pid;
   if (!r.target.container && e.target_cgroup != 0) r.target.container = directory_.container_of_cgroup(e.target_cgroup);
   r.disposition = disposition_at_generation(e.disposition, e.result);
   if (auto cg = directory_.cgroup_of(target_tgid); cg && r.target.container) r.inflight = inflight_(*cg);

@@ -31,6 +31,7 @@ nlohmann::json process_json(const ProcessView& p) {
   j["ns_pid"] = p.ns_pid ? nlohmann::json(*p.ns_pid) : nlohmann::json(nullptr);
   if (p.kernel) j["kernel"] = true;
   if (p.context_pid) j["context_pid"] = *p.context_pid;
+  if (p.tid) j["tid"] = *p.tid;
   return j;
 }
 

@@ -28,6 +28,9 @@ struct ProcessView {
   // kernel: the process the kernel was running in when it generated the signal (the faulting process, an exiting
   // child for SIGCHLD, any process a timer interrupted for SIGALRM), as sigsnoop's PID column shows it.
   std::optional<uint32_t> context_pid;
+  // signal target only: the thread a thread-directed signal (tkill, tgkill, a fault) was sent to, when it is not
+  // the main thread.
+  std::optional<uint32_t> tid;
 };
 
 enum class TraceEventType { signal, deliver, exit };

@@ -30,6 +30,9 @@ def main():
                 t = json.loads(line)
                 t["role"] = role
                 targets[t["pid"]] = t
+    # A thread-directed signal names the thread: sigsnoop's TPID, trace's target.tid.
+    tasks = dict(targets)
+    tasks.update({t["tid"]: t for t in targets.values() if t.get("tid")})
     cases = {(t["role"], t["case"]) for t in targets.values()}
     if len(cases) < 20:
         raise SystemExit(f"FAIL: the workload recorded only {len(cases)} targets: {sorted(cases)}")
@@ -44,7 +47,7 @@ def main():
             if not m:
                 continue  # a line of another process's output, or a comm with odd bytes: not a workload target
             sender, sig, tpid, ret = int(m.group(2)), int(m.group(4)), int(m.group(5)), int(m.group(6))
-            if tpid in targets:
+            if tpid in tasks:
                 snooped.append((sender, tpid, sig, ret, line.rstrip()))
 
     records = [json.loads(line) for line in open(trace_path) if line.strip()]
@@ -54,15 +57,15 @@ def main():
         if r["event"] == "signal" and r["target"]["pid"] in targets:
             s = r["sender"]
             sender = s["context_pid"] if s.get("kernel") else s["pid"]
-            by_key[(sender, r["target"]["pid"], r["signo"])].append(r)
+            by_key[(sender, r["target"].get("tid", r["target"]["pid"]), r["signo"])].append(r)
         elif r["event"] == "exit" and r["pid"] in targets:
             exits[r["pid"]].append(r)
 
     failures, unknown, checked_dispositions, ns_pid_unknown = [], 0, 0, 0
     snooped_targets = set()
     for sender, tpid, sig, ret, line in snooped:
-        t = targets[tpid]
-        snooped_targets.add(tpid)
+        t = tasks[tpid]
+        snooped_targets.add(t["pid"])
         where = f"{t['role']}/{t['case']} pid {tpid} {signal.Signals(sig).name} from {sender}"
         if ret != 0:
             failures.append(f"{where}: sigsnoop says errno {ret}")
@@ -84,6 +87,8 @@ def main():
         elif r["disposition"] != disposition:
             failures.append(f"{where}: trace disposition {r['disposition']}, the workload set up {disposition}")
         in_container = r["target"]["container"] is not None
+        if r["target"]["pid"] != t["pid"]:
+            failures.append(f"{where}: trace target pid {r['target']['pid']}, want the process {t['pid']}")
         if in_container != (t["role"] == "container"):
             failures.append(f"{where}: trace container {r['target']['container']}")
         if t["role"] == "container":

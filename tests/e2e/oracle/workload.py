@@ -18,6 +18,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -39,14 +40,19 @@ CASES = {
     "alarm": ({S.SIGALRM: "default"}, "alarm", [], {}),
     "alarm-handler": ({S.SIGALRM: "handler"}, "alarm", [], {S.SIGALRM: 0}),
     "grandparent": ({S.SIGCHLD: "default", S.SIGTERM: "handler"}, "grandchild", [("pidfd", S.SIGTERM)], {S.SIGTERM: 3}),
+    # A second thread blocks SIGUSR1 (the main thread does not): tgkill to that thread finds it blocked, a
+    # process-directed SIGTERM kills.
+    "thread": ({S.SIGUSR1: "blocked", S.SIGUSR2: "handler", S.SIGTERM: "default"}, "thread",
+               [("tgkill-thread", S.SIGUSR1), ("tgkill-thread", S.SIGUSR2), ("kill", S.SIGTERM)], {}),
 }
 # Signalled from the host while it runs in the container's pid namespace.
 CROSS_CASE = ({S.SIGHUP: "handler", S.SIGUSR2: "handler"}, "wait", None, {S.SIGUSR2: 5})
 
 
-def host_pid():
-    """This process's pid in the initial namespace: /proc is the host's (no mount namespace), so NSpid starts there."""
-    with open("/proc/self/status") as f:
+def host_pid(path="/proc/self/status"):
+    """This process's (or thread's) pid in the initial namespace: /proc is the host's (no mount namespace), so
+    NSpid starts there."""
+    with open(path) as f:
         for line in f:
             if line.startswith("NSpid:"):
                 return int(line.split()[1])
@@ -70,14 +76,28 @@ def run_target(setup, action, exit_on, ready_fd):
         else:
             signal.signal(sig, signal.SIG_DFL)
     blocked = [sig for sig, d in setup.items() if d == "blocked"]
-    if blocked:
+    thread_ids = ""
+    if action == "thread":
+        ready = threading.Event()
+        ids = {}
+
+        def thread_body():
+            signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+            ids["ns"], ids["host"] = threading.get_native_id(), host_pid("/proc/thread-self/status")
+            ready.set()
+            while True:
+                time.sleep(3600)
+        threading.Thread(target=thread_body, daemon=True).start()
+        ready.wait()
+        thread_ids = " %d %d" % (ids["ns"], ids["host"])
+    elif blocked:
         signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
     if action == "grandchild":
         child = os.fork()
         if child == 0:
             os._exit(0)
         os.waitpid(child, 0)
-    os.write(ready_fd, b"%d\n" % host_pid())
+    os.write(ready_fd, ("%d%s\n" % (host_pid(), thread_ids)).encode())
     os.close(ready_fd)
     if action == "pipe":
         r, w = os.pipe()
@@ -105,11 +125,14 @@ def spawn(setup, action, exit_on):
         line = f.readline()
     if not line:
         raise RuntimeError(f"target {pid} ({action}) died before it was ready")
-    return pid, int(line)
+    ids = [int(x) for x in line.split()]  # host pid [, the second thread's tid in the namespace, on the host]
+    return pid, ids[0], (ids[1:] or [None, None])
 
 
-def send(how, pid, sig):
-    if how == "kill":
+def send(how, pid, sig, tid=None):
+    if how == "tgkill-thread":
+        rc = libc.syscall(SYSCALLS["tgkill"], pid, tid, int(sig))
+    elif how == "kill":
         os.kill(pid, sig)
     elif how == "tkill":
         rc = libc.syscall(SYSCALLS["tkill"], pid, int(sig))
@@ -125,12 +148,12 @@ def send(how, pid, sig):
             os.close(fd)
     else:
         raise ValueError(how)
-    if how in ("tkill", "tgkill", "sigqueue") and rc != 0:
+    if how in ("tkill", "tgkill", "tgkill-thread", "sigqueue") and rc != 0:
         raise OSError(ctypes.get_errno(), f"{how} {pid} {sig}")
 
 
-def record(out, role, name, pid, hpid, setup, status):
-    out.write(json.dumps({"role": role, "case": name, "pid": hpid, "ns_pid": pid,
+def record(out, role, name, pid, hpid, setup, status, host_tid=None):
+    out.write(json.dumps({"role": role, "case": name, "pid": hpid, "ns_pid": pid, "tid": host_tid,
                           "setup": {str(int(s)): d for s, d in setup.items()}, "status": status,
                           "exited": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
                           "signaled": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
@@ -140,12 +163,12 @@ def record(out, role, name, pid, hpid, setup, status):
 
 def run_cases(role, out):
     for name, (setup, action, sends, exit_on) in CASES.items():
-        pid, hpid = spawn(setup, action, exit_on)
+        pid, hpid, (ns_tid, host_tid) = spawn(setup, action, exit_on)
         for how, sig in sends:
             time.sleep(0.02)  # let a handler run before the next signal: deliveries in order, none merged
-            send(how, pid, sig)
+            send(how, pid, sig, ns_tid)
         _, status = os.waitpid(pid, 0)
-        record(out, role, name, pid, hpid, setup, status)
+        record(out, role, name, pid, hpid, setup, status, host_tid)
 
 
 def main():
@@ -156,7 +179,7 @@ def main():
         record(out, role, role, os.getpid(), host_pid(), {signal.SIGCHLD: "handler"}, None)
         if role == "container":
             setup, action, _, exit_on = CROSS_CASE
-            pid, hpid = spawn(setup, action, exit_on)
+            pid, hpid, _ = spawn(setup, action, exit_on)
             cross = os.path.join(out_dir, "cross.pid")
             with open(cross + ".tmp", "w") as f:
                 f.write(str(hpid))
