@@ -171,4 +171,7 @@ else
   SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/guard_cost.sh" 5 3 || echo "figure 7: guard_cost.sh failed"
 fi
 
+say "figure 8: what trace's disposition record costs (ns per rt_sigaction, rt_sigprocmask, clone + exit)"
+SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/disposition_cost.sh" || echo "figure 8: disposition_cost.sh failed"
+
 "$OUT/bench_report" "$OUT"
