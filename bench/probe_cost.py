@@ -56,6 +56,7 @@ def die(msg):
 
 def port_free(port):
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of an earlier run is no user
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -144,7 +145,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--port", type=int, default=18433)
     ap.add_argument("--metrics-port", type=int, default=18434)
-    ap.add_argument("--seconds", type=float, default=1.5)
+    ap.add_argument("--seconds", type=int, default=2)  # wrk takes whole seconds
     ap.add_argument("--min-rounds", type=int, default=8)
     ap.add_argument("--max-rounds", type=int, default=30)
     ap.add_argument("--goal-halfwidth", type=float, default=0.01)
