@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Figure 8: what sigdrain's probes cost a server, resolved to 1 %.
+"""Figure 10: what sigdrain's probes cost a server, resolved to 1 %.
 
 nginx (1 worker) serves a small file on loopback to wrk. The figure is the worker's own CPU time per request
 (its sum_exec_runtime in ns, /proc/<pid>/schedstat, so clock-tick rounding does not blur it), not throughput,

@@ -112,7 +112,7 @@ std::vector<Row> rows_of(const json& r) {
                       ratio >= target ? "met" : (1 - ratio < spread ? "MISSED (within noise)" : "MISSED")});
     }
   }
-  // Figure 8: the server's own CPU per request, as a mean of paired on/off ratios with its 95 % interval. The
+  // Figure 10: the server's own CPU per request, as a mean of paired on/off ratios with its 95 % interval. The
   // goal counts as met only when the whole interval is within it, missed only when the whole interval is past it.
   if (const json& p = r["probe_cost"]; p.is_object()) {
     for (auto [mode, goal] : {std::pair{"keepalive", 0.01}, std::pair{"new_connection", 0.02}}) {
@@ -122,7 +122,7 @@ std::vector<Row> rows_of(const json& r) {
         const json& v = m[variant];
         double added = v["cpu_ratio_mean"].get<double>() - 1, half = v["cpu_ratio_halfwidth95"].get<double>();
         std::string judged = added + half <= goal ? "met" : added - half > goal ? "MISSED" : "unresolved (interval spans the goal)";
-        rows.push_back({"8 server CPU", fmt::format("nginx {} ns/request, {}", mode, label),
+        rows.push_back({"10 server CPU", fmt::format("nginx {} ns/request, {}", mode, label),
                         num(m["off_cpu_ns_per_request"].get<double>()), num(v["cpu_ns_per_request_median"].get<double>()),
                         fmt::format("{:+.2f}% +- {:.2f}% (95%, {} rounds); req/s ratio {}", 100 * added, 100 * half,
                                     p["rounds"].get<int>(), num(v["rps_ratio"].get<double>(), 3)),

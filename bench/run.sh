@@ -171,9 +171,9 @@ else
   SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/guard_cost.sh" 5 3 || echo "figure 7: guard_cost.sh failed"
 fi
 
-# Figure 8 resolves 1 %: nginx's own CPU per request, paired rounds until the 95 % interval is +-1 % wide.
-say "figure 8: server CPU per request with the probes loaded (nginx, paired rounds)"
+# Figure 10 resolves 1 %: nginx's own CPU per request, paired rounds until the 95 % interval is +-1 % wide.
+say "figure 10: server CPU per request with the probes loaded (nginx, paired rounds)"
 python3 "$(dirname "$0")/probe_cost.py" --sigdrain "$BUILD/sigdrain" --out "$OUT/probe_cost.json" \
-  --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" || echo "figure 8: probe_cost.py failed"
+  --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" || echo "figure 10: probe_cost.py failed"
 
 "$OUT/bench_report" "$OUT"
