@@ -33,7 +33,7 @@ fi
 say "building the benchmarks into $OUT"
 cmake -S bench -B "$OUT" -DSIGDRAIN_BUILD_DIR="$BUILD" >/dev/null
 cmake --build "$OUT" -j "$(nproc)" >/dev/null
-rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,skipped.json,results.json}
+rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,skipped.json,results.json}
 FLEET=$BUILD/tests/sigdrain_fleet # the synthetic CRI-O fleet (tests/load/), for the figures with 500 containers
 if [[ ! -x $FLEET ]]; then
   cmake --build "$BUILD" --target sigdrain_fleet >/dev/null || die "cannot build sigdrain_fleet in $BUILD (SIGDRAIN_TESTS=OFF?)"
@@ -170,5 +170,10 @@ if [[ -n $running ]]; then
 else
   SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/guard_cost.sh" 5 3 || echo "figure 7: guard_cost.sh failed"
 fi
+
+# Figure 10 resolves 1 %: nginx's own CPU per request, paired rounds until the 95 % interval is +-1 % wide.
+say "figure 10: server CPU per request with the probes loaded (nginx, paired rounds)"
+python3 "$(dirname "$0")/probe_cost.py" --sigdrain "$BUILD/sigdrain" --out "$OUT/probe_cost.json" \
+  --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" || echo "figure 10: probe_cost.py failed"
 
 "$OUT/bench_report" "$OUT"

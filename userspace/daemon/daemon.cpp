@@ -100,6 +100,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   ObserverOptions obs;
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= signal_bit(s);
   obs.report_deliver = false;
+  obs.watch_all_cgroups = false;  // only the containers discovered: the node's other sockets leave the BPF at once
   Daemon* self = d.get();
   auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });
   if (!observer) return observer.error();
@@ -246,6 +247,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     init_to_container_.erase(it->second.info.init_pid);
     if (lsm_) (void)lsm_->unguard(it->second.info.init_pid);
     resolver_.forget(it->second.info.cgroup_id);
+    observer_->unwatch_cgroup(it->second.info.cgroup_id);
     last_stops_.erase(it->first);
     it = containers_.erase(it);
   }
@@ -266,8 +268,17 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
       log(fmt::format("guarding {} (init pid {}) by {}{}", shown, info.init_pid, hold_backend_name(g.backend),
                       g.backend_why.empty() ? "" : ": " + g.backend_why));
     if (info.init_pid > 0) init_to_container_[info.init_pid] = id;
+    watch_sockets(info);
     containers_.emplace(id, std::move(g));
   }
+}
+
+// Guarded or only observed, a container's connections and requests are counted from here on (ps, metrics, the
+// drain). One that cannot be watched (the map is full) drains by its quiet window and deadline alone.
+void Daemon::watch_sockets(const ContainerInfo& info) {
+  if (auto r = observer_->watch_cgroup(info.cgroup_id); !r)
+    log(fmt::format("{}: requests in flight are not counted: {}", info.name.empty() ? info.id.substr(0, 12) : info.name,
+                    r.error().message));
 }
 
 void Daemon::hold(Guarded& g) {
@@ -326,6 +337,7 @@ void Daemon::recover_journal() {
       Guarded g{*info, false, ""};
       hold(g);
       init_to_container_[info->init_pid] = info->id;
+      watch_sockets(*info);
       containers_.emplace(info->id, std::move(g));
     }
     DrainTimes t{Clock::now(), steady_from_wall_ms(r.drain_deadline_ms), steady_from_wall_ms(r.kill_at_ms)};

@@ -74,6 +74,7 @@ class Daemon {
   explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
   // Takes in a discovery scan: guards new containers, forgets those gone.
   void reconcile(std::vector<ContainerInfo> running);
+  void watch_sockets(const ContainerInfo& info);
   void hold(Guarded& g);  // picks the hold backend for the container's init and guards it with that
   void on_refused(const RefusedSignal& refused);
   void renew_lsm_lease();

@@ -31,6 +31,7 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   ObserverOptions options;
   options.signal_mask = signal_bit(SIGKILL);  // only exits matter here; they are reported regardless of the mask
   options.report_deliver = false;
+  options.watch_all_cgroups = false;  // this container's sockets only
   LiveStopEnvironment* self = env.get();
   auto observer = Observer::start(options, [self](const ObservedEvent& ev) {
     if (const auto* e = std::get_if<ExitEvent>(&ev); e && static_cast<pid_t>(e->tgid) == self->container_.init_pid) {
@@ -42,6 +43,7 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   });
   if (!observer) return observer.error();
   env->observer_ = std::move(*observer);
+  if (auto watched = env->observer_->watch_cgroup(container.cgroup_id); !watched) return watched.error();
   env->preexisting_ = env->inbound_connections_now();  // after the observer started: nothing falls in between
   if (!env->observer_->observes_requests())
     return Error::msg(env->observer_->requests_unobserved_reason());
