@@ -61,17 +61,6 @@ struct {
   __uint(max_entries, 1 << 16);
 } gate_events SEC(".maps");
 
-struct scratch {
-  char argv[SIGDRAIN_GATE_ARGV_LEN];
-  struct sigdrain_gated gated;
-};
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct scratch);
-} scratch_space SEC(".maps");
-
 static __always_inline void count(int idx) { __sync_fetch_and_add(&counters[idx], 1); }
 
 /* Where the argv parse stands after the token just ended. */
@@ -86,15 +75,32 @@ enum parse_state {
 };
 
 #define TOKEN_PREFIX 16
+/* The parse's state lives in a map value, not on the stack: kernels before 6.7 verify a bpf_loop callback once,
+ * with the caller's constants, and would prune the branches of every later iteration as dead code. */
 struct parse {
-  struct scratch *s;
-  __u32 len;     /* bytes of argv read */
   __u32 state;
   __u32 token;   /* index of the current token */
   __u32 toklen;
   __u32 idlen;
   __u32 signo;
   char prefix[TOKEN_PREFIX]; /* the current token's first bytes */
+};
+
+struct scratch {
+  char argv[SIGDRAIN_GATE_ARGV_LEN];
+  struct sigdrain_gated gated;
+  struct parse parse;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct scratch);
+} scratch_space SEC(".maps");
+
+struct loop_ctx {
+  struct scratch *s;
+  __u32 len; /* bytes of argv read */
 };
 
 static __always_inline int token_is(const struct parse *p, const char *lit, __u32 n) {
@@ -160,9 +166,11 @@ static __always_inline void end_token(struct parse *p) {
 }
 
 static long parse_byte(__u32 i, void *ctx) {
-  struct parse *p = ctx;
-  if (i >= p->len || p->state == P_REJECT) return 1;
-  char c = p->s->argv[i & (SIGDRAIN_GATE_ARGV_LEN - 1)];
+  struct loop_ctx *l = ctx;
+  struct scratch *s = l->s;
+  struct parse *p = &s->parse;
+  if (i >= l->len || p->state == P_REJECT) return 1;
+  char c = s->argv[i & (SIGDRAIN_GATE_ARGV_LEN - 1)];
   if (c == 0) {
     end_token(p);
     p->toklen = 0;
@@ -175,7 +183,7 @@ static long parse_byte(__u32 i, void *ctx) {
       p->state = P_REJECT; /* longer than any id the daemon guards */
       return 1;
     }
-    p->s->gated.container.id[p->idlen & (SIGDRAIN_GATE_ID_LEN - 1)] = c;
+    s->gated.container.id[p->idlen & (SIGDRAIN_GATE_ID_LEN - 1)] = c;
     p->idlen++;
   }
   p->toklen++;
@@ -198,23 +206,31 @@ int gate_runtime_kill(void *ctx) {
   if (!s) return 0;
   unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
   unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
-  if (arg_end <= arg_start || arg_end - arg_start > SIGDRAIN_GATE_ARGV_LEN) return 0;
-  __u32 len = arg_end - arg_start;
-  if (len == 0 || len > SIGDRAIN_GATE_ARGV_LEN) return 0;
-  if (bpf_probe_read_user(s->argv, len, (void *)arg_start) != 0) return 0;
+  __u32 len = arg_end > arg_start && arg_end - arg_start <= SIGDRAIN_GATE_ARGV_LEN ? arg_end - arg_start : 0;
+  if (len == 0 || len > SIGDRAIN_GATE_ARGV_LEN || bpf_probe_read_user(s->argv, len, (void *)arg_start) != 0) {
+    count(SIGDRAIN_GATE_CNT_ARGV_UNREAD);
+    return 0;
+  }
   __builtin_memset(&s->gated.container, 0, sizeof(s->gated.container));
 
-  struct parse p = {.s = s, .len = len, .state = P_GLOBAL, .signo = SIGTERM_NR};
-  bpf_loop(SIGDRAIN_GATE_ARGV_LEN, parse_byte, &p, 0);
-  if (p.state != P_SIGNAL && p.state != P_DONE) return 0;
-  if (p.signo < 1 || p.signo > 64 || p.signo == SIGKILL_NR || !(gated_signals & (1ULL << (p.signo - 1)))) return 0;
-  if (!bpf_map_lookup_elem(&guarded_ids, &s->gated.container)) return 0;
+  __builtin_memset(&s->parse, 0, sizeof(s->parse));
+  s->parse.state = P_GLOBAL;
+  s->parse.signo = SIGTERM_NR;
+  struct loop_ctx l = {.s = s, .len = len};
+  bpf_loop(SIGDRAIN_GATE_ARGV_LEN, parse_byte, &l, 0);
+  struct parse *p = &s->parse;
+  __u32 signo = p->signo;
+  if ((p->state != P_SIGNAL && p->state != P_DONE) || signo < 1 || signo > 64 || signo == SIGKILL_NR ||
+      !(gated_signals & (1ULL << (signo - 1))) || !bpf_map_lookup_elem(&guarded_ids, &s->gated.container)) {
+    count(SIGDRAIN_GATE_CNT_NOT_A_KILL);
+    return 0;
+  }
 
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   s->gated.stopped_ns = now;
   s->gated.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
   s->gated.tgid = tgid;
-  s->gated.signo = p.signo;
+  s->gated.signo = signo;
   struct sigdrain_gated *e = bpf_ringbuf_reserve(&gate_events, sizeof(*e), 0);
   if (!e) {
     count(SIGDRAIN_GATE_CNT_RINGBUF_DROPS);
@@ -227,6 +243,7 @@ int gate_runtime_kill(void *ctx) {
     return 0;
   }
   if (bpf_send_signal(SIGSTOP_NR) != 0) {
+    count(SIGDRAIN_GATE_CNT_SEND_FAILED);
     bpf_map_delete_elem(&gated, &tgid);
     bpf_ringbuf_discard(e, 0);
     return 0;

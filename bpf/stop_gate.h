@@ -37,7 +37,10 @@ enum sigdrain_gate_counter {
   SIGDRAIN_GATE_CNT_STOPPED = 0,
   SIGDRAIN_GATE_CNT_RINGBUF_DROPS = 1, /* passed: the daemon could not be told */
   SIGDRAIN_GATE_CNT_MAP_FULL = 2,      /* passed: the gated map was full, the watchdog could not see it */
-  SIGDRAIN_GATE_CNT_MAX = 3,
+  SIGDRAIN_GATE_CNT_ARGV_UNREAD = 3,   /* a runtime's argv was too long or could not be read */
+  SIGDRAIN_GATE_CNT_NOT_A_KILL = 4,    /* a runtime's argv was not a kill of a guarded container with a held signal */
+  SIGDRAIN_GATE_CNT_SEND_FAILED = 5,   /* bpf_send_signal refused */
+  SIGDRAIN_GATE_CNT_MAX = 6,
 };
 
 #endif

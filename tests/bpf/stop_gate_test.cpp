@@ -31,6 +31,8 @@ enum class Outcome { stopped, exited, timeout };
 class StopGateTest : public testing::Test {
  protected:
   void SetUp() override {
+    // Older kernels of scripts/kernels/matrix.sh (5.10): the daemon attaches at discovery there instead.
+    if (auto why = stop_gate_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
     dir_ = fs::temp_directory_path() / ("sdA-stop-gate-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     // /bin/true under the runtime's name: it ignores its arguments and exits at once unless it is stopped first.
@@ -44,7 +46,7 @@ class StopGateTest : public testing::Test {
   }
   void TearDown() override {
     gate_.reset();
-    fs::remove_all(dir_);
+    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Runs dir/<binary> with `args` and waits (WUNTRACED) until it stops or exits.
@@ -86,7 +88,9 @@ class StopGateTest : public testing::Test {
 
 TEST_F(StopGateTest, StopsAGuardedKillAndReportsIt) {
   pid_t pid = 0;
-  ASSERT_EQ(run("runc", {"--root", "/run/runc", "kill", kGuarded, "15"}, &pid), Outcome::stopped);
+  ASSERT_EQ(run("runc", {"--root", "/run/runc", "kill", kGuarded, "15"}, &pid), Outcome::stopped)
+      << "counters: argv unread " << gate_->counters().argv_unread << ", not a kill " << gate_->counters().not_a_kill
+      << ", send failed " << gate_->counters().send_failed;
   drain_events();
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].tgid, pid);
@@ -133,6 +137,8 @@ TEST_F(StopGateTest, PassesWhatIsNotAGuardedStopSignal) {
   EXPECT_EQ(run("notrunc", {"kill", kGuarded, "15"}), Outcome::exited);
   drain_events();
   EXPECT_TRUE(events_.empty());
+  EXPECT_GE(gate_->counters().not_a_kill, 8u);  // each runc above (other runtimes of the host may add more)
+  EXPECT_EQ(gate_->counters().stopped, 0u);
   ASSERT_TRUE(gate_->unguard(kGuarded));
   EXPECT_EQ(run("runc", {"kill", kGuarded, "15"}), Outcome::exited);
 }

@@ -57,6 +57,14 @@ std::optional<GatedProcess> decode_gated(std::span<const std::byte> record) {
                       std::string(g.container.id, strnlen(g.container.id, sizeof g.container.id))};
 }
 
+std::string stop_gate_unavailable_reason() {
+  if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, nullptr) != 1)
+    return "the kernel lacks bpf_loop for tracepoint programs (Linux 5.17+)";
+  if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, nullptr) != 1)
+    return "the kernel lacks bpf_send_signal for tracepoint programs";
+  return "";
+}
+
 bool gate_overdue(const GatedProcess& p, std::uint64_t now, std::chrono::nanoseconds bound) {
   return now < p.stopped_ns || now - p.stopped_ns >= static_cast<std::uint64_t>(bound.count());
 }
@@ -109,6 +117,7 @@ struct StopGate::Impl {
 };
 
 Result<std::unique_ptr<StopGate>> StopGate::load(StopGateOptions options, GatedCallback on_gated) {
+  if (auto why = stop_gate_unavailable_reason(); !why.empty()) return Error::msg(why);
   std::erase(options.gated_signals, SIGKILL);  // never: a SIGKILL must land at once
   auto mask = hold_signal_mask(options.gated_signals);
   if (!mask) return mask.error();
@@ -192,9 +201,9 @@ int StopGate::gated_map_fd() const { return bpf_map__fd(impl_->skel->maps.gated)
 
 StopGateCounters StopGate::counters() const {
   const auto* bss = impl_->skel->bss;
-  return {__atomic_load_n(&bss->counters[SIGDRAIN_GATE_CNT_STOPPED], __ATOMIC_RELAXED),
-          __atomic_load_n(&bss->counters[SIGDRAIN_GATE_CNT_RINGBUF_DROPS], __ATOMIC_RELAXED),
-          __atomic_load_n(&bss->counters[SIGDRAIN_GATE_CNT_MAP_FULL], __ATOMIC_RELAXED)};
+  auto load = [&](int i) { return __atomic_load_n(&bss->counters[i], __ATOMIC_RELAXED); };
+  return {load(SIGDRAIN_GATE_CNT_STOPPED),     load(SIGDRAIN_GATE_CNT_RINGBUF_DROPS), load(SIGDRAIN_GATE_CNT_MAP_FULL),
+          load(SIGDRAIN_GATE_CNT_ARGV_UNREAD), load(SIGDRAIN_GATE_CNT_NOT_A_KILL),    load(SIGDRAIN_GATE_CNT_SEND_FAILED)};
 }
 
 }  // namespace sigdrain

@@ -41,10 +41,15 @@ struct StopGateCounters {
   std::uint64_t stopped = 0;
   std::uint64_t ringbuf_drops = 0;  // passed ungated: the daemon could not be told
   std::uint64_t map_full = 0;       // passed ungated: the watchdog could not have seen it
+  std::uint64_t argv_unread = 0;    // a runtime's argv too long or unreadable
+  std::uint64_t not_a_kill = 0;     // a runtime ran, but not a guarded kill with a held signal
+  std::uint64_t send_failed = 0;    // bpf_send_signal refused
 };
 
 // One ring-buffer record or map value; nullopt when its size is not that of struct sigdrain_gated.
 std::optional<GatedProcess> decode_gated(std::span<const std::byte> record);
+// Why the stop gate cannot load on this kernel (it needs bpf_loop, 5.17+, and bpf_send_signal); empty when it can.
+std::string stop_gate_unavailable_reason();
 // Whether the watchdog continues it now: stopped `bound` ago or longer (or the daemon is gone: everything).
 bool gate_overdue(const GatedProcess& p, std::uint64_t now_ns, std::chrono::nanoseconds bound);
 
