@@ -116,8 +116,9 @@ static __always_inline int token_is(const struct parse *p, const char *lit, __u3
 
 /* runc's and crun's global options that take a separate value (`--root /run/runc`; `--root=/x` is one token). */
 static __always_inline int takes_value(const struct parse *p) {
-  return TOKEN_IS(p, "--root") || TOKEN_IS(p, "--log") || TOKEN_IS(p, "--log-format") || TOKEN_IS(p, "--log-level") ||
-         TOKEN_IS(p, "--criu") || TOKEN_IS(p, "--rootless") || TOKEN_IS(p, "--cgroup-manager");
+#define IS_OPTION(name) TOKEN_IS(p, name) ||
+  return SIGDRAIN_GATE_VALUE_OPTIONS(IS_OPTION) 0;
+#undef IS_OPTION
 }
 
 /* `15`, `TERM`, `SIGTERM` (and the other stop signals); 0 for anything else. */

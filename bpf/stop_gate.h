@@ -13,6 +13,11 @@
 /* How much of a runtime's argv the program reads; a longer argv is never gated. */
 #define SIGDRAIN_GATE_ARGV_LEN 1024
 
+/* The runtime argv grammar's one list of global options that take a separate value (`--root /run/runc`; runc's and
+ * crun's): bpf/stop_gate.bpf.c and userspace/hold/runtime_kill.cpp both expand it. */
+#define SIGDRAIN_GATE_VALUE_OPTIONS(X) \
+  X("--root") X("--log") X("--log-format") X("--log-level") X("--criu") X("--rootless") X("--cgroup-manager")
+
 /* Key of guarded_ids: the id of a guarded container. */
 struct sigdrain_gate_id {
   char id[SIGDRAIN_GATE_ID_LEN];

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "hold/gate_watchdog.hpp"
+#include "hold/runtime_kill.hpp"
 #include "hold/stop_gate.hpp"
 
 namespace sigdrain {
@@ -141,6 +142,39 @@ TEST_F(StopGateTest, PassesWhatIsNotAGuardedStopSignal) {
   EXPECT_EQ(gate_->counters().stopped, 0u);
   ASSERT_TRUE(gate_->unguard(kGuarded));
   EXPECT_EQ(run("runc", {"kill", kGuarded, "15"}), Outcome::exited);
+}
+
+// The kernel's grammar and the daemon's (hold/runtime_kill.cpp) are one decision: every argv gets the same answer.
+TEST_F(StopGateTest, AgreesWithTheDaemonsParser) {
+  const std::vector<int> held{SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+  const std::vector<std::vector<std::string>> cases{
+      {"kill", kGuarded, "15"}, {"kill", kGuarded}, {"kill", kGuarded, "9"}, {"kill", kGuarded, "KILL"},
+      {"kill", kGuarded, "SIGHUP"}, {"kill", kGuarded, "QUIT"}, {"kill", kGuarded, "3"}, {"kill", kGuarded, "10"},
+      {"kill", kGuarded, "USR1"}, {"kill", kGuarded, ""}, {"kill", "-a", kGuarded}, {"kill", "--all", "-a", kGuarded},
+      {"kill", "--signal", kGuarded}, {"kill"}, {"kill", kOther, "15"}, {"delete", "--force", kGuarded},
+      {"--debug", "kill", kGuarded}, {"--root", "kill", kGuarded, "15"}, {"--root=/x", "kill", kGuarded, "15"},
+      {"--log", "/l", "--log-format", "json", "--log-level", "debug", "kill", kGuarded, "TERM"},
+      {"--criu", "/c", "--rootless", "true", "--cgroup-manager", "systemd", "kill", kGuarded},
+      {"--systemd-cgroup", "kill", kGuarded, "2"}, {"", "kill", kGuarded}, {"kill", kGuarded, "15", "x"},
+      {"exec", kGuarded, "kill", kGuarded}, {"kill", kGuarded + "x"}, {"kill", std::string(200, 'a')},
+  };
+  for (const auto& args : cases) {
+    std::vector<std::string> argv{"runc"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto kill = parse_runtime_kill(argv);
+    bool expected = kill && gate_holds(*kill, held) && kill->container_id == kGuarded;
+    std::string shown;
+    for (const auto& a : args) shown += " '" + a + "'";
+    pid_t pid = 0;
+    Outcome got = run("runc", args, &pid);
+    EXPECT_EQ(got, expected ? Outcome::stopped : Outcome::exited) << "runc" << shown;
+    if (got == Outcome::stopped) {
+      ::kill(pid, SIGCONT);
+      wait_for(pid, 3s);
+    }
+  }
+  drain_events();
+  for (const auto& e : events_) (void)gate_->release(e);
 }
 
 TEST_F(StopGateTest, StopsNothingOnceTheLeaseRanOut) {

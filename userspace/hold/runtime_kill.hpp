@@ -5,7 +5,7 @@
 //   <runtime> [global options] kill [--all|-a] <id> [signal]
 //
 // <runtime> is runc or crun (by basename); global options are runc's and crun's, those that take a separate value
-// listed in kRuntimeValueOptions; the signal is a number, TERM or SIGTERM (default SIGTERM). Anything else (another
+// listed in bpf/stop_gate.h (kRuntimeValueOptions); the signal is a number, TERM or SIGTERM (default SIGTERM). Anything else (another
 // subcommand such as `delete --force`, an unknown option after kill, trailing words) is not a runtime kill.
 #pragma once
 
@@ -16,11 +16,17 @@
 #include <string_view>
 #include <vector>
 
+#include <linux/types.h>
+
+#include "stop_gate.h"
+
 namespace sigdrain {
 
 inline constexpr std::array<std::string_view, 2> kRuntimeBinaries{"runc", "crun"};
-inline constexpr std::array<std::string_view, 7> kRuntimeValueOptions{
-    "--root", "--log", "--log-format", "--log-level", "--criu", "--rootless", "--cgroup-manager"};
+// The global options that take a separate value: bpf/stop_gate.h's list, which the BPF program expands too.
+#define SIGDRAIN_RUNTIME_OPTION(name) std::string_view(name),
+inline constexpr std::array kRuntimeValueOptions{SIGDRAIN_GATE_VALUE_OPTIONS(SIGDRAIN_RUNTIME_OPTION)};
+#undef SIGDRAIN_RUNTIME_OPTION
 
 struct RuntimeKill {
   std::string runtime;       // the basename of argv[0]
