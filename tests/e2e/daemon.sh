@@ -20,6 +20,19 @@ start_daemon() {
   sleep 1.5 # BPF loaded and the running containers discovered
 }
 
+# gated_runc CONTAINER-ID: the pid of a `runc ... kill CONTAINER-ID` stopped (state T) at the gate, waiting up to 5 s.
+gated_runc() {
+  local pid
+  for _ in $(seq 50); do
+    for pid in $(pgrep -x runc); do
+      [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kill $1" &&
+        { echo "$pid"; return 0; }
+    done
+    sleep 0.1
+  done
+  return 1
+}
+
 # guarded_stop ID: the scenario under load, stopped by plain `podman stop -t 20` with the daemon running.
 guarded_stop() {
   local id=$1 port name
@@ -124,7 +137,8 @@ fi
 # it there): the watchdog continues runc at once, and the stop ends as it would without sigdrain (scenario a:
 # Flask's SIGTERM handler exits), with no process left stopped.
 e2e_stop_daemon
-SIGDRAIN_TEST_GATE_PAUSE_MS=5000 start_daemon
+# A watchdog bound longer than the test: what continues runc here is the watchdog seeing the daemon die.
+SIGDRAIN_TEST_GATE_PAUSE_MS=5000 SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS=30000 start_daemon
 port=$(e2e_free_port)
 name=$(e2e_container_name daemon-gated)
 if e2e_start_scenario a "$port" daemon-gated && e2e_wait_http "$port"; then
@@ -133,16 +147,10 @@ if e2e_start_scenario a "$port" daemon-gated && e2e_wait_http "$port"; then
   start=$(e2e_now_ms)
   timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
   stopper=$!
-  gated=""
-  for _ in $(seq 50); do
-    for pid in $(pgrep -x runc); do
-      [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kill $id" &&
-        gated=$pid
-    done
-    [[ -n $gated ]] && break
-    sleep 0.1
-  done
+  gated=$(gated_runc "$id")
   [[ -n $gated ]] && e2e_pass "runc's kill (pid $gated) is stopped at the gate" || e2e_fail "no runc kill was stopped at the gate"
+  [[ -n $gated ]] && sleep 0.5 && [[ $(awk '{print $3}' "/proc/$gated/stat" 2>/dev/null) == T ]] &&
+    e2e_pass "runc stays stopped while the daemon lives (its handling paused)" || e2e_fail "runc was not held at the gate"
   kill -KILL "$E2E_DAEMON_PID"
   wait "$E2E_DAEMON_PID" 2>/dev/null
   E2E_DAEMON_PID=""
@@ -160,6 +168,41 @@ if e2e_start_scenario a "$port" daemon-gated && e2e_wait_http "$port"; then
 else
   e2e_fail "daemon-gated did not start"
 fi
+
+# The watchdog SIGKILLed, then the daemon while runc is gated: runc stays stopped until the next daemon, which
+# continues stopped runtime kills at start-up.
+e2e_stop_daemon
+SIGDRAIN_TEST_GATE_PAUSE_MS=5000 start_daemon
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-gated2)
+if e2e_start_scenario a "$port" daemon-gated2 && e2e_wait_http "$port"; then
+  sleep 1 # guarded
+  id=$(podman inspect -f '{{.Id}}' "$name")
+  watchdog=$(pgrep -P "$E2E_DAEMON_PID" -x sigdrain-gatewd)
+  [[ -n $watchdog ]] && e2e_pass "the daemon's watchdog runs (pid $watchdog)" || e2e_fail "no sigdrain-gatewd child of the daemon"
+  [[ -n $watchdog ]] && kill -KILL "$watchdog"
+  timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
+  stopper=$!
+  gated=$(gated_runc "$id")
+  [[ -n $gated ]] && e2e_pass "runc's kill (pid $gated) is gated" || e2e_fail "no runc kill gated"
+  kill -KILL "$E2E_DAEMON_PID"
+  wait "$E2E_DAEMON_PID" 2>/dev/null
+  E2E_DAEMON_PID=""
+  sleep 0.5
+  [[ -n $gated && $(awk '{print $3}' "/proc/$gated/stat" 2>/dev/null) == T ]] &&
+    e2e_pass "with daemon and watchdog dead, runc stays stopped" || e2e_fail "runc $gated was not left stopped: the test shows nothing"
+  start_daemon
+  wait "$stopper"
+  [[ -z $gated || ! -e /proc/$gated || $(awk '{print $3}' "/proc/$gated/stat" 2>/dev/null) != T ]] &&
+    e2e_pass "the next daemon continued the leftover runc kill at start-up" || e2e_fail "runc $gated still stopped"
+  grep -q "gate: continued pid $gated, a runtime kill left stopped" "$E2E_WORK_DIR/daemon.err" &&
+    e2e_pass "the daemon logged it" || e2e_fail "no leftover log line for $gated"
+  code=$(e2e_container_exit_code "$name")
+  [[ $code == 0 ]] && e2e_pass "the stop then ended with exit 0" || e2e_fail "exit code $code after the leftover was continued"
+else
+  e2e_fail "daemon-gated2 did not start"
+fi
+e2e_stop_daemon
 start_daemon
 
 # The same stop without the daemon: uWSGI's brutal reload cuts the requests in flight, and podman waits out

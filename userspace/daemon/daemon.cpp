@@ -72,6 +72,13 @@ Result<UniqueFd> take_lock(const std::string& state_dir) {
   return fd;
 }
 
+// The watchdog's bound; SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS is a test-only override (docs/daemon.md), so a test
+// can tell the watchdog's reaction to the daemon's death from its bound.
+std::chrono::milliseconds gate_watchdog_bound() {
+  const char* test_bound = std::getenv("SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS");
+  return test_bound && std::atoi(test_bound) > 0 ? std::chrono::milliseconds(std::atoi(test_bound)) : kGateWatchdogBound;
+}
+
 }  // namespace
 
 sigset_t daemon_signalfd_signals() {
@@ -103,7 +110,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
     d->gate_unavailable_ = "hold-backend = lsm";
   } else if (auto gate = StopGate::load(StopGateOptions{}, [self](const GatedProcess& g) { self->on_gated(g); }); !gate) {
     d->gate_unavailable_ = gate.error().message;
-  } else if (auto watchdog = GateWatchdog::start((*gate)->gated_map_fd()); !watchdog) {
+  } else if (auto watchdog = GateWatchdog::start((*gate)->gated_map_fd(), gate_watchdog_bound()); !watchdog) {
     d->gate_unavailable_ = watchdog.error().message;  // no gate without its watchdog: it would not fail open
   } else {
     d->gate_ = std::move(*gate);
