@@ -44,7 +44,7 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
+  __uint(max_entries, 4096); /* preallocated, ~0.6 MiB; a container beyond it is attached at discovery instead */
   __type(key, struct sigdrain_gate_id);
   __type(value, __u8);
 } guarded_ids SEC(".maps");
