@@ -382,6 +382,7 @@ void Daemon::on_gated(const GatedProcess& gp) {
     }
   }
   auto released = gate_->release(gp);
+  metrics_.gated(doubt.empty() ? "attached" : "let_go");
   uint64_t stopped_us = (monotonic_now_ns() - gp.stopped_ns) / 1000;
   std::string name = g ? g->info.name : gp.container_id.substr(0, 12);
   if (!released) log(fmt::format("gate: cannot continue pid {}: {} (the watchdog will)", gp.tgid, released.error().message));
