@@ -318,7 +318,8 @@ void Daemon::hold(Guarded& g) {
 }
 
 void Daemon::guard(Guarded& g) {
-  if (gate_ && g.info.init_pid > 0) {
+  // Where ptrace cannot work at all (Yama ptrace_scope 3) hold() picks BPF LSM; attaching at the stop would fail.
+  if (gate_ && g.info.init_pid > 0 && ptrace_worth_trying(options_.hold_backend, observer_->kernel().yama_ptrace_scope)) {
     auto r = gate_->guard(g.info.id);
     if (r) {
       g.backend = HoldBackend::ptrace_at_stop;
