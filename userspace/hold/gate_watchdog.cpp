@@ -31,6 +31,9 @@ void close_all_except(int keep_a, int keep_b) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the daemon's blocked SIGCHLD means nothing here
+  // A terminal's Ctrl-C or a group-wide SIGTERM must not take the watchdog down with a daemon that may hang in its
+  // shutdown: it ends when the daemon is gone (or by the owner's SIGKILL).
+  for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(signo, SIG_IGN);
   UniqueFd daemon_fd = open_pidfd(daemon);
   if (::getppid() != daemon) daemon_fd.reset();  // the daemon died before we could watch it
   close_all_except(map_fd, daemon_fd ? daemon_fd.get() : map_fd);
