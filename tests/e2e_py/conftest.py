@@ -251,8 +251,11 @@ class Daemon:
         os.makedirs(directory, exist_ok=True)
         self.metrics_port = free_port()
         self.config = os.path.join(directory, "daemon.conf")
+        # guard = labelled, and the containers of test_daemon/test_kubernetes are labelled sigdrain.io/guard=true:
+        # on a shared machine a daemon guarding all would hold other people's stops (tests/e2e/daemon.sh tests
+        # guard = all). JSON: one stop record per line on stdout.
         conf = {"state-dir": os.path.join(directory, "state"), "metrics-address": f"127.0.0.1:{self.metrics_port}",
-                "log-format": "text", **settings}
+                "log-format": "json", "guard": "labelled", **settings}
         with open(self.config, "w") as f:
             f.writelines(f"{k} = {v}\n" for k, v in conf.items())
         self.stdout_path = os.path.join(directory, "daemon.out")
@@ -269,6 +272,12 @@ class Daemon:
 
     def log(self):
         return open(self.stderr_path, errors="replace").read()
+
+    def stop_record(self, container, timeout_s=5):
+        """The stop record of a container (its "container" object names it)."""
+        def find():
+            return next((r for r in self.records() if container.id in json.dumps(r.get("container", r))), None)
+        return wait_for(find, timeout_s, f"the daemon's stop record of {container.name}")
 
     def records(self):
         """The stop records on stdout (JSON objects)."""

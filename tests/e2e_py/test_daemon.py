@@ -9,13 +9,14 @@ from conftest import wait_requests_in_flight
 STOP_TIMEOUT_S = 20
 DAEMON_SETTINGS = {"default-timeout": STOP_TIMEOUT_S}
 
+GUARDED = {"sigdrain.io/guard": "true"}  # the daemon guards labelled containers only (conftest.Daemon)
 CASES = [(rt, app) for rt in ("docker", "containerd") for app in APPS] + [("podman", "go"), ("podman", "jvm")]
 
 
 @pytest.mark.parametrize("runtime,app_id", CASES, ids=[f"{rt}-{app}" for rt, app in CASES])
 def test_guarded_stop_under_load(daemon, containers, loadgen, runtime, app_id):
     app = APPS[app_id]
-    c = containers.start(runtime, app_id, stop_timeout_s=STOP_TIMEOUT_S)
+    c = containers.start(runtime, app_id, labels=GUARDED, stop_timeout_s=STOP_TIMEOUT_S)
     daemon.wait_guarding(c)
     lg = loadgen(c.port, 1200)
     wait_requests_in_flight(lg)
@@ -31,3 +32,6 @@ def test_guarded_stop_under_load(daemon, containers, loadgen, runtime, app_id):
     assert stop.elapsed_ms <= last_ok + app.exit_budget_ms, (
         f"the stop took {stop.elapsed_ms} ms, more than {app.exit_budget_ms} ms after the last response ({last_ok} ms)")
     daemon.wait_log("holding", c.name, timeout_s=1)
+    record = daemon.stop_record(c)
+    assert record["drain"]["released_by"] == "idle", record["drain"]
+    assert record["exit"]["outcome"] == "graceful", record["exit"]

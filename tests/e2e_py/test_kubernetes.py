@@ -11,6 +11,7 @@ from conftest import http_ok, wait_requests_in_flight
 
 DEFAULT_TIMEOUT_S = 8
 DAEMON_SETTINGS = {"default-timeout": DEFAULT_TIMEOUT_S}
+GUARDED = {"sigdrain.io/guard": "true"}  # the daemon guards labelled containers only (conftest.Daemon)
 NEVER_IDLE_LAG_MS = 30000  # clients keep coming for longer than any grace period here: only a deadline ends it
 
 
@@ -20,7 +21,7 @@ def reserve_s(timeout_s):
 
 
 def stop_never_idle(daemon, containers, loadgen, grace_s, kubelet_grace_s, annotate):
-    c = containers.start("containerd", "go", stop_timeout_s=grace_s, annotate_grace=annotate)
+    c = containers.start("containerd", "go", labels=GUARDED, stop_timeout_s=grace_s, annotate_grace=annotate)
     daemon.wait_guarding(c)
     lg = loadgen(c.port, NEVER_IDLE_LAG_MS)
     wait_requests_in_flight(lg)
@@ -28,6 +29,8 @@ def stop_never_idle(daemon, containers, loadgen, grace_s, kubelet_grace_s, annot
     stop = c.runtime.stop(c, kubelet_grace_s)
     lg.kill()
     daemon.wait_log("holding", c.name, timeout_s=1)
+    record = daemon.stop_record(c)
+    assert record["drain"]["released_by"] == "deadline", record["drain"]
     return stop
 
 
@@ -57,7 +60,7 @@ LATE_REQUEST_AT_S = 2.5  # after the quiet window (1 s) of an idle pod, inside t
 
 @pytest.mark.parametrize("min_drain", [True, False], ids=["min-drain", "control"])
 def test_min_drain_serves_a_request_after_the_quiet_window(daemon, containers, min_drain):
-    labels = {"sigdrain.io/min-drain-ms": str(MIN_DRAIN_MS)} if min_drain else {}
+    labels = {**GUARDED, "sigdrain.io/min-drain-ms": str(MIN_DRAIN_MS)} if min_drain else GUARDED
     c = containers.start("containerd", "go", labels=labels, stop_timeout_s=20)
     daemon.wait_guarding(c)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -70,6 +73,7 @@ def test_min_drain_serves_a_request_after_the_quiet_window(daemon, containers, m
     print(f"min-drain {'on' if min_drain else 'off'}: request at {LATE_REQUEST_AT_S} s answered: {late_ok}; stop "
           f"{stop.elapsed_ms} ms ({time.monotonic() - started:.1f} s), SIGKILL needed: {stop.runtime_killed}")
     assert not stop.runtime_killed
+    assert daemon.stop_record(c)["drain"]["released_by"] == "idle"
     if min_drain:
         assert late_ok, "the request inside the min-drain was not served"
         assert stop.elapsed_ms >= MIN_DRAIN_MS - 100, "released before the min-drain"
