@@ -10,7 +10,6 @@
 Every object is named with PREFIX and labelled LABEL=OWNER, so that remove_leftovers() removes what an aborted run
 left behind and nothing of anyone else's. No method sleeps a fixed time: each waits for a condition.
 """
-import json
 import os
 import select
 import shutil
@@ -28,14 +27,14 @@ CTR_NS = "k8s.io"
 COMMAND_TIMEOUT_S = 60
 
 
-class RuntimeError_(Exception):
+class CommandFailed(Exception):
     """A runtime command failed: the test fails with the command and its stderr."""
 
 
 def run(argv, timeout=COMMAND_TIMEOUT_S, check=True, input_bytes=None):
     p = subprocess.run(argv, capture_output=True, timeout=timeout, input=input_bytes)
     if check and p.returncode != 0:
-        raise RuntimeError_(f"{' '.join(argv[:6])}... exited {p.returncode}: {p.stderr.decode(errors='replace')[:500]}")
+        raise CommandFailed(f"{' '.join(argv[:6])}... exited {p.returncode}: {p.stderr.decode(errors='replace')[:500]}")
     return p
 
 
@@ -112,9 +111,6 @@ class Runtime:
 
     def remove_leftovers(self):
         raise NotImplementedError
-
-    def wait_running(self, container, timeout_s=20):
-        wait_for(lambda: self.running(container), timeout_s, f"{self.name} container {container.name} to run")
 
 
 class Docker(Runtime):
@@ -302,7 +298,3 @@ class ContainerdAsKubelet(Runtime):
         for cid in ids:
             self._ctr("task", "rm", "-f", cid, check=False)
             self._ctr("container", "rm", cid, check=False)
-
-
-def container_json(c):
-    return json.dumps({"runtime": c.runtime.name, "name": c.name, "id": c.id, "port": c.port})
