@@ -3,6 +3,7 @@ by id; `trace` attributes the runtime's SIGTERM and SIGKILL to the right contain
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 
@@ -96,3 +97,18 @@ def test_trace_attributes_the_runtimes_signals(sigdrain_bin, containers, runtime
     assert term[0]["result"] == "ignored", term[0]
     exits = [e for e in events if e["event"] == "exit" and e["pid"] == c.init_pid]
     assert exits and exits[0].get("killed_by") == "SIGKILL", exits
+
+
+def test_safe_stop_of_a_host_network_pod_ignores_the_hosts_connections(sigdrain_bin, containers):
+    """containerd's containers here share the host's network, as hostNetwork pods do: their /proc/<pid>/net/tcp
+    lists every connection of the host. One to another container's published port (docker-proxy, on the host)
+    stays open through the stop and must not count as the pod's request in flight."""
+    other = containers.start("docker", "d", labels=UNGUARDED)
+    pod = containers.start("containerd", "go", labels=UNGUARDED)
+    with socket.create_connection(("127.0.0.1", other.port)) as held:
+        held.sendall(f"GET /slow?ms=30000 HTTP/1.1\r\nHost: 127.0.0.1:{other.port}\r\n\r\n".encode())
+        p = sigdrain(sigdrain_bin, "safe-stop", pod.name, "--timeout", str(SAFE_STOP_TIMEOUT_S), "--json")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    print(f"host-network pod: drain {report['drain']}, total {report['total_ms']} ms")
+    assert report["drain"]["released_by"] == "idle", f"the host's connection held the drain: {report['drain']}"
