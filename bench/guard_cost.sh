@@ -10,17 +10,19 @@ S=$(realpath -m "${SIGDRAIN:-$repo/build/sigdrain}")
 rootfs=${SIGDRAIN_E2E_ROOTFS:-/var/lib/sigdrain-e2e/rootfs}
 work=$(mktemp -d /tmp/sd-guard-cost.XXXXXX)
 pg=${GUARD_COST_PORT:-18181} pu=$((${GUARD_COST_PORT:-18181} + 1))
+prefix=${SIGDRAIN_BENCH_PREFIX:-sdb-} # container names; parallel runs set their own
 run() { podman --runtime runc run -d --name "$1" "${@:3}" -v /usr:/usr:ro -v "$repo/tests/e2e/apps:/app:ro" \
   -p "127.0.0.1:$2:$2" --rootfs "$rootfs" python3 /app/plain_http.py "$2" >/dev/null; }
-cleanup() { [[ -n ${D:-} ]] && kill -TERM "$D" 2>/dev/null && wait "$D"; podman rm -f -t 1 sdb-guarded sdb-unguarded >/dev/null 2>&1; rm -rf "$work"; }
+cleanup() { [[ -n ${D:-} ]] && kill -TERM "$D" 2>/dev/null && wait "$D"; podman rm -f -t 1 ${prefix}guarded ${prefix}unguarded >/dev/null 2>&1; rm -rf "$work"; }
 trap cleanup EXIT
-podman rm -f sdb-guarded sdb-unguarded >/dev/null 2>&1
-run sdb-guarded "$pg" || exit 1
-run sdb-unguarded "$pu" --label sigdrain.io/guard=false || exit 1
-"$S" daemon --state-dir "$work/state" 2>"$work/daemon.err" &
+podman rm -f ${prefix}guarded ${prefix}unguarded >/dev/null 2>&1
+run "${prefix}guarded" "$pg" --label sigdrain.io/guard=true || exit 1
+run "${prefix}unguarded" "$pu" --label sigdrain.io/guard=false || exit 1
+# --labelled-only: the daemon guards only its own container, never a neighbour's.
+"$S" daemon --labelled-only --state-dir "$work/state" >/dev/null 2>"$work/daemon.err" &
 D=$!
 sleep 3
-"$S" ps --state-dir "$work/state" | grep -q "sdb-guarded.*held by" || { echo "guard_cost: sdb-guarded is not guarded" >&2; exit 1; }
+"$S" ps --state-dir "$work/state" | grep -q "^${prefix}guarded .*held by" || { echo "guard_cost: ${prefix}guarded is not guarded" >&2; exit 1; }
 for ((r = 1; r <= rounds; r++)); do
   echo "g $(python3 "$repo/bench/guard_cost_client.py" "$pg" "$secs")" >>"$work/rounds"
   echo "u $(python3 "$repo/bench/guard_cost_client.py" "$pu" "$secs")" >>"$work/rounds"

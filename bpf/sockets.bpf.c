@@ -20,6 +20,20 @@
 
 __u64 counters[SIGDRAIN_SOCK_CNT_MAX];
 
+/* Set before load. False: a socket's data counts only while its owner's cgroup is in `watched_cgroups` (the daemon
+ * and safe-stop name the containers they care about). The verdict is kept in the socket's state, so a send or
+ * receive on a socket of any other cgroup costs the one state lookup every call makes and leaves; it is taken
+ * again when user space has watched another cgroup since (watch_generation moved on). */
+const volatile bool watch_all_cgroups = true;
+__u32 watch_generation; /* bumped by user space after each cgroup it adds to watched_cgroups */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, SIGDRAIN_MAX_WATCHED_CGROUPS);
+  __type(key, __u64); /* cgroup v2 id */
+  __type(value, __u8);
+} watched_cgroups SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536); /* resized by user space before load */
@@ -83,15 +97,47 @@ static __always_inline void take_ownership(struct sigdrain_sock_state *st) {
   }
 }
 
+static __always_inline int cgroup_watched(__u64 cgroup_id) {
+  return watch_all_cgroups || bpf_map_lookup_elem(&watched_cgroups, &cgroup_id) != NULL;
+}
+
+/* Process context: false when the socket belongs to a cgroup nobody watches, remembered in its state. A socket
+ * ignored so far whose cgroup is watched now counts from here on like one opened before sigdrain started (its
+ * earlier data was not seen), so the drain errs towards waiting, never towards a cut request. */
+static __always_inline int socket_watched(struct sigdrain_sock_state *st) {
+  if (watch_all_cgroups) return 1;
+  if (st->flags & SIGDRAIN_SOCK_IGNORED) {
+    __u32 generation = watch_generation;
+    if (st->watch_generation == generation) return 0;
+    if (!cgroup_watched(st->cgroup_id)) {
+      st->watch_generation = generation;
+      return 0;
+    }
+    st->flags = SIGDRAIN_SOCK_ADOPTED; /* not OWNED: take_ownership counts it in its cgroup now */
+    return 1;
+  }
+  if (st->flags & SIGDRAIN_SOCK_OWNED) return 1; /* judged watched when it was taken */
+  __u64 cgroup_id = bpf_get_current_cgroup_id();
+  if (cgroup_watched(cgroup_id)) return 1;
+  st->watch_generation = watch_generation; /* read before the map: a cgroup added meanwhile moves it on */
+  st->cgroup_id = cgroup_id;
+  st->owner_tgid = bpf_get_current_pid_tgid() >> 32;
+  st->flags |= SIGDRAIN_SOCK_IGNORED;
+  return 0;
+}
+
 static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new) {
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
-  if (st) return st;
+  if (st) return socket_watched(st) ? st : NULL;
   if (bpf_map_lookup_elem(&closed_sockets, &sk)) return NULL; /* the call returned after its socket closed */
   struct sigdrain_sock_state fresh = {.direction = direction_if_new, .flags = SIGDRAIN_SOCK_ADOPTED};
   bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
   st = bpf_map_lookup_elem(&sock_states, &sk);
-  if (!st) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
-  return st;
+  if (!st) {
+    __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
+    return NULL;
+  }
+  return socket_watched(st) ? st : NULL;
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")

@@ -23,6 +23,9 @@ enum sigdrain_sock_flags {
   SIGDRAIN_SOCK_INFLIGHT = 4, /* counted in its cgroup's inflight */
   SIGDRAIN_SOCK_ADOPTED = 8,  /* first seen by its data: it was open before sigdrain started */
   SIGDRAIN_SOCK_ADOPTED_COUNTED = 16, /* counted in its cgroup's adopted_open */
+  /* Its owner's cgroup was not watched (as of watch_generation): its data is not counted. cgroup_id and
+   * owner_tgid say who owned it then; nothing of it is counted in cgroup_stats. */
+  SIGDRAIN_SOCK_IGNORED = 32,
 };
 
 struct sigdrain_sock_state {
@@ -35,6 +38,7 @@ struct sigdrain_sock_state {
   __u16 local_port; /* host byte order; 0 when not seen on a state change */
   __u8 direction;   /* enum sigdrain_sock_direction */
   __u8 flags;       /* enum sigdrain_sock_flags */
+  __u32 watch_generation; /* with SIGDRAIN_SOCK_IGNORED: the watch_generation it was judged at */
 };
 
 struct sigdrain_cgroup_stats {
@@ -48,6 +52,9 @@ struct sigdrain_cgroup_stats {
    * found open when it started, to know when every one of those has been seen. */
   __s64 adopted_open;
 };
+
+/* Entries of watched_cgroups: the containers one daemon can watch on a node. */
+#define SIGDRAIN_MAX_WATCHED_CGROUPS 16384
 
 enum sigdrain_sock_counter {
   SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL = 0, /* socket map full (LRU could not insert) */

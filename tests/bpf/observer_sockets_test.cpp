@@ -70,6 +70,64 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   EXPECT_EQ((*obs)->counters().socket_state_failures, 0u);
 }
 
+// With watch_all_cgroups off (the daemon, safe-stop), only the cgroups named by watch_cgroup() count: a server in
+// another cgroup leaves no count in the maps from its data, and the same connection counts once its cgroup is
+// watched (a container is watched only once discovery has named it, after it began serving).
+TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
+  ObserverOptions options;
+  options.watch_all_cgroups = false;
+  auto obs = Observer::start(options, [](const ObservedEvent&) {});
+  ASSERT_TRUE(obs) << obs.error().message;
+  if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+
+  ScratchCgroup cg;
+  ASSERT_NE(cg.id(), 0u);
+  CgroupServer server(cg, 300ms, 16);
+  ASSERT_GT(server.pid(), 0);
+  auto stats = [&] { return (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{}); };
+  auto one_request = [&](int client) {
+    EXPECT_EQ(write(client, "req\n", 4), 4);
+    std::this_thread::sleep_for(150ms);  // the server has read it and sleeps in its handler
+    CgroupStats during = stats();
+    char buf[8];
+    EXPECT_GT(read(client, buf, sizeof(buf)), 0);
+    return during;
+  };
+
+  const timeval five_seconds{5, 0};  // a server that never answers fails the test instead of hanging it
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
+  ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
+  CgroupStats unwatched = one_request(client);
+  EXPECT_EQ(unwatched.inflight, 0) << "a cgroup nobody watches is not counted";
+  EXPECT_EQ(unwatched.requests_started, 0u);
+  EXPECT_EQ(unwatched.open_inbound, 0);
+  for (const SocketRecord& rec : (*obs)->sockets())
+    if (rec.state.cgroup_id == cg.id() && rec.state.direction == SIGDRAIN_DIR_INBOUND) {
+      EXPECT_TRUE(rec.state.flags & SIGDRAIN_SOCK_IGNORED);
+      EXPECT_EQ(rec.state.bytes_recv, 0u) << "no per-socket work for its data";
+    }
+
+  ASSERT_TRUE((*obs)->watch_cgroup(cg.id()));
+  CgroupStats watched = one_request(client);
+  EXPECT_EQ(watched.inflight, 1) << "the connection accepted before the watch counts once it is watched";
+  EXPECT_EQ(watched.open_inbound, 1);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(stats().requests_completed, 1u);
+
+  // A connection accepted after the watch counts from its first request (the server serves one at a time).
+  close(client);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(stats().open_inbound, 0);
+  int second = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
+  ASSERT_EQ(connect(second, server.addr(), server.addr_len()), 0);
+  EXPECT_EQ(one_request(second).inflight, 1);
+  EXPECT_EQ(stats().open_inbound, 1);
+  close(second);
+  server.stop();
+}
+
 // The client sends a request and resets the connection before the server reads it. The server's socket closes
 // (TCP_CLOSE, in softirq) before its read returns the queued request: that read must not bring the closed socket
 // back as a connection in flight, which would keep its container busy until the drain deadline. The same order

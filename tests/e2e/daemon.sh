@@ -2,7 +2,9 @@
 # `sigdrain daemon` with plain `podman stop`: the operator changes nothing, and under load the stop loses no
 # request and ends soon after the load ends instead of at the timeout. Also: the daemon SIGKILLed during a hold
 # and started again still stops the container gracefully before its timeout; SIGKILL during a hold kills at
-# once; a second daemon refuses to start. Needs root and scripts/podman-setup.sh; about 2.5 minutes.
+# once; a second daemon refuses to start. Issue #12: nothing of a guarded container is traced between stops (the
+# stop gate attaches at runc's kill), a SIGSTOPped daemon costs the app nothing, and a daemon SIGKILLed while runc
+# is stopped at the gate leaves nothing stopped. Needs root and scripts/podman-setup.sh; about 3 minutes.
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,6 +20,19 @@ start_daemon() {
   sleep 1.5 # BPF loaded and the running containers discovered
 }
 
+# gated_runc CONTAINER-ID: the pid of a `runc ... kill CONTAINER-ID` stopped (state T) at the gate, waiting up to 5 s.
+gated_runc() {
+  local pid
+  for _ in $(seq 50); do
+    for pid in $(pgrep -x runc); do
+      [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kill $1" &&
+        { echo "$pid"; return 0; }
+    done
+    sleep 0.1
+  done
+  return 1
+}
+
 # guarded_stop ID: the scenario under load, stopped by plain `podman stop -t 20` with the daemon running.
 guarded_stop() {
   local id=$1 port name
@@ -25,12 +40,18 @@ guarded_stop() {
   name=$(e2e_container_name "daemon-$id")
   e2e_start_scenario "$id" "$port" "daemon-$id" || { e2e_fail "$id: container did not start"; return; }
   e2e_wait_http "$port" || { e2e_fail "$id: app did not answer"; return; }
-  sleep 1 # the daemon's discovery attaches to the new init
+  sleep 1 # the daemon's discovery guards the new container (at the stop gate: nothing is traced yet)
+  local init_pid tracer
+  init_pid=$(e2e_container_pid "$name")
+  tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
+  [[ $tracer == 0 ]] && e2e_pass "$id: init (pid $init_pid) is not traced before its stop" ||
+    e2e_fail "$id: init (pid $init_pid) is traced by ${tracer:-?} before any stop"
   if [[ $id == b ]]; then
     local ps_line
     ps_line=$("$SIGDRAIN" ps --json --state-dir "$STATE_DIR" | grep "\"$name\"")
     guarded=$(e2e_json_get "$ps_line" guarded)
-    [[ ${guarded,,} == true && $(e2e_json_get "$ps_line" state) == running ]] &&
+    [[ ${guarded,,} == true && $(e2e_json_get "$ps_line" state) == running &&
+      $(e2e_json_get "$ps_line" backend) == "ptrace at stop" ]] &&
       e2e_pass "ps: $name is guarded" || e2e_fail "ps: $ps_line"
     "$SIGDRAIN" ps --state-dir "$STATE_DIR" | sed 's/^/    /'
   fi
@@ -45,6 +66,9 @@ guarded_stop() {
   last_ok=$(e2e_json_get "$E2E_LOADGEN_JSON" last_ok_ms_after_stop)
   echo "  $id: podman stop took ${stop_ms} ms, last response ${last_ok} ms after the stop began, failed=$failed"
   [[ $failed == 0 ]] && e2e_pass "$id: no failed request with the daemon" || e2e_fail "$id: $failed requests failed: $E2E_LOADGEN_JSON"
+  grep -q "gate: runtime kill SIG[A-Z]* of $name: init pid" "$E2E_WORK_DIR/daemon.err" &&
+    e2e_pass "$id: the stop gate caught runc's kill and the daemon attached at the stop" ||
+    e2e_fail "$id: no gate attach for $name in the daemon log"
   # "soon after the load ends": within 3.5 s of the last response (the quiet window, the app's own exit, podman's
   # clean-up), far from the 20 s timeout. supervisord's plan pauses 500 ms and supervisord acts on signals in a
   # loop of up to 1 s, so it gets that much more.
@@ -84,6 +108,102 @@ else
 fi
 
 for id in a b c d e f; do guarded_stop "$id"; done
+
+# Issue #12: a SIGSTOPped daemon (CPU-throttled, a debugger) costs a guarded app nothing: nothing is traced, so a
+# new thread per connection does not wait for the daemon. The old always-attached daemon hung every request here
+# until it resumed.
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-frozen)
+if e2e_start_scenario d "$port" daemon-frozen && e2e_wait_http "$port"; then
+  sleep 1 # guarded
+  kill -STOP "$E2E_DAEMON_PID"
+  worst=0 ok=0
+  for _ in $(seq 20); do
+    e2e_time_ms curl -fs -m 4 -o /dev/null "http://127.0.0.1:$port/" && ok=$((ok + 1))
+    ((E2E_ELAPSED_MS > worst)) && worst=$E2E_ELAPSED_MS
+    sleep 0.2
+  done
+  sleep 1 # past the gate's lease (2 s): the frozen daemon stops nothing new
+  kill -CONT "$E2E_DAEMON_PID"
+  echo "  frozen daemon: $ok/20 requests answered, the slowest in ${worst} ms"
+  ((ok == 20 && worst < 1000)) && e2e_pass "the daemon SIGSTOPped for 5 s: requests keep their latency (slowest ${worst} ms)" ||
+    e2e_fail "the daemon SIGSTOPped: $ok/20 answered, slowest ${worst} ms"
+  timeout 30 podman rm -f -t 0 "$name" >/dev/null 2>&1
+else
+  e2e_fail "daemon-frozen did not start"
+fi
+
+# The daemon SIGKILLed while the gate holds runc's kill stopped (the test-only hook SIGDRAIN_TEST_GATE_PAUSE_MS keeps
+# it there): the watchdog continues runc at once, and the stop ends as it would without sigdrain (scenario a:
+# Flask's SIGTERM handler exits), with no process left stopped.
+e2e_stop_daemon
+# A watchdog bound longer than the test: what continues runc here is the watchdog seeing the daemon die.
+SIGDRAIN_TEST_GATE_PAUSE_MS=5000 SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS=30000 start_daemon
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-gated)
+if e2e_start_scenario a "$port" daemon-gated && e2e_wait_http "$port"; then
+  sleep 1 # guarded
+  id=$(podman inspect -f '{{.Id}}' "$name")
+  start=$(e2e_now_ms)
+  timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
+  stopper=$!
+  gated=$(gated_runc "$id")
+  [[ -n $gated ]] && e2e_pass "runc's kill (pid $gated) is stopped at the gate" || e2e_fail "no runc kill was stopped at the gate"
+  [[ -n $gated ]] && sleep 0.5 && [[ $(awk '{print $3}' "/proc/$gated/stat" 2>/dev/null) == T ]] &&
+    e2e_pass "runc stays stopped while the daemon lives (its handling paused)" || e2e_fail "runc was not held at the gate"
+  kill -KILL "$E2E_DAEMON_PID"
+  wait "$E2E_DAEMON_PID" 2>/dev/null
+  E2E_DAEMON_PID=""
+  wait "$stopper"
+  stop_ms=$(($(e2e_now_ms) - start))
+  left=""
+  for pid in $(pgrep -x runc; pgrep -x conmon; pgrep -x podman); do
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && left+=" $pid"
+  done
+  [[ -z $left ]] && e2e_pass "no runtime process left stopped after the daemon's death" || e2e_fail "left stopped:$left"
+  code=$(e2e_container_exit_code "$name")
+  echo "  gated daemon killed: podman stop took ${stop_ms} ms, exit code $code"
+  ((stop_ms < 5000)) && [[ $code == 0 ]] && e2e_pass "the stop ended as without sigdrain: SIGTERM reached the app, exit 0 in ${stop_ms} ms" ||
+    e2e_fail "the stop after the daemon's death: ${stop_ms} ms, exit code $code"
+else
+  e2e_fail "daemon-gated did not start"
+fi
+
+# The watchdog SIGKILLed, then the daemon while runc is gated: runc stays stopped until the next daemon, which
+# continues stopped runtime kills at start-up.
+e2e_stop_daemon
+SIGDRAIN_TEST_GATE_PAUSE_MS=5000 start_daemon
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-gated2)
+if e2e_start_scenario a "$port" daemon-gated2 && e2e_wait_http "$port"; then
+  sleep 1 # guarded
+  id=$(podman inspect -f '{{.Id}}' "$name")
+  watchdog=$(pgrep -P "$E2E_DAEMON_PID" -x sigdrain-gatewd)
+  [[ -n $watchdog ]] && e2e_pass "the daemon's watchdog runs (pid $watchdog)" || e2e_fail "no sigdrain-gatewd child of the daemon"
+  [[ -n $watchdog ]] && kill -KILL "$watchdog"
+  timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
+  stopper=$!
+  gated=$(gated_runc "$id")
+  [[ -n $gated ]] && e2e_pass "runc's kill (pid $gated) is gated" || e2e_fail "no runc kill gated"
+  kill -KILL "$E2E_DAEMON_PID"
+  wait "$E2E_DAEMON_PID" 2>/dev/null
+  E2E_DAEMON_PID=""
+  sleep 0.5
+  [[ -n $gated && $(awk '{print $3}' "/proc/$gated/stat" 2>/dev/null) == T ]] &&
+    e2e_pass "with daemon and watchdog dead, runc stays stopped" || e2e_fail "runc $gated was not left stopped: the test shows nothing"
+  start_daemon
+  wait "$stopper"
+  [[ -z $gated || ! -e /proc/$gated || $(awk '{print $3}' "/proc/$gated/stat" 2>/dev/null) != T ]] &&
+    e2e_pass "the next daemon continued the leftover runc kill at start-up" || e2e_fail "runc $gated still stopped"
+  grep -q "gate: continued pid $gated, a runtime kill left stopped" "$E2E_WORK_DIR/daemon.err" &&
+    e2e_pass "the daemon logged it" || e2e_fail "no leftover log line for $gated"
+  code=$(e2e_container_exit_code "$name")
+  [[ $code == 0 ]] && e2e_pass "the stop then ended with exit 0" || e2e_fail "exit code $code after the leftover was continued"
+else
+  e2e_fail "daemon-gated2 did not start"
+fi
+e2e_stop_daemon
+start_daemon
 
 # The same stop without the daemon: uWSGI's brutal reload cuts the requests in flight, and podman waits out
 # its timeout before SIGKILL.

@@ -107,7 +107,7 @@ missing=""
 for f in sigdrain_info sigdrain_holds_total sigdrain_releases_total sigdrain_drain_duration_seconds \
   sigdrain_requests_completed_during_holds_total sigdrain_sigkill_escalations_total sigdrain_stops_total \
   sigdrain_container_inflight_requests sigdrain_container_open_connections sigdrain_guarded_containers \
-  sigdrain_ringbuf_drops_total; do
+  sigdrain_ringbuf_drops_total sigdrain_gate_stops_total; do
   [[ " $families " == *" $f "* ]] || missing+=" $f"
 done
 [[ -z $missing ]] && e2e_pass "every family is there" || e2e_fail "missing families:$missing (have: $families)"
@@ -139,7 +139,7 @@ sleep 0.5 # a snapshot is published on the loop turn after the stop is counted
 if scrape after; then
   for check in "sigdrain_holds_total|1" "sigdrain_releases_total|1" "sigdrain_drain_duration_seconds|1|_name=sigdrain_drain_duration_seconds_count" \
     "sigdrain_drain_duration_seconds|1|_name=sigdrain_drain_duration_seconds_bucket le=+Inf" \
-    "sigdrain_stops_total|1|outcome=graceful"; do
+    "sigdrain_stops_total|1|outcome=graceful" "sigdrain_gate_stops_total|1|result=attached"; do
     IFS='|' read -r family delta labels <<<"$check"
     # shellcheck disable=SC2086  # labels: several words
     b=$(value before "$family" $labels) a=$(value after "$family" $labels)

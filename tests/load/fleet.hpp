@@ -65,4 +65,9 @@ struct StopOptions {
 };
 int run_stop(const StopOptions& options);
 
+// The stops exec this binary as `runc kill <id> 15` (main() dispatches on the name), with the target's pid in this
+// variable: a runtime's kill that the daemon's stop gate catches, as it catches podman's and containerd's.
+inline constexpr const char* kFakeRuntimeTargetEnv = "SIGDRAIN_FLEET_KILL_PID";
+int run_fake_runtime_kill(int argc, char** argv);
+
 }  // namespace sigdrain::fleet

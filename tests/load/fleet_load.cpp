@@ -6,9 +6,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -236,12 +238,13 @@ class StopRun {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
   }
 
-  // What runc does for `stop -t <timeout>`: the stop signal, then SIGKILL once the timeout has passed.
+  // What a runtime does for `stop -t <timeout>`: it execs `runc kill <id> 15` (which the daemon's stop gate
+  // catches, as with podman and containerd), then SIGKILLs once the timeout has passed.
   void act_as_runtime(Clock::time_point now) {
+    std::erase_if(runtimes_, [](pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) != 0; });
     for (Target& t : targets_) {
       if (!t.signalled && now >= t.stop_at) {
-        if (::syscall(SYS_pidfd_send_signal, t.pidfd.get(), SIGTERM, nullptr, 0) != 0)
-          die(fmt::format("SIGTERM to {}: {}", t.member.name, std::strerror(errno)));
+        exec_runtime_kill(t);
         t.signalled = true;
       }
       if (t.signalled && !t.exited && !t.killed && now >= t.kill_at) {
@@ -249,6 +252,24 @@ class StopRun {
         t.killed = true;
       }
     }
+  }
+
+  void exec_runtime_kill(const Target& t) {
+    if (runtime_.empty()) {  // this binary under the runtime's name: main() then acts as `runc kill`
+      runtime_ = options_.dir / "runc";
+      std::filesystem::copy_file("/proc/self/exe", runtime_, std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::permissions(runtime_, std::filesystem::perms::owner_all);
+    }
+    std::string pid_env = fmt::format("{}={}", kFakeRuntimeTargetEnv, t.member.pid);
+    pid_t pid = ::fork();
+    if (pid < 0) die(fmt::format("fork: {}", std::strerror(errno)));
+    if (pid == 0) {
+      const char* argv[] = {"runc", "kill", t.member.id.c_str(), "15", nullptr};
+      const char* envp[] = {pid_env.c_str(), nullptr};
+      ::execve(runtime_.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
+      ::_exit(127);
+    }
+    runtimes_.push_back(pid);
   }
 
   // Starts the client's next request when due, or fails one that took too long; true while the client has work.
@@ -351,9 +372,24 @@ class StopRun {
   std::mt19937 random_;
   std::vector<Target> targets_;
   std::vector<Client> clients_;
+  std::filesystem::path runtime_;  // options_.dir/runc, once the first stop needs it
+  std::vector<pid_t> runtimes_;    // runtime kills not yet reaped
 };
 
 }  // namespace
+
+int run_fake_runtime_kill(int argc, char** argv) {
+  const char* target = std::getenv(kFakeRuntimeTargetEnv);
+  if (argc != 4 || std::string_view(argv[1]) != "kill" || !target) {
+    std::fprintf(stderr, "runc (sigdrain_fleet): want `runc kill ID SIGNO` with %s set\n", kFakeRuntimeTargetEnv);
+    return 2;
+  }
+  if (::kill(std::atoi(target), std::atoi(argv[3])) != 0) {
+    std::fprintf(stderr, "runc (sigdrain_fleet): kill %s: %s\n", target, std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}
 
 int run_stop(const StopOptions& options) {
   StopRun run(options);

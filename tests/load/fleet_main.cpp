@@ -1,10 +1,13 @@
 // sigdrain_fleet: a synthetic fleet of CRI-O-style containers for load tests and benchmarks (tests/load/README.md).
 #include <CLI/CLI.hpp>
 
+#include <string_view>
+
 #include "fleet.hpp"
 
 int main(int argc, char** argv) {
   using namespace sigdrain::fleet;
+  if (std::string_view(argv[0]) == "runc") return run_fake_runtime_kill(argc, argv);
   CLI::App app{"A synthetic fleet of CRI-O-style containers (cgroup + CRI-O state + an HTTP server as init)"};
   app.require_subcommand(1);
 

@@ -68,6 +68,7 @@ TEST(HoldBackendSetting, ParsesAndNames) {
   EXPECT_EQ(parse_hold_backend_setting("bpf").error().message, "hold backend \"bpf\": want auto, ptrace or lsm");
   EXPECT_EQ(hold_backend_name(HoldBackend::none), "none");
   EXPECT_EQ(hold_backend_name(HoldBackend::lsm), "lsm");
+  EXPECT_EQ(hold_backend_name(HoldBackend::ptrace_at_stop), "ptrace at stop");  // ps: "held by ptrace at stop"
 }
 
 TEST(HoldBackendSetting, ConfigKeyRoundTrips) {

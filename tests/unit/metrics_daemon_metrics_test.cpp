@@ -18,6 +18,16 @@ std::string lines_starting(const std::string& text, const std::string& prefix) {
   return out;
 }
 
+TEST(DaemonMetrics, CountsGateStopsByResult) {
+  DaemonMetrics m;
+  m.gated("attached");
+  m.gated("attached");
+  m.gated("let_go");
+  EXPECT_TRUE(m.take_changed());
+  EXPECT_EQ(lines_starting(m.render(), "sigdrain_gate_stops_total{"),
+            "sigdrain_gate_stops_total{result=\"attached\"} 2\nsigdrain_gate_stops_total{result=\"let_go\"} 1\n");
+}
+
 TEST(DaemonMetrics, EveryFamilyIsPresentBeforeAnythingHappened) {
   DaemonMetrics m;
   std::string text = m.render();
@@ -27,7 +37,8 @@ TEST(DaemonMetrics, EveryFamilyIsPresentBeforeAnythingHappened) {
                              "sigdrain_drain_duration_seconds_bucket{le=\"+Inf\"} 0\n",
                              "sigdrain_requests_completed_during_holds_total 0\n", "sigdrain_sigkill_escalations_total 0\n",
                              "sigdrain_stops_total{outcome=\"graceful\"} 0\n", "sigdrain_stops_total{outcome=\"killed\"} 0\n",
-                             "sigdrain_guarded_containers 0\n", "sigdrain_ringbuf_drops_total 0\n"})
+                             "sigdrain_guarded_containers 0\n", "sigdrain_ringbuf_drops_total 0\n",
+                             "sigdrain_gate_stops_total{result=\"attached\"} 0\n", "sigdrain_gate_stops_total{result=\"let_go\"} 0\n"})
     EXPECT_NE(text.find(sample), std::string::npos) << sample << " missing from\n" << text;
   for (const char* type : {"# TYPE sigdrain_info gauge\n", "# TYPE sigdrain_container_inflight_requests gauge\n",
                            "# TYPE sigdrain_container_open_connections gauge\n", "# TYPE sigdrain_drain_duration_seconds histogram\n"})

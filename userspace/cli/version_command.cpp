@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "hold/stop_gate.hpp"
 #include "observer/kernel_env.hpp"
 #include "util/result.hpp"
 #include "util/json.hpp"
@@ -23,7 +24,11 @@ int run_version(bool features, bool json) {
   ::uname(&u);
   // What `sigdrain daemon` (hold-backend = auto) would use: ptrace, and BPF LSM for processes ptrace cannot guard.
   const std::string lsm_unavailable = env.bpf_lsm_unavailable_reason();
-  const std::string hold_backends = lsm_unavailable.empty() ? "ptrace (BPF LSM where ptrace cannot guard)" : "ptrace";
+  // ptrace at the stop where the stop gate loads (nothing traced between stops), else attached from discovery on.
+  const std::string gate_unavailable = stop_gate_unavailable_reason();
+  const std::string ptrace_mode = gate_unavailable.empty() ? "ptrace at stop (the stop gate)"
+                                                           : "ptrace, attached at discovery (" + gate_unavailable + ")";
+  const std::string hold_backends = ptrace_mode + (lsm_unavailable.empty() ? "; BPF LSM where ptrace cannot guard" : "");
   // How `sigdrain daemon` notices new containers (daemon/discovery.hpp).
   const std::string discovery = env.cgroup_tracepoints
                                     ? "when a cgroup is made or removed (tracepoints cgroup:cgroup_mkdir/cgroup_rmdir)"

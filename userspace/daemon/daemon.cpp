@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "containers/container_signal.hpp"
+#include "hold/runtime_kill.hpp"
+#include "proc/pidfd.hpp"
 #include "signals/signal_names.hpp"
 #include "util/exit_codes.hpp"
 #include "util/json.hpp"
@@ -31,6 +33,12 @@ constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIG
 // kLsmLease. The loop wakes at least every kDiscoveryInterval, well within it.
 constexpr auto kLsmLease = std::chrono::seconds(5);
 constexpr auto kLsmLeaseRenewal = std::chrono::seconds(1);
+// The stop gate stops runtime processes only while this lease runs: a dead or SIGSTOPped daemon stops nothing new
+// once it ends. Renewed every loop turn that comes kGateLeaseRenewal after the last (the loop wakes every 500 ms).
+constexpr auto kGateLease = std::chrono::seconds(2);
+constexpr auto kGateLeaseRenewal = std::chrono::milliseconds(250);
+// Attached at the gate, but the runtime's signal never came (its kill failed, or it was SIGKILL after all): let go.
+constexpr auto kArmedTimeout = std::chrono::seconds(5);
 constexpr auto kMetricsRefresh = std::chrono::milliseconds(250);  // gauges in the /metrics snapshot are at most this old
 
 int64_t wall_ms(Clock::time_point t) {
@@ -64,6 +72,13 @@ Result<UniqueFd> take_lock(const std::string& state_dir) {
   return fd;
 }
 
+// The watchdog's bound; SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS is a test-only override (docs/daemon.md), so a test
+// can tell the watchdog's reaction to the daemon's death from its bound.
+std::chrono::milliseconds gate_watchdog_bound() {
+  const char* test_bound = std::getenv("SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS");
+  return test_bound && std::atoi(test_bound) > 0 ? std::chrono::milliseconds(std::atoi(test_bound)) : kGateWatchdogBound;
+}
+
 }  // namespace
 
 sigset_t daemon_signalfd_signals() {
@@ -89,6 +104,20 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   auto lock = take_lock(options.state_dir);
   if (!lock) return lock.error();
   d->lock_fd_ = std::move(*lock);
+  Daemon* self = d.get();
+  // The gate and its watchdog first: the watchdog is forked, which is safe only while this is the only thread.
+  if (options.hold_backend == HoldBackendSetting::lsm) {
+    d->gate_unavailable_ = "hold-backend = lsm";
+  } else if (auto gate = StopGate::load(StopGateOptions{}, [self](const GatedProcess& g) { self->on_gated(g); }); !gate) {
+    d->gate_unavailable_ = gate.error().message;
+  } else if (auto watchdog = GateWatchdog::start((*gate)->gated_map_fd(), gate_watchdog_bound()); !watchdog) {
+    d->gate_unavailable_ = watchdog.error().message;  // no gate without its watchdog: it would not fail open
+  } else {
+    d->gate_ = std::move(*gate);
+    d->gate_watchdog_.emplace(std::move(*watchdog));
+  }
+  if (!d->gate_ && options.hold_backend != HoldBackendSetting::lsm)
+    d->log("stop gate: " + d->gate_unavailable_ + "; attaching to every guarded init at discovery instead");
   if (!options.metrics_address.empty()) {
     auto address = metrics::parse_listen_address(options.metrics_address);
     if (!address) return address.error();
@@ -100,7 +129,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   ObserverOptions obs;
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= signal_bit(s);
   obs.report_deliver = false;
-  Daemon* self = d.get();
+  obs.watch_all_cgroups = false;  // only the containers discovered: the node's other sockets leave the BPF at once
   auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });
   if (!observer) return observer.error();
   d->observer_ = std::move(*observer);
@@ -224,7 +253,8 @@ DrainTimes Daemon::times_for(const ContainerInfo& info, Clock::time_point start)
   if (options_.max_hold_ms) cap = std::chrono::milliseconds(*options_.max_hold_ms);
   if (labels && labels->max_drain && (!cap || *labels->max_drain < *cap)) cap = *labels->max_drain;
   if (cap && t.drain_deadline > start + *cap) t.drain_deadline = start + *cap;
-  return t;
+  auto min_drain = labels && labels->min_drain ? *labels->min_drain : std::chrono::milliseconds(options_.min_drain_ms);
+  return with_min_drain(t, min_drain);
 }
 
 void Daemon::reconcile(std::vector<ContainerInfo> running) {
@@ -245,7 +275,10 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     }
     init_to_container_.erase(it->second.info.init_pid);
     if (lsm_) (void)lsm_->unguard(it->second.info.init_pid);
+    if (gate_) (void)gate_->unguard(it->first);
+    armed_.erase(it->first);
     resolver_.forget(it->second.info.cgroup_id);
+    observer_->unwatch_cgroup(it->second.info.cgroup_id);
     last_stops_.erase(it->first);
     it = containers_.erase(it);
   }
@@ -257,7 +290,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     if (!decision.guard) {
       g.why_not = decision.reason;
     } else {
-      hold(g);
+      guard(g);
     }
     std::string shown = info.name.empty() ? info.id.substr(0, 12) : info.name;
     if (g.backend == HoldBackend::none)
@@ -266,8 +299,17 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
       log(fmt::format("guarding {} (init pid {}) by {}{}", shown, info.init_pid, hold_backend_name(g.backend),
                       g.backend_why.empty() ? "" : ": " + g.backend_why));
     if (info.init_pid > 0) init_to_container_[info.init_pid] = id;
+    watch_sockets(info);
     containers_.emplace(id, std::move(g));
   }
+}
+
+// Guarded or only observed, a container's connections and requests are counted from here on (ps, metrics, the
+// drain). One that cannot be watched (the map is full) drains by its quiet window and deadline alone.
+void Daemon::watch_sockets(const ContainerInfo& info) {
+  if (auto r = observer_->watch_cgroup(info.cgroup_id); !r)
+    log(fmt::format("{}: requests in flight are not counted: {}", info.name.empty() ? info.id.substr(0, 12) : info.name,
+                    r.error().message));
 }
 
 void Daemon::hold(Guarded& g) {
@@ -285,6 +327,121 @@ void Daemon::hold(Guarded& g) {
   g.traced = choice.backend == HoldBackend::ptrace;
   g.why_not = choice.backend == HoldBackend::none ? choice.why : "";
   g.backend_why = choice.backend == HoldBackend::lsm ? choice.why : "";
+}
+
+void Daemon::guard(Guarded& g) {
+  // Where ptrace cannot work at all (Yama ptrace_scope 3) hold() picks BPF LSM; attaching at the stop would fail.
+  if (gate_ && g.info.init_pid > 0 && ptrace_worth_trying(options_.hold_backend, observer_->kernel().yama_ptrace_scope)) {
+    auto r = gate_->guard(g.info.id);
+    if (r) {
+      g.backend = HoldBackend::ptrace_at_stop;
+      return;
+    }
+    log(fmt::format("{}: {}; attaching now", g.info.name, r.error().message));
+  }
+  hold(g);
+}
+
+// Why not to attach for a process the gate stopped; empty when nothing is in doubt. The kernel decided from comm,
+// argv and pid namespace; this re-checks from /proc what a process could fake: the binary it runs, its mount
+// namespace and cgroup (not any container's), its argv by the one parser, and that the id is guarded and idle.
+std::string Daemon::gate_doubt(const GatedProcess& gp, const Guarded** guarded) const {
+  // Continued by the watchdog meanwhile (this daemon was slow or stopped): its signal may have passed already.
+  if (!gate_->still_gated(gp)) return "the watchdog continued it already";
+  auto it = containers_.find(gp.container_id);
+  if (it == containers_.end() || it->second.backend != HoldBackend::ptrace_at_stop) return "not guarded at the gate";
+  if (stops_.contains(gp.container_id)) return "already being stopped";
+  if (it->second.info.init_pid <= 0) return "its init is not known";
+  const std::string pid_dir = fmt::format("{}/{}", proc_.root(), gp.tgid);
+  char exe[4096];
+  ssize_t n = ::readlink((pid_dir + "/exe").c_str(), exe, sizeof exe - 1);
+  if (n <= 0) return "its binary cannot be read";
+  if (!is_runtime_binary(std::string_view(exe, static_cast<size_t>(n)))) return fmt::format("{} is not a runtime", std::string(exe, n));
+  // podman runs its runtime in a mount namespace of its own, so "the host's" cannot be asked for; the container's
+  // is what a process inside it would share.
+  struct stat own{}, container{};
+  if (::stat((pid_dir + "/ns/mnt").c_str(), &own) != 0 ||
+      ::stat(fmt::format("{}/{}/ns/mnt", proc_.root(), it->second.info.init_pid).c_str(), &container) != 0 ||
+      own.st_ino == container.st_ino)
+    return "it shares the container's mount namespace";
+  auto cgroup = proc_.cgroup_file(gp.tgid);
+  if (!cgroup) return "its cgroup cannot be read";
+  for (const auto& [id, g] : containers_)
+    if (!g.info.cgroup_path.empty() && cgroup_within(cgroup_key(*cgroup), g.info.cgroup_path)) return "it runs in a container";
+  auto argv = proc_.cmdline(gp.tgid);
+  auto kill = argv ? parse_runtime_kill(*argv) : std::nullopt;
+  const std::vector<int> held{SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+  if (!kill || kill->container_id != gp.container_id || kill->signo != gp.signo || !gate_holds(*kill, held))
+    return "its argv is not the runtime kill the gate saw";
+  *guarded = &it->second;
+  return "";
+}
+
+// A runtime process is stopped at its exec, about to signal a guarded container: seize the init, continue it.
+// Nothing slow between the stop and the continue (no runtime query, no fsync); on any doubt continue at once.
+void Daemon::on_gated(const GatedProcess& gp) {
+  if (const char* pause = std::getenv("SIGDRAIN_TEST_GATE_PAUSE_MS"))  // test-only fault hook (docs/daemon.md)
+    ::usleep(static_cast<useconds_t>(std::atoi(pause)) * 1000);
+  const Guarded* g = nullptr;
+  std::string doubt = gate_doubt(gp, &g);
+  std::string attached;
+  if (doubt.empty()) {
+    if (auto r = engine_->attach(g->info.init_pid); !r) {
+      doubt = r.error().message;
+    } else {
+      containers_.at(gp.container_id).traced = true;
+      armed_[gp.container_id] = Clock::now();
+      attached = fmt::format("init pid {} seized ({} threads)", g->info.init_pid, engine_->threads(g->info.init_pid).size());
+    }
+  }
+  auto released = gate_->release(gp);
+  metrics_.gated(doubt.empty() ? "attached" : "let_go");
+  uint64_t stopped_us = (monotonic_now_ns() - gp.stopped_ns) / 1000;
+  std::string name = g ? g->info.name : gp.container_id.substr(0, 12);
+  if (!released) log(fmt::format("gate: cannot continue pid {}: {} (the watchdog will)", gp.tgid, released.error().message));
+  if (doubt.empty())
+    log(fmt::format("gate: runtime kill {} of {}: {}; runtime pid {} stopped for {} us", signal_name(gp.signo), name,
+                    attached, gp.tgid, stopped_us));
+  else
+    log(fmt::format("gate: let runtime pid {} go without a hold ({}): {}; stopped for {} us", gp.tgid, name, doubt, stopped_us));
+}
+
+// Attached at the gate but no held signal came: nothing of the container stays traced between stops.
+void Daemon::disarm_stale() {
+  auto now = Clock::now();
+  for (auto it = armed_.begin(); it != armed_.end();) {
+    if (stops_.contains(it->first) || now - it->second < kArmedTimeout) {
+      ++it;
+      continue;
+    }
+    if (auto c = containers_.find(it->first); c != containers_.end() && c->second.traced) {
+      if (auto r = engine_->detach(c->second.info.init_pid); !r) log(fmt::format("{}: detach: {}", c->second.info.name, r.error().message));
+      c->second.traced = false;
+      log(fmt::format("{}: no stop signal came within {} s of the runtime's kill; let go", c->second.info.name,
+                      std::chrono::duration_cast<std::chrono::seconds>(kArmedTimeout).count()));
+    }
+    it = armed_.erase(it);
+  }
+}
+
+// A previous daemon died while the gate held a runtime process and its watchdog died too (both SIGKILLed at once):
+// the process would stay stopped. Continue every stopped runtime kill at start-up.
+void Daemon::continue_leftover_runtime_kills() {
+  for (pid_t pid : proc_.all_pids()) {
+    auto st = proc_.status(pid);
+    if (!st || st->state != 'T' || !is_runtime_binary(st->name)) continue;
+    auto argv = proc_.cmdline(pid);
+    if (!argv || !parse_runtime_kill(*argv)) continue;
+    if (UniqueFd fd = open_pidfd(pid); fd && send_through_pidfd(fd.get(), pid, SIGCONT))
+      log(fmt::format("gate: continued pid {}, a runtime kill left stopped", pid));
+  }
+}
+
+void Daemon::renew_gate_lease() {
+  auto now = Clock::now();
+  if (!gate_ || now - gate_lease_renewed_ < kGateLeaseRenewal) return;
+  gate_->renew_lease(kGateLease);
+  gate_lease_renewed_ = now;
 }
 
 void Daemon::renew_lsm_lease() {
@@ -326,6 +483,7 @@ void Daemon::recover_journal() {
       Guarded g{*info, false, ""};
       hold(g);
       init_to_container_[info->init_pid] = info->id;
+      watch_sockets(*info);
       containers_.emplace(info->id, std::move(g));
     }
     DrainTimes t{Clock::now(), steady_from_wall_ms(r.drain_deadline_ms), steady_from_wall_ms(r.kill_at_ms)};
@@ -346,10 +504,15 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
   DrainTimes times = stops_.contains(info.id) ? stops_.at(info.id).times : times_for(info, Clock::now());
   HoldRecord record{info.id, held.tgid, *start_time, held.signo, wall_ms(Clock::now()), wall_ms(times.drain_deadline),
                     wall_ms(times.kill_at)};
+  // The one wait left between a tracee's stop and its resume: the fsync that makes the held signal survive us.
+  auto journal_start = Clock::now();
   if (auto r = journal_->record(record); !r) return r;  // cannot journal: let it through rather than risk losing it
+  auto journal_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - journal_start).count();
   metrics_.held();
+  armed_.erase(info.id);
   if (!stops_.contains(info.id)) {
-    log(fmt::format("holding {} sent to {} (pid {}) while it drains", signal_name(held.signo), info.name, held.tgid));
+    log(fmt::format("holding {} sent to {} (pid {}) while it drains (journaled in {} us)", signal_name(held.signo),
+                    info.name, held.tgid, journal_us));
     start_stop(info, held.signo, true, times);
   }
   stops_.at(info.id).records.push_back(record);
@@ -415,6 +578,7 @@ void Daemon::release(ActiveStop& s) {
   }
   if (lsm_ && lsm_->guarding(s.info.init_pid))
     if (auto r = lsm_->unguard(s.info.init_pid); !r) log(fmt::format("{}: {}", s.info.name, r.error().message));
+  if (gate_) (void)gate_->unguard(s.info.id);  // the plan's signals and the runtime's later kills pass ungated
   if (containers_.contains(s.info.id)) containers_.at(s.info.id).backend = HoldBackend::none;
   s.phase = Phase::signalling;
   s.next_step = 0;
@@ -510,6 +674,9 @@ std::string Daemon::unguard(const std::string& id) {
   }
   if (lsm_ && lsm_->guarding(it->second.info.init_pid))
     if (auto r = lsm_->unguard(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+  if (gate_)
+    if (auto r = gate_->unguard(id); !r) return fmt::format("error: {}\n", r.error().message);
+  armed_.erase(id);
   if (it->second.backend != HoldBackend::none) {
     it->second.backend = HoldBackend::none;
     it->second.why_not = "stopped by sigdrain safe-stop";
@@ -545,6 +712,7 @@ std::string Daemon::answer(const std::string& request) {
 }
 
 int Daemon::run(const std::atomic<bool>& stop) {
+  if (gate_) continue_leftover_runtime_kills();
   recover_journal();
   log(fmt::format("started: state in {}, guarding {}", options_.state_dir,
                   options_.guard_labelled_only ? "containers labelled sigdrain.io/guard=true" : "all containers"));
@@ -554,7 +722,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
   UniqueFd sigchld_fd(::signalfd(-1, &sigchld, SFD_NONBLOCK | SFD_CLOEXEC));
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   for (int fd : {sigchld_fd.get(), observer_->event_fd(), control_->fd(), discovery_->event_fd(),
-                 lsm_ ? lsm_->event_fd() : -1}) {
+                 lsm_ ? lsm_->event_fd() : -1, gate_ ? gate_->event_fd() : -1}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -563,9 +731,10 @@ int Daemon::run(const std::atomic<bool>& stop) {
   }
   constexpr int kTickMs = 10;  // while a stop is draining or signalling
   while (!stop.load()) {
-    epoll_event ready[6];
-    int timeout_ms = stops_.empty() ? static_cast<int>(kDiscoveryInterval.count()) : kTickMs;
-    (void)::epoll_wait(epoll.get(), ready, 6, timeout_ms);  // EINTR: the stop handler ran
+    epoll_event ready[7];
+    int timeout_ms = stops_.empty() && armed_.empty() ? static_cast<int>(kDiscoveryInterval.count()) : kTickMs;
+    (void)::epoll_wait(epoll.get(), ready, 7, timeout_ms);  // EINTR: the stop handler ran
+    if (gate_) (void)gate_->poll(std::chrono::milliseconds(0));  // first: a runtime process waits stopped
     signalfd_siginfo info;
     while (::read(sigchld_fd.get(), &info, sizeof(info)) == sizeof(info)) {
     }
@@ -574,6 +743,8 @@ int Daemon::run(const std::atomic<bool>& stop) {
     (void)observer_->poll(std::chrono::milliseconds(0));
     if (lsm_) (void)lsm_->poll(std::chrono::milliseconds(0));
     renew_lsm_lease();
+    renew_gate_lease();
+    disarm_stale();
     log_lost_events();
     for (auto it = stops_.begin(); it != stops_.end();) {
       std::string id = (it++)->first;  // tick may erase the entry
@@ -584,6 +755,10 @@ int Daemon::run(const std::atomic<bool>& stop) {
     publish_metrics();
   }
   log("stopping: delivering every held signal and detaching");
+  if (gate_) {
+    gate_->end_lease();  // stop nothing new; what is stopped now is continued when the gate goes
+    (void)gate_->poll(std::chrono::milliseconds(0));
+  }
   for (auto& [id, s] : stops_)
     if (s.phase == Phase::draining) {
       s.report.drain_ms = ms_between(s.times.start, Clock::now());

@@ -1,5 +1,10 @@
 // `sigdrain daemon`: guards containers by holding the stop signals sent to their init (ptrace), drains them,
 // then carries out their stop plan. All ptrace calls happen on the thread that runs Daemon::run().
+//
+// Attach at the stop: where the stop gate loads, nothing of a guarded container is traced between stops. The gate
+// stops the runtime process that is about to send the stop signal (`runc kill <id> 15`), the daemon seizes the
+// container's init and continues the runtime, whose signal then lands in a held delivery-stop. Where the gate
+// cannot load, the daemon attaches at discovery instead (always attached).
 #pragma once
 
 #include <signal.h>
@@ -17,9 +22,11 @@
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
 #include "daemon/options.hpp"
+#include "hold/gate_watchdog.hpp"
 #include "hold/hold_backend.hpp"
 #include "hold/hold_engine.hpp"
 #include "hold/lsm_hold.hpp"
+#include "hold/stop_gate.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "metrics/server.hpp"
 #include "observer/cgroup_changes.hpp"
@@ -74,7 +81,15 @@ class Daemon {
   explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
   // Takes in a discovery scan: guards new containers, forgets those gone.
   void reconcile(std::vector<ContainerInfo> running);
+  void watch_sockets(const ContainerInfo& info);
   void hold(Guarded& g);  // picks the hold backend for the container's init and guards it with that
+  void guard(Guarded& g);  // at the stop gate where it loaded, else hold()
+  void on_gated(const GatedProcess& gated);
+  // Why the daemon must not attach for this gated process; empty when it may. Cheap: no runtime query.
+  std::string gate_doubt(const GatedProcess& gated, const Guarded** guarded) const;
+  void disarm_stale();
+  void continue_leftover_runtime_kills();
+  void renew_gate_lease();
   void on_refused(const RefusedSignal& refused);
   void renew_lsm_lease();
   void recover_journal();
@@ -102,6 +117,11 @@ class Daemon {
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<HoldEngine> engine_;
+  std::unique_ptr<StopGate> gate_;  // attach at the stop; null: always attached (gate_unavailable_ says why)
+  std::string gate_unavailable_;
+  std::optional<GateWatchdog> gate_watchdog_;
+  Clock::time_point gate_lease_renewed_{};
+  std::map<std::string, Clock::time_point> armed_;  // attached at the gate, the held signal not yet seen
   std::unique_ptr<LsmHold> lsm_;  // where BPF LSM works and hold-backend is not ptrace
   std::string lsm_unavailable_;   // why lsm_ is not loaded
   Clock::time_point lsm_lease_renewed_{};

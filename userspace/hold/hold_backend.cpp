@@ -12,6 +12,7 @@ std::string_view hold_backend_name(HoldBackend backend) {
   switch (backend) {
     case HoldBackend::ptrace: return "ptrace";
     case HoldBackend::lsm: return "lsm";
+    case HoldBackend::ptrace_at_stop: return "ptrace at stop";
     case HoldBackend::none: break;
   }
   return "none";

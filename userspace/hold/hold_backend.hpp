@@ -14,10 +14,11 @@
 
 namespace sigdrain {
 
-enum class HoldBackend { none, ptrace, lsm };
+// ptrace_at_stop: nothing is traced until the stop gate (hold/stop_gate.hpp) catches the runtime's kill.
+enum class HoldBackend { none, ptrace, lsm, ptrace_at_stop };
 enum class HoldBackendSetting { automatic, ptrace, lsm };  // config `hold-backend = auto | ptrace | lsm`
 
-std::string_view hold_backend_name(HoldBackend backend);  // "none", "ptrace", "lsm"
+std::string_view hold_backend_name(HoldBackend backend);  // "none", "ptrace", "lsm", "ptrace at stop"
 std::string_view hold_backend_setting_name(HoldBackendSetting setting);  // "auto", "ptrace", "lsm"
 Result<HoldBackendSetting> parse_hold_backend_setting(std::string_view text);
 

@@ -15,6 +15,8 @@ DaemonMetrics::DaemonMetrics()
                                             "Requests that completed while their container drained")),
       sigkill_escalations_(registry_.counter("sigdrain_sigkill_escalations_total",
                                              "SIGKILLs sent by others to the init of a container being stopped")),
+      gate_stops_(registry_.counter("sigdrain_gate_stops_total",
+                                    "Runtime kills the stop gate stopped, by result: attached (init seized), let_go (no hold)")),
       stops_(registry_.counter("sigdrain_stops_total", "Stops finished, by outcome: graceful, killed, unknown (no exit seen)")),
       inflight_(registry_.gauge("sigdrain_container_inflight_requests", "Requests in flight in each known container")),
       open_connections_(registry_.gauge("sigdrain_container_open_connections", "Open inbound connections of each known container")),
@@ -25,6 +27,7 @@ DaemonMetrics::DaemonMetrics()
   drain_seconds_.declare({});
   requests_completed_.inc({}, 0);
   sigkill_escalations_.inc({}, 0);
+  for (const char* result : {"attached", "let_go"}) gate_stops_.inc({{"result", result}}, 0);
   for (const char* outcome : {"graceful", "killed", "unknown"}) stops_.inc({{"outcome", outcome}}, 0);
   guarded_.set({}, 0);
   ringbuf_drops_.set_total({}, 0);
@@ -55,6 +58,11 @@ void DaemonMetrics::stopped(std::string_view outcome) {
 
 void DaemonMetrics::sigkill_escalation() {
   sigkill_escalations_.inc();
+  changed_ = true;
+}
+
+void DaemonMetrics::gated(std::string_view result) {
+  gate_stops_.inc({{"result", std::string(result)}});
   changed_ = true;
 }
 

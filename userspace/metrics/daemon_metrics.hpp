@@ -26,6 +26,8 @@ class DaemonMetrics {
   void released(std::string_view reason, int64_t drain_ms, uint64_t requests_completed);
   void stopped(std::string_view outcome);  // graceful | killed | unknown
   void sigkill_escalation();
+  // The stop gate stopped a runtime's kill: result attached (the init was seized) | let_go (a doubt: no hold).
+  void gated(std::string_view result);
   // The state sampled now: the containers the daemon knows, how many it guards, the kernel's drop count.
   void set_state(const std::vector<ContainerSample>& containers, size_t guarded, uint64_t ringbuf_drops);
   std::string render() const { return registry_.render(); }
@@ -40,6 +42,7 @@ class DaemonMetrics {
   HistogramFamily& drain_seconds_;
   CounterFamily& requests_completed_;
   CounterFamily& sigkill_escalations_;
+  CounterFamily& gate_stops_;
   CounterFamily& stops_;
   GaugeFamily& inflight_;
   GaugeFamily& open_connections_;

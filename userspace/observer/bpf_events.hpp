@@ -49,7 +49,8 @@ static_assert(offsetof(sigdrain_exit_event, cgroup) == 16);
 static_assert(offsetof(sigdrain_exit_event, cause) == 24);
 static_assert(offsetof(sigdrain_exit_event, comm) == 32);
 
-static_assert(sizeof(sigdrain_sock_state) == 48);
+static_assert(sizeof(sigdrain_sock_state) == 56);
+static_assert(offsetof(sigdrain_sock_state, watch_generation) == 48);
 static_assert(offsetof(sigdrain_sock_state, owner_tgid) == 40);
 static_assert(offsetof(sigdrain_sock_state, local_port) == 44);
 static_assert(offsetof(sigdrain_sock_state, direction) == 46);

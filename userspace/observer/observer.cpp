@@ -50,6 +50,7 @@ Result<SocketsSkel> load_sockets(const ObserverOptions& options, const KernelEnv
   SocketsSkel skel(sockets_bpf__open());
   if (!skel) return libbpf_error(errno, "cannot open the sockets BPF object");
   bpf_map__set_max_entries(skel->maps.sock_states, options.max_sockets);
+  skel->rodata->watch_all_cgroups = options.watch_all_cgroups;
   auto& progs = skel->progs;
   // The tracepoint programs cannot load where their context type is missing (CO-RE fails), so each set is
   // switched on only when chosen.
@@ -173,6 +174,20 @@ Result<int> Observer::poll(std::chrono::milliseconds timeout) {
 }
 
 int Observer::event_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
+
+Result<void> Observer::watch_cgroup(uint64_t cgroup_id) {
+  if (!impl_->sockets) return {};
+  const uint8_t yes = 1;
+  if (bpf_map_update_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id, &yes, BPF_ANY) != 0)
+    return Error::sys(errno, fmt::format("cannot watch the sockets of cgroup {}", cgroup_id));
+  // After the map: a program that reads the new generation finds the cgroup, and re-judges sockets it ignored.
+  __atomic_add_fetch(&impl_->sockets->bss->watch_generation, 1, __ATOMIC_RELEASE);
+  return {};
+}
+
+void Observer::unwatch_cgroup(uint64_t cgroup_id) {
+  if (impl_->sockets) (void)bpf_map_delete_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id);
+}
 
 std::optional<CgroupStats> Observer::cgroup_stats(uint64_t cgroup_id) const {
   if (!impl_->sockets) return std::nullopt;

@@ -25,6 +25,10 @@ struct ObserverOptions {
   // on the syscall tracing slow path while attached: trace turns it on, the daemon does not.
   bool track_dispositions = false;
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)
+  // True: every cgroup's sockets are counted (trace, which reports in-flight requests of any process). False:
+  // only those of cgroups named with watch_cgroup(); a send or receive anywhere else leaves the BPF program
+  // after one hash lookup (the daemon and safe-stop, which care about their containers only).
+  bool watch_all_cgroups = true;
   // Bytes of the events ring buffer (libbpf rounds it up to a power-of-two number of pages). When it is full,
   // events are lost and counted (ObserverCounters::ringbuf_drops); per-cgroup socket state lives in maps, not events.
   uint32_t ring_buffer_bytes = 1u << 20;
@@ -82,6 +86,11 @@ class Observer {
   // Readable when events wait in the ring buffer, for a caller's own epoll; then poll(0) consumes them.
   int event_fd() const;
 
+  // With watch_all_cgroups off: counts the sockets of processes in this cgroup from now on; a connection that
+  // carried data before is counted as one opened before the observer started. Idempotent.
+  Result<void> watch_cgroup(uint64_t cgroup_id);
+  // Forgets the cgroup (its container is gone): new sockets there are not counted; those taken already still are.
+  void unwatch_cgroup(uint64_t cgroup_id);
   // nullopt when the cgroup never had socket activity (or sockets are not observed).
   std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
   std::vector<SocketRecord> sockets() const;

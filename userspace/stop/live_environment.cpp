@@ -31,6 +31,7 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   ObserverOptions options;
   options.signal_mask = signal_bit(SIGKILL);  // only exits matter here; they are reported regardless of the mask
   options.report_deliver = false;
+  options.watch_all_cgroups = false;  // this container's sockets only
   LiveStopEnvironment* self = env.get();
   auto observer = Observer::start(options, [self](const ObservedEvent& ev) {
     if (const auto* e = std::get_if<ExitEvent>(&ev); e && static_cast<pid_t>(e->tgid) == self->container_.init_pid) {
@@ -42,6 +43,7 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   });
   if (!observer) return observer.error();
   env->observer_ = std::move(*observer);
+  if (auto watched = env->observer_->watch_cgroup(container.cgroup_id); !watched) return watched.error();
   env->preexisting_ = env->inbound_connections_now();  // after the observer started: nothing falls in between
   if (!env->observer_->observes_requests())
     return Error::msg(env->observer_->requests_unobserved_reason());
@@ -78,6 +80,10 @@ DrainSample LiveStopEnvironment::sample() {
 }
 
 std::set<std::string> LiveStopEnvironment::inbound_connections_now() const {
+  // Only the container's own sockets: on the host's network its net/tcp lists every connection of the host.
+  std::set<uint64_t> owned;
+  for (const auto& process : process_tree(proc_, container_.init_pid))
+    for (uint64_t inode : proc_.socket_inodes(process.pid)) owned.insert(inode);
   std::vector<TcpSocketEntry> entries;
   for (const char* table : {"tcp", "tcp6"}) {
     auto text = read_file(fmt::format("{}/{}/net/{}", proc_.root(), container_.init_pid, table));
@@ -85,7 +91,7 @@ std::set<std::string> LiveStopEnvironment::inbound_connections_now() const {
     auto more = parse_proc_net_tcp(*text);
     entries.insert(entries.end(), more.begin(), more.end());
   }
-  return inbound_connections(entries);
+  return inbound_connections(entries, &owned);
 }
 
 std::vector<ProcessFacts> LiveStopEnvironment::processes() { return process_tree(proc_, container_.init_pid); }

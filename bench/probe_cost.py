@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Figure 10: what sigdrain's probes cost a server, resolved to 1 %.
+
+nginx (1 worker) serves a small file on loopback to wrk. The figure is the worker's own CPU time per request
+(its sum_exec_runtime in ns, /proc/<pid>/schedstat, so clock-tick rounding does not blur it), not throughput,
+which on a shared machine moves by more than the effect. Each round runs every variant once, in a shuffled order,
+and is judged as a ratio to that round's own "off": rounds are paired, so the drift of the machine between rounds
+cancels. Rounds go on until the 95 % interval of the mean ratio is within +-1 % for every mode and variant (or
+--max-rounds). Variants:
+  off      no sigdrain
+  daemon   `sigdrain daemon --labelled-only`: every probe loaded as deployed; nginx is in no container, so its
+           sockets take the early exit for cgroups sigdrain does not watch
+  trace    `sigdrain trace`: every probe loaded and every cgroup counted: the cost of a watched socket
+Writes one JSON object (--out) that bench_report turns into rows.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+# Two-sided 95 % Student t quantiles by degrees of freedom (then 1.96).
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 12: 2.18,
+       15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04, 40: 2.02, 60: 2.00}
+
+
+def t95(df):
+    best = 1.96
+    for k in sorted(T95, reverse=True):
+        if df <= k:
+            best = T95[k]
+    return best
+
+
+def interval(values):
+    """Mean and 95 % half-width of the mean."""
+    m = statistics.fmean(values)
+    if len(values) < 2:
+        return m, math.inf
+    return m, t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def die(msg):
+    print(f"probe_cost: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def port_free(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of an earlier run is no user
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def bpf_progs(pid):
+    n = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:bpf-prog":
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+class Loader:
+    """One sigdrain process that holds the probes while it runs."""
+
+    def __init__(self, variant, sigdrain, scratch, metrics_port):
+        self.variant, self.proc = variant, None
+        self.sigdrain, self.scratch, self.metrics_port = sigdrain, scratch, metrics_port
+
+    def __enter__(self):
+        log = open(os.path.join(self.scratch, f"{self.variant}.log"), "w")
+        if self.variant == "trace":
+            cmd = [self.sigdrain, "trace", "--json", "--signal", "SIGUSR2"]
+        else:
+            state = tempfile.mkdtemp(dir=self.scratch)
+            cmd = [self.sigdrain, "daemon", "--state-dir", state, "--labelled-only",
+                   "--metrics-address", f"127.0.0.1:{self.metrics_port}"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                die(f"{' '.join(cmd)} exited {self.proc.returncode}: "
+                    f"{open(log.name).read().strip()[-300:]}")
+            if self.ready():
+                return self
+            time.sleep(0.05)
+        die(f"{self.variant} did not load its probes within 20 s")
+
+    def ready(self):
+        if self.variant == "trace":
+            return bpf_progs(self.proc.pid) >= 8
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def worker_cpu_ns(pid):
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def wrk(url, mode, seconds):
+    args = ["wrk", "-t1", f"-d{seconds}s"]
+    args += ["-c32"] if mode == "keepalive" else ["-c16", "-H", "Connection: close"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        die(f"nginx answered errors: {out}")
+    m = re.search(r"(\d+) requests in", out)
+    if not m:
+        die(f"cannot read wrk's output: {out}")
+    return int(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sigdrain", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--port", type=int, default=18433)
+    ap.add_argument("--metrics-port", type=int, default=18434)
+    ap.add_argument("--seconds", type=int, default=2)  # wrk takes whole seconds
+    ap.add_argument("--min-rounds", type=int, default=8)
+    ap.add_argument("--max-rounds", type=int, default=30)
+    ap.add_argument("--goal-halfwidth", type=float, default=0.01)
+    a = ap.parse_args()
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            die(f"{tool} is not installed")
+    for p in (a.port, a.metrics_port):
+        if not port_free(p):
+            die(f"port {p} is in use")
+
+    scratch = tempfile.mkdtemp(prefix="sigdrain-probe-cost.")
+    os.chmod(scratch, 0o755)
+    www = os.path.join(scratch, "www")
+    os.makedirs(www)
+    os.makedirs(os.path.join(scratch, "tmp"))
+    os.chmod(www, 0o755)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("x" * 512)
+    t = os.path.join(scratch, "tmp")
+    conf = os.path.join(scratch, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+pid {scratch}/nginx.pid;
+error_log {scratch}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t}; uwsgi_temp_path {t}; scgi_temp_path {t};
+  server {{ listen 127.0.0.1:{a.port}; root {www}; }}
+}}
+""")
+    subprocess.run(["nginx", "-c", conf, "-p", scratch], check=True)
+    try:
+        master = None
+        for _ in range(100):
+            try:
+                master = int(open(f"{scratch}/nginx.pid").read())
+                children = open(f"/proc/{master}/task/{master}/children").read().split()
+                if children and not port_free(a.port):
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        worker = int(children[0])
+        url = f"http://127.0.0.1:{a.port}/index.html"
+        wrk(url, "keepalive", 1)  # warm-up
+        modes, variants = ("keepalive", "new_connection"), ("off", "daemon", "trace")
+        samples = {m: {v: [] for v in variants} for m in modes}  # (cpu ns per request, requests per second)
+        ratios = {m: {v: [] for v in variants[1:]} for m in modes}
+        rounds = 0
+        while rounds < a.max_rounds:
+            order = list(variants)
+            random.shuffle(order)
+            this = {}
+            for v in order:
+                ctx = Loader(v, a.sigdrain, scratch, a.metrics_port) if v != "off" else None
+                if ctx:
+                    ctx.__enter__()
+                try:
+                    for m in modes:
+                        before = worker_cpu_ns(worker)
+                        t0 = time.monotonic()
+                        n = wrk(url, m, a.seconds)
+                        elapsed = time.monotonic() - t0
+                        cpu = (worker_cpu_ns(worker) - before) / n
+                        this[(m, v)] = cpu
+                        samples[m][v].append((cpu, n / elapsed))
+                finally:
+                    if ctx:
+                        ctx.__exit__(None, None, None)
+            rounds += 1
+            for m in modes:
+                for v in variants[1:]:
+                    ratios[m][v].append(this[(m, v)] / this[(m, "off")])
+            widths = [interval(ratios[m][v])[1] for m in modes for v in variants[1:]]
+            print(f"  round {rounds:2d}: " + "  ".join(
+                f"{m[:4]}/{v} {interval(ratios[m][v])[0]:.4f}+-{interval(ratios[m][v])[1]:.4f}"
+                for m in modes for v in variants[1:]), flush=True)
+            if rounds >= a.min_rounds and max(widths) <= a.goal_halfwidth:
+                break
+        out = {"rounds": rounds, "seconds_per_run": a.seconds, "goal_halfwidth": a.goal_halfwidth, "modes": {}}
+        for m in modes:
+            out["modes"][m] = {
+                "off_cpu_ns_per_request": statistics.median(c for c, _ in samples[m]["off"]),
+                "off_rps_median": statistics.median(r for _, r in samples[m]["off"]),
+            }
+            for v in variants[1:]:
+                mean, half = interval(ratios[m][v])
+                out["modes"][m][v] = {
+                    "cpu_ns_per_request_median": statistics.median(c for c, _ in samples[m][v]),
+                    "cpu_ratio_mean": mean, "cpu_ratio_halfwidth95": half,
+                    "rps_median": statistics.median(r for _, r in samples[m][v]),
+                    "rps_ratio": statistics.median(r for _, r in samples[m][v]) / out["modes"][m]["off_rps_median"],
+                }
+        with open(a.out, "w") as f:
+            json.dump(out, f, indent=1)
+    finally:
+        try:
+            os.kill(int(open(f"{scratch}/nginx.pid").read()), 15)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
