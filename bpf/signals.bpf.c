@@ -40,6 +40,17 @@ struct {
   __uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/* Set before load. 0: each event may wake the reader (the daemon, which acts on a stop signal at once). Else an
+ * event wakes it only once this many bytes wait; the reader finds the rest at its own poll timeout. The kernel
+ * wakes a reader that has caught up on every event, and in a signal storm that wakeup (an irq_work, then a
+ * cross-CPU wakeup) is most of what a sender pays for being observed. */
+const volatile __u64 wakeup_backlog_bytes = 0;
+
+static __always_inline __u64 submit_flags(void) {
+  if (!wakeup_backlog_bytes) return 0;
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_backlog_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 struct exit_cause {
   __u32 cause;
   __u32 value;
@@ -184,7 +195,7 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
   __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));
   count(SIGDRAIN_CNT_EVENTS);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
 
@@ -250,7 +261,7 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
   e->sa_flags = ctx->sa_flags;
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   count(SIGDRAIN_CNT_EVENTS);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
 
@@ -308,7 +319,7 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   bpf_map_delete_elem(&group_exit_causes, &tgid);
   count(SIGDRAIN_CNT_EVENTS);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
 

@@ -116,6 +116,7 @@ int run_trace(const TraceOptions& options) {
   ObserverOptions obs_options;
   obs_options.signal_mask = signal_mask_for(options.signals);
   obs_options.track_dispositions = true;
+  obs_options.wakeup_backlog_bytes = kLaggingReaderWakeupBytes;  // a signal storm's senders pay no wakeup each
 
   LiveProcessDirectory directory(proc, resolver);
   std::unique_ptr<Observer> observer;
@@ -174,7 +175,7 @@ int run_trace(const TraceOptions& options) {
   LostEventsReport lost{options.json};
   auto next_gone_check = std::chrono::steady_clock::now();
   while (!g_stop.load() && std::chrono::steady_clock::now() < deadline) {
-    auto r = observer->poll(std::chrono::milliseconds(100));
+    auto r = observer->poll(kLaggingReaderPoll);
     if (!r) throw UserError(r.error().message);
     lost.update(observer->counters().ringbuf_drops, false);
     if (std::chrono::steady_clock::now() < next_gone_check) continue;
@@ -187,6 +188,9 @@ int run_trace(const TraceOptions& options) {
       break;
     }
   }
+  // Whatever was written since the last poll (up to kLaggingReaderPoll of events) is shown before trace ends.
+  for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
+    more = observer->poll(std::chrono::milliseconds(0));
   lost.update(observer->counters().ringbuf_drops, true);
   return kExitOk;
 }

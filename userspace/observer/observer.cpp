@@ -81,6 +81,7 @@ Result<DispositionsSkel> load_dispositions() {
 void set_libbpf_verbose(bool verbose) { g_libbpf_verbose.store(verbose); }
 
 struct Observer::Impl {
+  bool batched_wakeups = false;  // ObserverOptions::wakeup_backlog_bytes set: poll() must read without a wakeup
   DispositionsSkel dispositions;  // null unless options.track_dispositions and it loaded
   std::string dispositions_untracked_reason;
   std::unique_ptr<signals_bpf, SignalsSkelDeleter> signals;
@@ -113,6 +114,8 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   if (!impl->signals) return libbpf_error(errno, "cannot open the signals BPF object");
   impl->signals->rodata->signal_mask = options.signal_mask;
   impl->signals->rodata->report_deliver = options.report_deliver ? 1 : 0;
+  impl->signals->rodata->wakeup_backlog_bytes = options.wakeup_backlog_bytes;
+  impl->batched_wakeups = options.wakeup_backlog_bytes != 0;
   auto dispositions = options.track_dispositions ? load_dispositions() : Result<DispositionsSkel>(DispositionsSkel{});
   if (!dispositions) impl->dispositions_untracked_reason = dispositions.error().message;  // go on: "unknown" for all
   if (dispositions && *dispositions) {
@@ -170,6 +173,12 @@ Result<int> Observer::poll(std::chrono::milliseconds timeout) {
   impl_->handled = 0;
   int rc = ring_buffer__poll(impl_->ring.get(), static_cast<int>(timeout.count()));
   if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
+  // With batched wakeups the events written since the last wakeup signalled no epoll: ring_buffer__poll() returned
+  // without reading them. Reading the ring directly takes them in (cheap: two positions when it is empty).
+  if (impl_->batched_wakeups) {
+    rc = ring_buffer__consume(impl_->ring.get());
+    if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
+  }
   return impl_->handled;
 }
 

@@ -32,7 +32,16 @@ struct ObserverOptions {
   // Bytes of the events ring buffer (libbpf rounds it up to a power-of-two number of pages). When it is full,
   // events are lost and counted (ObserverCounters::ringbuf_drops); per-cgroup socket state lives in maps, not events.
   uint32_t ring_buffer_bytes = 1u << 20;
+  // 0: an event wakes a reader that waits in poll() at once. N: only once N bytes of events wait; the reader must
+  // then poll with a timeout (it finds the rest when it runs out), and events reach it up to that late. For a
+  // reader that can lag (trace, benchmarks): a signal storm then does not pay a cross-CPU wakeup per signal.
+  uint32_t wakeup_backlog_bytes = 0;
 };
+
+// What a reader that may lag uses (trace): woken once 64 KiB (~700 signal events) wait, else it polls every
+// 25 ms, so an event reaches it at most that late.
+inline constexpr uint32_t kLaggingReaderWakeupBytes = 64u << 10;
+inline constexpr std::chrono::milliseconds kLaggingReaderPoll{25};
 
 struct CgroupStats {
   int64_t open_inbound = 0;
