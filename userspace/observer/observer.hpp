@@ -28,6 +28,18 @@ struct ObserverOptions {
   // Bytes of the events ring buffer (libbpf rounds it up to a power-of-two number of pages). When it is full,
   // events are lost and counted (ObserverCounters::ringbuf_drops); per-cgroup socket state lives in maps, not events.
   uint32_t ring_buffer_bytes = 1u << 20;
+  // Non-empty (the daemon): the socket maps and links are pinned under this bpffs directory (observer/bpf_pins.hpp)
+  // and outlive the process; compatible pins left by an earlier one are adopted. Not on bpffs: runs unpinned.
+  std::string pin_root;
+  // Told one line each time pinning changes something or cannot be done (replaced layouts, unpinned run).
+  std::function<void(const std::string&)> log;
+};
+
+// What became of ObserverOptions::pin_root.
+enum class SocketPins {
+  none,     // not asked for, or not possible (logged): the counts end with this Observer
+  created,  // pinned afresh: nothing compatible was pinned before
+  adopted,  // the maps an earlier observer pinned, with every count it made, and it went on counting until now
 };
 
 struct CgroupStats {
@@ -86,6 +98,7 @@ class Observer {
   bool observes_requests() const { return request_probes() != RequestProbeSet::none; }
   // Why requests in flight are not seen, one line; empty when they are.
   std::string requests_unobserved_reason() const;
+  SocketPins socket_pins() const;
 
  private:
   struct Impl;
