@@ -35,6 +35,7 @@ E2E_LAST_STATUS=0      # exit status of the command e2e_time_ms ran
 E2E_LOADGEN_PID=""
 E2E_LOADGEN_OUT=""
 E2E_LOADGEN_JSON=""    # set by e2e_loadgen_wait
+E2E_PIN_DIR=""         # a bpffs directory the script's daemons pin their socket maps in; removed by the cleanup
 E2E_DAEMON_PID=""      # a `sigdrain daemon` the script started in the background; stopped by the cleanup
 
 e2e_log() { echo "e2e: $*" >&2; }
@@ -115,6 +116,7 @@ e2e_cleanup() {
     timeout 30 podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
   done
   E2E_CONTAINERS=()
+  [[ -n $E2E_PIN_DIR && -d $E2E_PIN_DIR ]] && rm -rf "$E2E_PIN_DIR"
   if [[ -n $E2E_WORK_DIR && -d $E2E_WORK_DIR ]]; then
     rm -rf "$E2E_WORK_DIR"
   fi
