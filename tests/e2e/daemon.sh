@@ -13,9 +13,7 @@ e2e_init
 SIGDRAIN=$E2E_SIGDRAIN
 STATE_DIR=$E2E_WORK_DIR/state
 STOP_TIMEOUT=20
-# This run's own pins (the daemon's default, /sys/fs/bpf/sigdrain, belongs to an installed daemon); removed by
-# `daemon --unpin` at the end and by the cleanup otherwise.
-E2E_PIN_DIR=/sys/fs/bpf/${E2E_PREFIX}pins-$$
+# The daemons pin in this run's own E2E_PIN_DIR (lib.sh), removed by `daemon --unpin` at the end.
 
 start_daemon() {
   "$SIGDRAIN" daemon --state-dir "$STATE_DIR" --bpf-pin-dir "$E2E_PIN_DIR" >>"$E2E_WORK_DIR/daemon.out" 2>>"$E2E_WORK_DIR/daemon.err" &
