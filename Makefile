@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build setup test test-unit test-bpf test-e2e test-kernels test-deploy image bench demo clean
+.PHONY: all build setup test test-unit test-bpf test-e2e test-runtimes test-kernels test-deploy image bench demo clean
 
 all: build
 
@@ -26,6 +26,11 @@ test-bpf: build
 
 test-e2e: build
 	tests/e2e/run.sh
+
+# The runtime matrix (tests/e2e_py): podman, Docker's engine and containerd as the kubelet drives it, under pytest.
+# Debian's python3-pytest belongs to /usr/bin/python3, whatever python3 comes first in PATH.
+test-runtimes: build
+	SIGDRAIN=$(abspath $(BUILD_DIR))/sigdrain /usr/bin/python3 -m pytest tests/e2e_py
 
 test-kernels: build
 	scripts/kernels/matrix.sh -- $(BUILD_DIR)/tests/bpf_tests

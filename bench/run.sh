@@ -178,4 +178,7 @@ say "figure 10: server CPU per request with the probes loaded (nginx, paired rou
 python3 "$(dirname "$0")/probe_cost.py" --sigdrain "$BUILD/sigdrain" --out "$OUT/probe_cost.json" \
   --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" || echo "figure 10: probe_cost.py failed"
 
+say "figure 11: what trace's disposition record costs (ns per rt_sigaction, rt_sigprocmask, clone + exit)"
+SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/disposition_cost.sh" || echo "figure 11: disposition_cost.sh failed"
+
 "$OUT/bench_report" "$OUT"

@@ -73,12 +73,17 @@ struct RateRun {
   uint64_t sent = 0;
 };
 
-RateRun measure(int senders, bool with_observer, std::chrono::milliseconds duration, double target_per_s = 0) {
+// wakeup_backlog: ObserverOptions::wakeup_backlog_bytes (0: every event may wake the reader, as in the daemon;
+// kLaggingReaderWakeupBytes: as trace runs), polled every kLaggingReaderPoll like trace.
+RateRun measure(int senders, bool with_observer, std::chrono::milliseconds duration, double target_per_s = 0,
+                uint32_t wakeup_backlog = kLaggingReaderWakeupBytes) {
   pid_t target = spawn_ignoring_target();
   uint64_t handled = 0;
   std::unique_ptr<Observer> observer;
   if (with_observer) {
-    observer = need(Observer::start(ObserverOptions{}, [&](const ObservedEvent& ev) {
+    ObserverOptions options;
+    options.wakeup_backlog_bytes = wakeup_backlog;
+    observer = need(Observer::start(options, [&](const ObservedEvent& ev) {
                       if (const auto* s = std::get_if<SignalEvent>(&ev); s && s->target_pid == static_cast<uint32_t>(target))
                         ++handled;
                     }),
@@ -94,9 +99,9 @@ RateRun measure(int senders, bool with_observer, std::chrono::milliseconds durat
   for (int i = 0; i < senders; ++i) children.push_back(spawn_sender(target, until, report[1], target_per_s / senders));
   while (Clock::now() < until + 200ms) {
     if (observer)
-      (void)observer->poll(50ms);
+      (void)observer->poll(kLaggingReaderPoll);
     else
-      std::this_thread::sleep_for(50ms);
+      std::this_thread::sleep_for(kLaggingReaderPoll);
   }
   for (pid_t c : children) waitpid(c, nullptr, 0);
   if (observer)
@@ -127,14 +132,21 @@ int main(int argc, char** argv) {
   const auto duration = std::chrono::milliseconds(static_cast<int>((argc > 2 ? std::stod(argv[2]) : 2.0) * 1000));
 
   nlohmann::json runs = nlohmann::json::array();
+  // Off, then the observer as the daemon reads it (a wakeup per event) and as trace reads it (batched wakeups).
+  struct Variant {
+    bool observer;
+    uint32_t wakeup_backlog;
+    const char* wakeup;
+  };
   for (int senders : {1, 2}) {
-    for (bool with_observer : {false, true}) {
-      RateRun r = measure(senders, with_observer, duration);
-      std::printf("senders=%d observer=%-3s  %12.0f signals/s  handled=%llu drops=%llu\n", r.senders,
-                  r.observer ? "on" : "off", r.signals_per_s, static_cast<unsigned long long>(r.handled),
+    for (Variant v : {Variant{false, 0, "-"}, Variant{true, 0, "each event"}, Variant{true, sigdrain::kLaggingReaderWakeupBytes, "batched"}}) {
+      RateRun r = measure(senders, v.observer, duration, 0, v.wakeup_backlog);
+      std::printf("senders=%d observer=%-3s wakeup=%-10s %12.0f signals/s  handled=%llu drops=%llu\n", r.senders,
+                  r.observer ? "on" : "off", v.wakeup, r.signals_per_s, static_cast<unsigned long long>(r.handled),
                   static_cast<unsigned long long>(r.drops));
-      runs.push_back({{"senders", r.senders}, {"observer", r.observer}, {"signals_per_s", r.signals_per_s},
-                      {"sent", r.sent}, {"handled", r.handled}, {"ringbuf_drops", r.drops}});
+      runs.push_back({{"senders", r.senders}, {"observer", r.observer}, {"wakeup", v.wakeup},
+                      {"signals_per_s", r.signals_per_s}, {"sent", r.sent}, {"handled", r.handled},
+                      {"ringbuf_drops", r.drops}});
     }
   }
   nlohmann::json ramp = nlohmann::json::array();

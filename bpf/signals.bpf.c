@@ -5,6 +5,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "disposition_maps.bpf.h"
+#include "process_exit.bpf.h"
 #include "signals.h"
 #include "signal_mask.h"
 
@@ -18,12 +20,18 @@
 #define SIGURG_NR 23
 #define SIGWINCH_NR 28
 #define SIG_DFL_VALUE 0
+/* In a generated_fatal value, beside the signal number: trace knew the signal's disposition was the default and
+ * unblocked, so its generation certainly started the group exit (complete_signal). */
+#define GROUP_EXIT_STARTED 0x100
+#define GENERATED_SIGNAL(v) ((v) & 0xff)
 #define SIG_IGN_VALUE 1
 
 /* Set before load. Bit n-1 set: report signal n (the kernel's sigset convention). 0 reports every signal. */
 const volatile __u64 signal_mask = 0;
 /* Report signal_deliver events (the exit cause is tracked either way). */
 const volatile __u32 report_deliver = 1;
+/* Read the disposition maps kept by dispositions.bpf.c into each signal event (trace); 0: never (the daemon). */
+const volatile __u32 snapshot_dispositions = 0;
 
 __u64 counters[SIGDRAIN_CNT_MAX];
 
@@ -31,6 +39,17 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1 << 20);
 } events SEC(".maps");
+
+/* Set before load. 0: each event may wake the reader (the daemon, which acts on a stop signal at once). Else an
+ * event wakes it only once this many bytes wait; the reader finds the rest at its own poll timeout. The kernel
+ * wakes a reader that has caught up on every event, and in a signal storm that wakeup (an irq_work, then a
+ * cross-CPU wakeup) is most of what a sender pays for being observed. */
+const volatile __u64 wakeup_backlog_bytes = 0;
+
+static __always_inline __u64 submit_flags(void) {
+  if (!wakeup_backlog_bytes) return 0;
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_backlog_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 struct exit_cause {
   __u32 cause;
@@ -104,19 +123,44 @@ static __always_inline int default_is_fatal(int sig) {
   }
 }
 
+/* What the target does with `sig` now, from the maps dispositions.bpf.c keeps. `target` is a tid (tkill, a fault)
+ * or the tgid (kill, pidfd_send_signal); `group`: the signal is for the whole process. */
+static __always_inline __u32 disposition_now(__u32 target, int sig, int group) {
+  struct sigdrain_thread_state *t = bpf_map_lookup_elem(&thread_states, &target);
+  __u32 tgid = t ? t->tgid : target;
+  struct sigdrain_process_actions *a = bpf_map_lookup_elem(&process_actions, &tgid);
+  __u64 bit = SIGDRAIN_SIGNAL_BIT(sig);
+  if (!a || !(a->known & bit)) return SIGDRAIN_DISP_UNKNOWN;
+  if (a->caught & bit) return SIGDRAIN_DISP_HANDLER;
+  if (a->ignored & bit) return SIGDRAIN_DISP_IGNORE;
+  if (!t || !t->mask_known) return SIGDRAIN_DISP_UNKNOWN; /* default, but blocked or not is not known */
+  if (!(t->blocked & bit)) return SIGDRAIN_DISP_DEFAULT;
+  /* A process-directed signal goes to the main thread when it does not block it, else to any thread that does
+   * not: with more threads than one, blocked by the main thread says nothing about the others. */
+  return group && a->threads != 1 ? SIGDRAIN_DISP_BLOCKED_MAYBE : SIGDRAIN_DISP_BLOCKED;
+}
+
 static __always_inline void forget_generated_fatal(__u32 target, int sig) {
   __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &target);
-  if (gen && *gen == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &target);
+  if (gen && GENERATED_SIGNAL(*gen) == (__u32)sig) bpf_map_delete_elem(&generated_fatal, &target);
 }
 
 SEC("tracepoint/signal/signal_generate")
 int on_signal_generate(struct signal_generate_ctx *ctx) {
   int sig = ctx->sig;
-  if (ctx->result == SIGDRAIN_RESULT_DELIVERED && sig > 0 && default_is_fatal(sig)) {
-    __u32 target = ctx->pid, s = sig;
+  __u32 disposition = snapshot_dispositions && sig > 0 && sig <= 64 ? disposition_now(ctx->pid, sig, ctx->group)
+                                                                     : SIGDRAIN_DISP_UNTRACKED;
+  /* A signal known to be caught, ignored or blocked does not start a group exit (complete_signal). */
+  int may_be_fatal = disposition == SIGDRAIN_DISP_UNTRACKED || disposition == SIGDRAIN_DISP_UNKNOWN ||
+                     disposition == SIGDRAIN_DISP_DEFAULT || disposition == SIGDRAIN_DISP_BLOCKED_MAYBE;
+  if (ctx->result == SIGDRAIN_RESULT_DELIVERED && sig > 0 && default_is_fatal(sig) && may_be_fatal) {
+    __u32 target = ctx->pid, s = sig | (disposition == SIGDRAIN_DISP_DEFAULT ? GROUP_EXIT_STARTED : 0);
     __u32 *old = bpf_map_lookup_elem(&generated_fatal, &target);
-    /* The first fatal signal decides a group exit; a later SIGKILL wins (the earlier one may be blocked). */
-    if (!old || sig == SIGKILL_NR) bpf_map_update_elem(&generated_fatal, &target, &s, BPF_ANY);
+    /* The first fatal signal decides a group exit; a later SIGKILL wins, unless trace knows the earlier one started
+     * the exit (else it may have been blocked): 5.10 still queues a SIGKILL to a dying process, later kernels
+     * drop it at generation. */
+    if (!old || (sig == SIGKILL_NR && !(*old & GROUP_EXIT_STARTED)))
+      bpf_map_update_elem(&generated_fatal, &target, &s, BPF_ANY);
   }
   if (!wanted(sig)) return 0;
   struct sigdrain_signal_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -136,11 +180,22 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   e->err = ctx->errno_;
   e->group = ctx->group;
   e->result = ctx->result;
+  e->disposition = disposition;
+  e->target_cgroup = 0;
+  e->target_tgid = 0;
   e->pad = 0;
+  if (snapshot_dispositions) {
+    __u32 target = ctx->pid;
+    struct sigdrain_thread_state *t = bpf_map_lookup_elem(&thread_states, &target);
+    if (t) {
+      e->target_cgroup = t->cgroup;
+      e->target_tgid = t->tgid;
+    }
+  }
   bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
   __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));
   count(SIGDRAIN_CNT_EVENTS);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
 
@@ -157,13 +212,13 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
     __u32 tid = (__u32)id;
     __u32 *gen = bpf_map_lookup_elem(&generated_fatal, &tid);
     if (!gen) gen = bpf_map_lookup_elem(&generated_fatal, &tgid);
-    if (!gen || *gen != SIGKILL_NR) {
+    if (!gen || GENERATED_SIGNAL(*gen) != SIGKILL_NR) {
       /* No SIGKILL was sent: the kernel's group kill for exit_group(), exec, a core dump or signal *gen. */
       internal_kill = 1;
       if (gen) {
         struct exit_cause *old = bpf_map_lookup_elem(&group_exit_causes, &tgid);
         if (!old) {
-          struct exit_cause c = {.cause = SIGDRAIN_EXIT_SIGNAL, .value = *gen};
+          struct exit_cause c = {.cause = SIGDRAIN_EXIT_SIGNAL, .value = GENERATED_SIGNAL(*gen)};
           bpf_map_update_elem(&group_exit_causes, &tgid, &c, BPF_ANY);
         }
       }
@@ -206,7 +261,7 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
   e->sa_flags = ctx->sa_flags;
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   count(SIGDRAIN_CNT_EVENTS);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
 
@@ -230,11 +285,7 @@ SEC("tracepoint/sched/sched_process_exit")
 int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32, tid = (__u32)id;
-  int group_dead;
-  if (bpf_core_field_exists(ctx->group_dead))
-    group_dead = ctx->group_dead; /* a direct ctx load: BPF_CORE_READ would need bpf_probe_read_kernel */
-  else
-    group_dead = tid == tgid; /* older kernels: the leader's exit stands for the process's */
+  int group_dead = exit_ends_group(ctx, tid, tgid);
 
   __u32 *thread_code = bpf_map_lookup_elem(&thread_exit_codes, &tid);
   __u32 thread_status = thread_code ? *thread_code : 0;
@@ -268,7 +319,7 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   bpf_map_delete_elem(&group_exit_causes, &tgid);
   count(SIGDRAIN_CNT_EVENTS);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
 

@@ -44,9 +44,12 @@ struct sigdrain_signal_event {
   __s32 err;
   __u32 group; /* 1: to the whole thread group */
   __u32 result; /* enum sigdrain_signal_result */
-  __u32 pad;
+  __u32 disposition; /* enum sigdrain_disposition (bpf/dispositions.h), as of generation */
   char sender_comm[SIGDRAIN_COMM_LEN];
   char target_comm[SIGDRAIN_COMM_LEN];
+  __u64 target_cgroup; /* from the disposition record (trace only); 0: not known */
+  __u32 target_tgid;   /* the process of target_pid, from the same record; 0: not known */
+  __u32 pad;
 };
 
 struct sigdrain_deliver_event {

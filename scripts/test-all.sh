@@ -27,6 +27,10 @@ run_tier build make build
 run_tier unit bash -c 'cd build && ctest -L unit --output-on-failure'
 run_tier bpf-host bash -c 'cd build && ctest -L bpf --output-on-failure'
 run_tier e2e tests/e2e/run.sh
+# pytest's own summary line ("N passed, M failed in T s") is repeated in the summary below.
+runtimes_log=build/e2e-runtimes.log
+run_tier e2e-runtimes bash -c "make test-runtimes 2>&1 | tee $runtimes_log; exit \${PIPESTATUS[0]}"
+run_tier oracle tests/e2e/oracle_sigsnoop.sh
 run_tier deploy make test-deploy
 run_tier kernels scripts/kernels/matrix.sh -- build/tests/bpf_tests
 run_tier sanitizers scripts/sanitize.sh
@@ -35,5 +39,6 @@ run_tier fuzz scripts/fuzz.sh 10
 echo
 echo "=== summary"
 printf '%s\n' "${results[@]}"
+grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$runtimes_log" 2>/dev/null | tail -1 | sed 's/^/e2e-runtimes: /'
 echo "tiers: $((${#results[@]} - failed)) passed, $failed failed"
 ((failed == 0))

@@ -6,6 +6,8 @@ Timeline
   start        C client threads loop GET /slow?ms=<uniform MIN..MAX>; a new connection per request, or one reused
                connection per client with --keepalive (reconnecting after any failure). A client pauses 50 ms
                after a failed request, so a refusing port yields about 20 failures per client and second.
+               With --ready-after N, "loadgen: ready" on stderr after the Nth successful response tells a test
+               that the load is steady.
   stop began   on SIGUSR1 (send it when `podman stop` starts), or --stop-after S seconds after start if given.
                If neither comes within --max-duration seconds, the run ends anyway (stop_trigger "max-duration").
   +lb-lag      clients keep starting requests for --lb-lag MS (a load balancer that has not yet noticed), then
@@ -61,13 +63,19 @@ class StopClock:
 
 
 class Results:
-    def __init__(self):
+    def __init__(self, ready_after=0):
         self.lock = threading.Lock()
         self.records = []  # (start, end, kind) in time.monotonic() seconds
+        self.ready_after = ready_after
+        self.ok = 0
 
     def add(self, start, end, kind):
         with self.lock:
             self.records.append((start, end, kind))
+            if kind == "ok":
+                self.ok += 1
+                if self.ok == self.ready_after:
+                    print("loadgen: ready", file=sys.stderr, flush=True)
 
 
 class RequestBudget:
@@ -198,6 +206,8 @@ def parse_args(argv):
     parser.add_argument("--lb-lag", type=int, default=0, metavar="MS",
                         help="keep starting requests for MS after stop began (0)")
     parser.add_argument("--stop-after", type=float, metavar="S", help="stop begins S seconds after start")
+    parser.add_argument("--ready-after", type=int, default=0, metavar="N",
+                        help="print 'loadgen: ready' on stderr after N successful responses: the load is steady")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request socket timeout, seconds (10)")
     parser.add_argument("--max-duration", type=float, default=120.0,
                         help="hard cap on the run before stop, seconds (120)")
@@ -225,7 +235,7 @@ def main(argv):
     clock = StopClock(args.lb_lag / 1000.0)
     signal.signal(signal.SIGUSR1, lambda _signum, _frame: clock.begin("sigusr1"))
     budget = RequestBudget(args.max_requests)
-    results = Results()
+    results = Results(args.ready_after)
     # Clients never start a request past this point, whatever happens to the stop trigger.
     hard_deadline = started + args.max_duration + args.lb_lag / 1000.0
     rng = random.Random(args.seed)

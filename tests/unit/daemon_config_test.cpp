@@ -23,14 +23,15 @@ TEST(DaemonConfig, ParsesCompilesAndFormats) {
 
 TEST(DaemonConfig, ErrorsNameTheLine) {
   EXPECT_EQ(parse_config("guard = all\nbogus = 1\n").error().message,
-            "line 2: unknown key \"bogus\" (known: bpf-pin-dir, containerd-state, crio-state, default-timeout, docker-state, guard, "
-            "hold-backend, log-format, max-hold-ms, metrics-address, podman, quiet-ms, state-dir)");
+            "line 2: unknown key \"bogus\" (known: bpf-pin-dir, containerd-state, crio-state, default-timeout, docker-state, "
+            "guard, hold-backend, log-format, max-hold-ms, metrics-address, min-drain-ms, podman, quiet-ms, state-dir)");
   EXPECT_EQ(parse_config("guard\n").error().message, "line 1: want `key = value`, got \"guard\"");
   EXPECT_EQ(parse_config("guard = all\nguard = all\n").error().message, "line 2: guard is already set on line 1");
   EXPECT_EQ(parse_config("quiet-ms =\n").error().message, "line 1: quiet-ms has no value");
   auto bad = [](const char* text) { return compile_config(*parse_config(text), DaemonOptions{}).error().message; };
   EXPECT_EQ(bad("\nmax-hold-ms = 0\n"), "line 2: max-hold-ms = 0: want a whole number from 1 to 3600000");
   EXPECT_EQ(bad("quiet-ms = 1s\n"), "line 1: quiet-ms = 1s: want a whole number from 0 to 600000");
+  EXPECT_EQ(bad("min-drain-ms = 3600001\n"), "line 1: min-drain-ms = 3600001: want a whole number from 0 to 3600000");
   EXPECT_EQ(bad("guard = some\n"), "line 1: guard = some: want all or labelled");
   EXPECT_EQ(bad("state-dir = run/sd\n"), "line 1: state-dir must be an absolute path");
   EXPECT_EQ(bad("crio-state = run/crio\n"), "line 1: crio-state must be an absolute path");
@@ -48,6 +49,16 @@ TEST(DaemonConfig, BpfPinDirCanBeNone) {
   auto moved = compile_config(*parse_config("bpf-pin-dir = /host/sys/fs/bpf/sigdrain\n"), DaemonOptions{});
   ASSERT_TRUE(moved);
   EXPECT_EQ(moved->bpf_pin_dir, "/host/sys/fs/bpf/sigdrain");
+}
+
+TEST(DaemonConfig, MinDrainDefaultsToNoneAndRoundTrips) {
+  EXPECT_EQ(DaemonOptions{}.min_drain_ms, 0);
+  auto o = compile_config(*parse_config("min-drain-ms = 5000\n"), DaemonOptions{});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->min_drain_ms, 5000);
+  auto again = compile_config(*parse_config(format_config(*o)), DaemonOptions{});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->min_drain_ms, 5000);
 }
 
 TEST(DaemonConfig, RuntimeStateCanMove) {

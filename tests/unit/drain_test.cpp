@@ -144,5 +144,40 @@ TEST(DrainTracker, ZeroQuietIsIdleAsSoonAsNothingIsInFlight) {
   EXPECT_EQ(tr.update(at(0ms, 0, 0ms)), DrainState::idle);
 }
 
+// ---- min-drain ----
+
+TEST(DrainMinimum, HoldsAnIdleContainerUntilTheMinimum) {
+  // 30 s grace period, 1 s quiet, 5 s min-drain: idle at 1 s, yet held until 5 s.
+  DrainTracker tr(with_min_drain(times(30s), 5000ms), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(1000ms, 0, 0ms)), DrainState::draining) << "quiet window over, min-drain not";
+  EXPECT_EQ(tr.update(at(4999ms, 0, 0ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(5000ms, 0, 0ms)), DrainState::idle) << "exactly the minimum";
+}
+
+TEST(DrainMinimum, ALateRequestInsideTheMinimumStartsANewQuietWindow) {
+  // The endpoint-removal lag: a request arrives at 3 s, after the quiet window, inside the min-drain.
+  DrainTracker tr(with_min_drain(times(30s), 5000ms), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(2000ms, 0, 0ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(3000ms, 1, 3000ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(5500ms, 0, 5200ms)), DrainState::draining) << "its response was the last activity";
+  EXPECT_EQ(tr.update(at(6200ms, 0, 5200ms)), DrainState::idle);
+}
+
+TEST(DrainMinimum, NeverPastTheDrainDeadline) {
+  DrainTimes t = with_min_drain(times(4s), 60s);  // deadline at 3 s
+  EXPECT_EQ(t.earliest_release, t.drain_deadline) << "the grace period wins";
+  DrainTracker tr(t, 1000ms, 0);
+  EXPECT_EQ(tr.update(at(2999ms, 0, 0ms)), DrainState::draining);
+  EXPECT_EQ(tr.update(at(3000ms, 0, 0ms)), DrainState::idle);
+}
+
+TEST(DrainMinimum, ZeroOrNegativeHoldsNothingBack) {
+  DrainTimes plain = times(10s);
+  EXPECT_EQ(with_min_drain(plain, 0ms).earliest_release, plain.earliest_release);
+  EXPECT_EQ(with_min_drain(plain, -5ms).earliest_release, plain.earliest_release);
+  DrainTracker tr(with_min_drain(plain, 0ms), 1000ms, 0);
+  EXPECT_EQ(tr.update(at(1000ms, 0, 0ms)), DrainState::idle);
+}
+
 }  // namespace
 }  // namespace sigdrain

@@ -105,13 +105,15 @@ TEST(PlanLabels, KnownKeysAreDocumented) {
     EXPECT_EQ(k.doc.find('\n'), std::string_view::npos) << k.key;
   }
   EXPECT_EQ(keys, (std::vector<std::string>{"sigdrain.io/plan", "sigdrain.io/stop-signal", "sigdrain.io/quiet-ms",
-                                            "sigdrain.io/max-drain-ms", "sigdrain.io/guard"}));
+                                            "sigdrain.io/max-drain-ms", "sigdrain.io/min-drain-ms",
+                                            "sigdrain.io/guard"}));
 }
 
 TEST(PlanLabels, ParsesEveryKey) {
   auto s = parse_sigdrain_labels({{"sigdrain.io/plan", "SIGQUIT@init"},
                                   {"sigdrain.io/quiet-ms", " 250 "},
                                   {"sigdrain.io/max-drain-ms", "3600000"},
+                                  {"sigdrain.io/min-drain-ms", "5000"},
                                   {"sigdrain.io/guard", "false"},
                                   {"io.podman.annotations.autoremove", "TRUE"},
                                   {"maintainer", "x"}});
@@ -120,6 +122,7 @@ TEST(PlanLabels, ParsesEveryKey) {
   EXPECT_EQ(s->stop_signal, std::nullopt);
   EXPECT_EQ(s->quiet, 250ms);
   EXPECT_EQ(s->max_drain, 3600000ms);
+  EXPECT_EQ(s->min_drain, 5000ms);
   EXPECT_EQ(s->guard, false);
   auto sig = parse_sigdrain_labels({{"sigdrain.io/stop-signal", "quit"}, {"sigdrain.io/guard", "true"}});
   ASSERT_TRUE(sig.ok()) << sig.error().message;
@@ -127,7 +130,7 @@ TEST(PlanLabels, ParsesEveryKey) {
   EXPECT_EQ(sig->guard, true);
   auto none = parse_sigdrain_labels({});
   ASSERT_TRUE(none.ok());
-  EXPECT_FALSE(none->plan || none->stop_signal || none->quiet || none->max_drain || none->guard);
+  EXPECT_FALSE(none->plan || none->stop_signal || none->quiet || none->max_drain || none->min_drain || none->guard);
 }
 
 TEST(PlanLabels, ErrorsNameTheLabel) {
@@ -145,6 +148,8 @@ TEST(PlanLabels, ErrorsNameTheLabel) {
   EXPECT_NE(message({{"sigdrain.io/quiet-ms", "600001"}}).find("0 to 600000"), std::string::npos);
   EXPECT_EQ(message({{"sigdrain.io/quiet-ms", "600000"}}), "(parsed)");
   EXPECT_NE(message({{"sigdrain.io/max-drain-ms", "3600001"}}).find("sigdrain.io/max-drain-ms"), std::string::npos);
+  EXPECT_NE(message({{"sigdrain.io/min-drain-ms", "-5"}}).find("sigdrain.io/min-drain-ms"), std::string::npos);
+  EXPECT_NE(message({{"sigdrain.io/min-drain-ms", "3600001"}}).find("0 to 3600000"), std::string::npos);
   EXPECT_NE(message({{"sigdrain.io/guard", "yes"}}).find("sigdrain.io/guard"), std::string::npos);
   EXPECT_NE(message({{"sigdrain.io/plan", "SIGTERM"}, {"sigdrain.io/stop-signal", "SIGTERM"}}).find("keep one"),
             std::string::npos);

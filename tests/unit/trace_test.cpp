@@ -20,7 +20,6 @@ constexpr uint64_t kMs = 1'000'000;
 class FakeDirectory : public ProcessDirectory {
  public:
   std::map<uint32_t, ProcessView> views;
-  std::map<uint32_t, SignalMasks> masks;
   std::map<uint64_t, ContainerView> cgroups;
   std::map<uint32_t, uint64_t> cgroup_of_pid;
 
@@ -29,10 +28,6 @@ class FakeDirectory : public ProcessDirectory {
     return it == views.end() ? std::nullopt : std::optional(it->second);
   }
   std::optional<uint32_t> tgid_of(uint32_t pid) override { return views.contains(pid) ? std::optional(pid) : std::nullopt; }
-  std::optional<SignalMasks> signal_masks(uint32_t pid) override {
-    auto it = masks.find(pid);
-    return it == masks.end() ? std::nullopt : std::optional(it->second);
-  }
   std::optional<ContainerView> container_of_cgroup(uint64_t id) override {
     auto it = cgroups.find(id);
     return it == cgroups.end() ? std::nullopt : std::optional(it->second);
@@ -50,10 +45,21 @@ SignalEvent signal_event(uint32_t sender, uint32_t target, int sig, uint32_t res
   e.sender_tgid = e.sender_tid = sender;
   e.target_pid = target;
   e.result = result;
+  e.disposition = SIGDRAIN_DISP_DEFAULT;  // no handler for anything, as bpf/dispositions.bpf.c recorded it
   e.time_ns = t_ns;
   std::snprintf(e.sender_comm, sizeof(e.sender_comm), "runc");
   std::snprintf(e.target_comm, sizeof(e.target_comm), "python3");
   return e;
+}
+
+ExitEvent killed_exit(uint32_t tgid, int sig, uint64_t t_ns) {
+  ExitEvent ex{};
+  ex.kind = SIGDRAIN_EV_EXIT;
+  ex.tgid = tgid;
+  ex.time_ns = t_ns;
+  ex.cause = SIGDRAIN_EXIT_SIGNAL;
+  ex.cause_value = static_cast<uint32_t>(sig);
+  return ex;
 }
 
 struct PodmanStopFixture : ::testing::Test {
@@ -64,7 +70,6 @@ struct PodmanStopFixture : ::testing::Test {
     ContainerView web{"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "web", "podman"};
     dir.views[100] = ProcessView{100, 100, "runc", std::nullopt, false};
     dir.views[4242] = ProcessView{4242, 1, "python3", web, false};
-    dir.masks[4242] = SignalMasks{};  // no handler for anything
     dir.cgroup_of_pid[4242] = 77;
   }
 };
@@ -95,13 +100,7 @@ TEST_F(PodmanStopFixture, SigkillAfterSigtermIsAnEscalationAndTheExitIsTimed) {
   EXPECT_EQ(kill.verdict, "escalation: SIGKILL 2005 ms after the stop signal; the process had not exited");
   EXPECT_EQ(to_json(kill)["escalation_after_ms"], 2005);
 
-  ExitEvent ex{};
-  ex.kind = SIGDRAIN_EV_EXIT;
-  ex.tgid = 4242;
-  ex.time_ns = 3010 * kMs;
-  ex.cause = SIGDRAIN_EXIT_SIGNAL;
-  ex.cause_value = SIGKILL;
-  TraceRecord exit = builder.build(ex);
+  TraceRecord exit = builder.build(killed_exit(4242, SIGKILL, 3010 * kMs));
   EXPECT_EQ(exit.killed_by, SIGKILL);
   EXPECT_EQ(exit.after_signal_ms, 2010);
   EXPECT_EQ(exit.verdict, "killed by SIGKILL, 2010 ms after SIGTERM");
@@ -142,13 +141,57 @@ TEST_F(PodmanStopFixture, InvalidUtf8CommDoesNotBreakJson) {
   EXPECT_EQ(back["target"]["comm"], "\xEF\xBF\xBD\xEF\xBF\xBDweb");
 }
 
-// A process gone (or a zombie) before its /proc was read: its disposition is unknown, not "no handler".
-TEST_F(PodmanStopFixture, UnreadableDispositionIsUnknown) {
-  dir.masks.erase(4242);
-  TraceRecord r = builder.build(signal_event(100, 4242, SIGHUP, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs));
-  EXPECT_FALSE(r.disposition);
-  EXPECT_EQ(to_json(r)["disposition"], "unknown");
-  EXPECT_EQ(r.verdict, "delivered; disposition unknown (the process was gone before it could be read)");
+// A process whose disposition the BPF record does not know (it started while trace was seeding, or the main
+// thread of a multi-threaded process blocks the signal): "unknown", not "no handler".
+TEST_F(PodmanStopFixture, UnrecordedDispositionIsUnknown) {
+  for (uint32_t d : {SIGDRAIN_DISP_UNKNOWN, SIGDRAIN_DISP_UNTRACKED, SIGDRAIN_DISP_BLOCKED_MAYBE}) {
+    SignalEvent e = signal_event(100, 4242, SIGHUP, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs);
+    e.disposition = d;
+    TraceRecord r = builder.build(e);
+    EXPECT_FALSE(r.disposition) << d;
+    EXPECT_EQ(to_json(r)["disposition"], "unknown");
+    EXPECT_EQ(r.verdict, "delivered; disposition unknown (not known to sigdrain at that moment)");
+  }
+}
+
+// kill -9 microseconds after a SIGTERM that kills: the kernel drops the SIGKILL (the group is already exiting), so
+// it is neither an escalation nor the cause.
+TEST_F(PodmanStopFixture, SigkillToAnExitingProcessIsNoEscalation) {
+  dir.views[4242].ns_pid = 7;  // not a namespace init: SIGTERM kills it
+  builder.build(signal_event(100, 4242, SIGTERM, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs));
+  TraceRecord kill = builder.build(signal_event(100, 4242, SIGKILL, SIGDRAIN_RESULT_IGNORED, 1000 * kMs + 20'000));
+  EXPECT_FALSE(kill.escalation_after_ms);
+  EXPECT_EQ(kill.verdict, "ignored: the process is already exiting (an earlier fatal signal or exit)");
+  EXPECT_EQ(builder.build(killed_exit(4242, SIGTERM, 1001 * kMs)).verdict, "killed by SIGTERM, 1 ms after SIGTERM");
+}
+
+// tgkill to a thread that is not the main one: the target is the process, the thread is named beside it, also
+// for a thread already gone (the BPF record's tgid).
+TEST_F(PodmanStopFixture, AThreadDirectedSignalNamesTheThread) {
+  SignalEvent e = signal_event(100, 4250, SIGUSR1, SIGDRAIN_RESULT_DELIVERED, 1000 * kMs);
+  e.target_tgid = 4242;
+  TraceRecord r = builder.build(e);
+  EXPECT_EQ(r.target.pid, 4242u);
+  EXPECT_EQ(r.target.tid, 4250u);
+  EXPECT_EQ(to_json(r)["target"]["tid"], 4250);
+  EXPECT_FALSE(to_json(builder.build(signal_event(100, 4242, SIGUSR1, SIGDRAIN_RESULT_DELIVERED, 1001 * kMs)))["target"].contains("tid"));
+}
+
+TEST(ExitVerdict, AnUnseenCauseIsNotCalledAnExit) {
+  EXPECT_EQ(exit_verdict({.cause = SIGDRAIN_EXIT_UNKNOWN, .value = 0, .after_signal_ms = 3, .after_signal = SIGKILL}),
+            "ended, how was not seen, 3 ms after SIGKILL");
+}
+
+TEST(DispositionAtGeneration, TheKernelsResultOverrulesARecordThatDisagrees) {
+  EXPECT_EQ(disposition_at_generation(SIGDRAIN_DISP_HANDLER, SIGDRAIN_RESULT_DELIVERED), Disposition::handler);
+  EXPECT_EQ(disposition_at_generation(SIGDRAIN_DISP_BLOCKED, SIGDRAIN_RESULT_DELIVERED), Disposition::blocked);
+  EXPECT_EQ(disposition_at_generation(SIGDRAIN_DISP_IGNORE, SIGDRAIN_RESULT_IGNORED), Disposition::ignore);
+  // Default-ignored signals (SIGCHLD) and a namespace init's default are dropped at generation too.
+  EXPECT_EQ(disposition_at_generation(SIGDRAIN_DISP_DEFAULT, SIGDRAIN_RESULT_IGNORED), Disposition::default_action);
+  // A dropped signal had no handler and was not blocked (blocked signals are never dropped at generation).
+  EXPECT_FALSE(disposition_at_generation(SIGDRAIN_DISP_HANDLER, SIGDRAIN_RESULT_IGNORED));
+  EXPECT_FALSE(disposition_at_generation(SIGDRAIN_DISP_BLOCKED, SIGDRAIN_RESULT_IGNORED));
+  EXPECT_FALSE(disposition_at_generation(99, SIGDRAIN_RESULT_DELIVERED));
 }
 
 TEST(PrintableText, EscapesEveryByteThatIsNotPrintableAscii) {

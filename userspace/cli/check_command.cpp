@@ -15,6 +15,7 @@
 #include "proc/proc.hpp"
 #include "signals/signal_names.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -76,21 +77,22 @@ int run_check(const CheckOptions& options) {
   }
   std::string argv;
   for (const auto& a : init.argv) argv += (argv.empty() ? "" : " ") + a;
-  std::printf("%s (%s): stop signal %s, timeout %lld s, %zu processes\n", info.name.c_str(),
+  // Names, comm and argv are the container's bytes: escaped, so a terminal shows them and is not driven by them.
+  std::printf("%s (%s): stop signal %s, timeout %lld s, %zu processes\n", printable_text(info.name).c_str(),
               std::string(runtime_name(info.runtime)).c_str(), signal_name(in.runtime_stop_signal).c_str(),
               static_cast<long long>(timeout.count()), processes.size());
-  std::printf("  PID 1:          %s[%d]  %s\n", init.comm.c_str(), init.pid, argv.c_str());
+  std::printf("  PID 1:          %s[%d]  %s\n", printable_text(init.comm).c_str(), init.pid, printable_text(argv).c_str());
   std::printf("  dispositions:   SIGTERM %s, SIGINT %s, SIGQUIT %s, SIGHUP %s\n",
               dispositions["SIGTERM"].get<std::string>().c_str(), dispositions["SIGINT"].get<std::string>().c_str(),
               dispositions["SIGQUIT"].get<std::string>().c_str(), dispositions["SIGHUP"].get<std::string>().c_str());
-  std::printf("  signals:        %s\n", why.forwards.c_str());
-  std::printf("  a plain stop:   %s\n", why.plain_stop.c_str());
-  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), plan.profile.c_str(), plan.reason.c_str());
+  std::printf("  signals:        %s\n", printable_text(why.forwards).c_str());
+  std::printf("  a plain stop:   %s\n", printable_text(why.plain_stop).c_str());
+  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), plan.profile.c_str(), printable_text(plan.reason).c_str());
   if (inflight)
     std::printf("  in flight now:  %lld\n", static_cast<long long>(*inflight));
   else
     std::printf("  in flight now:  unknown (no sigdrain daemon is running to have watched it)\n");
-  std::printf("  to change:      %s\n", why.advice.c_str());
+  std::printf("  to change:      %s\n", printable_text(why.advice).c_str());
   return kExitOk;
 }
 

@@ -15,6 +15,7 @@
 #include "observer/observer.hpp"
 #include "proc/proc.hpp"
 #include "signals/signal_names.hpp"
+#include "trace/disposition_seed.hpp"
 #include "trace/live_directory.hpp"
 #include "trace/record_builder.hpp"
 #include "util/result.hpp"
@@ -114,6 +115,8 @@ int run_trace(const TraceOptions& options) {
 
   ObserverOptions obs_options;
   obs_options.signal_mask = signal_mask_for(options.signals);
+  obs_options.track_dispositions = true;
+  obs_options.wakeup_backlog_bytes = kLaggingReaderWakeupBytes;  // a signal storm's senders pay no wakeup each
 
   LiveProcessDirectory directory(proc, resolver);
   std::unique_ptr<Observer> observer;
@@ -147,6 +150,19 @@ int run_trace(const TraceOptions& options) {
         ev);
   }));
 
+  // Attached first, then seeded: a process that changes a disposition meanwhile is seen by the programs, whose
+  // record wins; one that starts meanwhile from a parent not yet seeded stays "unknown" until it sets one.
+  if (auto why = observer->dispositions_untracked_reason(); !why.empty()) {
+    std::fprintf(stderr, "sigdrain: dispositions are not tracked, every signal's reads \"unknown\": %s\n", why.c_str());
+  } else {
+    size_t unseeded = 0;
+    for (pid_t pid : proc.all_pids())
+      if (auto seed = read_disposition_seed(proc, pid); seed && !observer->seed_dispositions(*seed)) ++unseeded;
+    if (unseeded > 0)
+      std::fprintf(stderr, "sigdrain: the dispositions of %zu processes could not be recorded (map full): they read \"unknown\"\n",
+                   unseeded);
+  }
+
   install_stop_handlers();
   if (!options.json) {
     std::fputs((human_header() + "\n").c_str(), stdout);
@@ -159,7 +175,7 @@ int run_trace(const TraceOptions& options) {
   LostEventsReport lost{options.json};
   auto next_gone_check = std::chrono::steady_clock::now();
   while (!g_stop.load() && std::chrono::steady_clock::now() < deadline) {
-    auto r = observer->poll(std::chrono::milliseconds(100));
+    auto r = observer->poll(kLaggingReaderPoll);
     if (!r) throw UserError(r.error().message);
     lost.update(observer->counters().ringbuf_drops, false);
     if (std::chrono::steady_clock::now() < next_gone_check) continue;
@@ -172,6 +188,9 @@ int run_trace(const TraceOptions& options) {
       break;
     }
   }
+  // Whatever was written since the last poll (up to kLaggingReaderPoll of events) is shown before trace ends.
+  for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
+    more = observer->poll(std::chrono::milliseconds(0));
   lost.update(observer->counters().ringbuf_drops, true);
   return kExitOk;
 }

@@ -18,6 +18,7 @@ const std::map<std::string_view, std::string_view>& known_keys() {
       {"docker-state", "absolute path"}, {"containerd-state", "absolute path"}, {"crio-state", "absolute path"},
       {"podman", "podman binary: a name in PATH or an absolute path"}, {"metrics-address", "HOST:PORT"},
       {"hold-backend", "auto | ptrace | lsm"}, {"bpf-pin-dir", "absolute path on bpffs | none"},
+      {"min-drain-ms", "0..3600000"},
   };
   return keys;
 }
@@ -95,6 +96,10 @@ Result<DaemonOptions> compile_config(const std::map<std::string, ConfigSetting>&
       auto v = ranged(key, s, 0, 600000);
       if (!v) return v.error();
       o.quiet_ms = *v;
+    } else if (key == "min-drain-ms") {
+      auto v = ranged(key, s, 0, 3600000);
+      if (!v) return v.error();
+      o.min_drain_ms = *v;
     } else if (key == "default-timeout") {
       auto v = ranged(key, s, 2, 3600);
       if (!v) return v.error();
@@ -126,6 +131,7 @@ std::string format_config(const DaemonOptions& o) {
   out += fmt::format("guard = {}\n", o.guard_labelled_only ? "labelled" : "all");
   if (o.max_hold_ms) out += fmt::format("max-hold-ms = {}\n", *o.max_hold_ms);
   out += fmt::format("quiet-ms = {}\n", o.quiet_ms.value_or(static_cast<int>(kDefaultQuiet.count())));
+  out += fmt::format("min-drain-ms = {}\n", o.min_drain_ms);
   out += fmt::format("default-timeout = {}\n", o.default_timeout_s);
   out += fmt::format("log-format = {}\n", log_format_name(o.log_format));
   out += fmt::format("hold-backend = {}\n", hold_backend_setting_name(o.hold_backend));

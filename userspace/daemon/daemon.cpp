@@ -258,7 +258,8 @@ DrainTimes Daemon::times_for(const ContainerInfo& info, Clock::time_point start)
   if (options_.max_hold_ms) cap = std::chrono::milliseconds(*options_.max_hold_ms);
   if (labels && labels->max_drain && (!cap || *labels->max_drain < *cap)) cap = *labels->max_drain;
   if (cap && t.drain_deadline > start + *cap) t.drain_deadline = start + *cap;
-  return t;
+  auto min_drain = labels && labels->min_drain ? *labels->min_drain : std::chrono::milliseconds(options_.min_drain_ms);
+  return with_min_drain(t, min_drain);
 }
 
 void Daemon::reconcile(std::vector<ContainerInfo> running) {

@@ -26,6 +26,7 @@ struct DaemonOptions {
   bool guard_labelled_only = false;          // guard only containers labelled sigdrain.io/guard=true
   std::optional<int> max_hold_ms;            // the longest a stop signal is held
   std::optional<int> quiet_ms;               // default kDefaultQuiet, or the container's label
+  int min_drain_ms = 0;                      // the shortest hold unless the container's label says otherwise
   int default_timeout_s = static_cast<int>(kDefaultStopTimeout.count());  // when the runtime does not say its stop timeout
   LogFormat log_format = LogFormat::text;
   std::string metrics_address;               // HOST:PORT of /metrics, /healthz, /readyz; empty: no HTTP server

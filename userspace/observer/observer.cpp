@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "dispositions.skel.h"
 #include "observer/bpf_pins.hpp"
 #include "signals.skel.h"
 #include "sockets.skel.h"
@@ -34,6 +35,9 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
 
 struct SignalsSkelDeleter {
   void operator()(signals_bpf* s) const { signals_bpf__destroy(s); }
+};
+struct DispositionsSkelDeleter {
+  void operator()(dispositions_bpf* s) const { dispositions_bpf__destroy(s); }
 };
 struct SocketsSkelDeleter {
   void operator()(sockets_bpf* s) const { sockets_bpf__destroy(s); }
@@ -216,11 +220,25 @@ Result<LoadedSockets> load_sockets(const ObserverOptions& options, const KernelE
   return out;
 }
 
+using DispositionsSkel = std::unique_ptr<dispositions_bpf, DispositionsSkelDeleter>;
+
+Result<DispositionsSkel> load_dispositions() {
+  DispositionsSkel skel(dispositions_bpf__open());
+  if (!skel) return libbpf_error(errno, "cannot open the dispositions BPF object");
+  if (int err = dispositions_bpf__load(skel.get())) return libbpf_error(err, "cannot load the dispositions BPF programs");
+  if (int err = dispositions_bpf__attach(skel.get()))
+    return libbpf_error(err, "cannot attach the dispositions BPF programs");
+  return skel;
+}
+
 }  // namespace
 
 void set_libbpf_verbose(bool verbose) { g_libbpf_verbose.store(verbose); }
 
 struct Observer::Impl {
+  bool batched_wakeups = false;  // ObserverOptions::wakeup_backlog_bytes set: poll() must read without a wakeup
+  DispositionsSkel dispositions;  // null unless options.track_dispositions and it loaded
+  std::string dispositions_untracked_reason;
   std::unique_ptr<signals_bpf, SignalsSkelDeleter> signals;
   SocketsSkel sockets;
   std::vector<UniqueFd> pinned_links;  // closed after the skeleton's programs: the pins keep them attached
@@ -253,6 +271,23 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   if (!impl->signals) return libbpf_error(errno, "cannot open the signals BPF object");
   impl->signals->rodata->signal_mask = options.signal_mask;
   impl->signals->rodata->report_deliver = options.report_deliver ? 1 : 0;
+  impl->signals->rodata->wakeup_backlog_bytes = options.wakeup_backlog_bytes;
+  impl->batched_wakeups = options.wakeup_backlog_bytes != 0;
+  auto dispositions = options.track_dispositions ? load_dispositions() : Result<DispositionsSkel>(DispositionsSkel{});
+  if (!dispositions) impl->dispositions_untracked_reason = dispositions.error().message;  // go on: "unknown" for all
+  if (dispositions && *dispositions) {
+    impl->dispositions = std::move(*dispositions);
+    // One set of maps: signals.bpf.c reads the ones dispositions.bpf.c keeps.
+    if (int err = bpf_map__reuse_fd(impl->signals->maps.process_actions, bpf_map__fd(impl->dispositions->maps.process_actions)))
+      return libbpf_error(err, "cannot share the process_actions map");
+    if (int err = bpf_map__reuse_fd(impl->signals->maps.thread_states, bpf_map__fd(impl->dispositions->maps.thread_states)))
+      return libbpf_error(err, "cannot share the thread_states map");
+    impl->signals->rodata->snapshot_dispositions = 1;
+  } else {
+    // Never read (snapshot_dispositions is 0, the verifier drops the code): one entry each, no memory.
+    bpf_map__set_max_entries(impl->signals->maps.process_actions, 1);
+    bpf_map__set_max_entries(impl->signals->maps.thread_states, 1);
+  }
   if (int err = bpf_map__set_max_entries(impl->signals->maps.events, options.ring_buffer_bytes))
     return libbpf_error(err, "cannot size the BPF ring buffer");
   if (int err = signals_bpf__load(impl->signals.get())) return libbpf_error(err, "cannot load the signals BPF programs");
@@ -304,6 +339,12 @@ Result<int> Observer::poll(std::chrono::milliseconds timeout) {
   impl_->handled = 0;
   int rc = ring_buffer__poll(impl_->ring.get(), static_cast<int>(timeout.count()));
   if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
+  // With batched wakeups the events written since the last wakeup signalled no epoll: ring_buffer__poll() returned
+  // without reading them. Reading the ring directly takes them in (cheap: two positions when it is empty).
+  if (impl_->batched_wakeups) {
+    rc = ring_buffer__consume(impl_->ring.get());
+    if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
+  }
   return impl_->handled;
 }
 
@@ -364,6 +405,33 @@ ObserverCounters Observer::counters() const {
   }
   return c;
 }
+
+Result<void> Observer::seed_dispositions(const DispositionSeed& seed) {
+  if (!impl_->dispositions) return Error::sys(EINVAL, "dispositions are not tracked");
+  int actions_fd = bpf_map__fd(impl_->dispositions->maps.process_actions);
+  int threads_fd = bpf_map__fd(impl_->dispositions->maps.thread_states);
+  sigdrain_process_actions a{};
+  const bool seen = bpf_map_lookup_elem(actions_fd, &seed.tgid, &a) == 0;
+  // Signals the programs have seen since start() keep their value; /proc fills in the others.
+  const uint64_t from_proc = seen ? ~a.known : ~0ULL;
+  a.caught = (a.caught & ~from_proc) | (seed.caught & from_proc);
+  a.ignored = (a.ignored & ~from_proc) | (seed.ignored & from_proc);
+  a.known = ~0ULL;
+  a.threads = static_cast<uint32_t>(seed.threads.size());
+  if (bpf_map_update_elem(actions_fd, &seed.tgid, &a, BPF_ANY) != 0)
+    return Error::sys(errno, fmt::format("cannot seed the dispositions of {}", seed.tgid));
+  for (const auto& t : seed.threads) {
+    sigdrain_thread_state ts{.tgid = seed.tgid, .mask_known = 1, .blocked = t.blocked, .cgroup = 0};
+    // A mask the programs know (copied at clone, or set whole by SIG_SETMASK) is newer than /proc's.
+    sigdrain_thread_state old{};
+    if (bpf_map_lookup_elem(threads_fd, &t.tid, &old) == 0 && old.mask_known) continue;
+    if (bpf_map_update_elem(threads_fd, &t.tid, &ts, BPF_ANY) != 0)
+      return Error::sys(errno, fmt::format("cannot seed the signal mask of thread {}", t.tid));
+  }
+  return {};
+}
+
+std::string Observer::dispositions_untracked_reason() const { return impl_->dispositions_untracked_reason; }
 
 RequestProbeSet Observer::request_probes() const { return impl_->request_probes; }
 std::string Observer::requests_unobserved_reason() const { return impl_->requests_unobserved_reason; }

@@ -20,6 +20,10 @@ struct ObserverOptions {
   uint64_t signal_mask = 0;     // signal_bit(n) set: report signal n; 0 reports all
   bool report_deliver = true;   // signal_deliver events (exit causes are tracked regardless)
   bool sockets = true;          // load the socket programs
+  // Keep per-process dispositions and per-thread blocked masks in BPF (bpf/dispositions.bpf.c), read into each
+  // signal event at generation. Adds syscall tracepoints (rt_sigaction, rt_sigprocmask), which put every task
+  // on the syscall tracing slow path while attached: trace turns it on, the daemon does not.
+  bool track_dispositions = false;
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)
   // True: every cgroup's sockets are counted (trace, which reports in-flight requests of any process). False:
   // only those of cgroups named with watch_cgroup(); a send or receive anywhere else leaves the BPF program
@@ -28,12 +32,21 @@ struct ObserverOptions {
   // Bytes of the events ring buffer (libbpf rounds it up to a power-of-two number of pages). When it is full,
   // events are lost and counted (ObserverCounters::ringbuf_drops); per-cgroup socket state lives in maps, not events.
   uint32_t ring_buffer_bytes = 1u << 20;
+  // 0: an event wakes a reader that waits in poll() at once. N: only once N bytes of events wait; the reader must
+  // then poll with a timeout (it finds the rest when it runs out), and events reach it up to that late. For a
+  // reader that can lag (trace, benchmarks): a signal storm then does not pay a cross-CPU wakeup per signal.
+  uint32_t wakeup_backlog_bytes = 0;
   // Non-empty (the daemon): the socket maps and links are pinned under this bpffs directory (observer/bpf_pins.hpp)
   // and outlive the process; compatible pins left by an earlier one are adopted. Not on bpffs: runs unpinned.
   std::string pin_root;
   // Told one line each time pinning changes something or cannot be done (replaced layouts, unpinned run).
   std::function<void(const std::string&)> log;
 };
+
+// What a reader that may lag uses (trace): woken once 64 KiB (~700 signal events) wait, else it polls every
+// 25 ms, so an event reaches it at most that late.
+inline constexpr uint32_t kLaggingReaderWakeupBytes = 64u << 10;
+inline constexpr std::chrono::milliseconds kLaggingReaderPoll{25};
 
 // What became of ObserverOptions::pin_root.
 enum class SocketPins {
@@ -55,6 +68,18 @@ struct CgroupStats {
 struct SocketRecord {
   uint64_t sk = 0;
   sigdrain_sock_state state{};
+};
+
+// One process's dispositions as /proc reads them (SigCgt, SigIgn, and SigBlk of each thread), to seed the BPF
+// record of a process that predates the observer.
+struct DispositionSeed {
+  uint32_t tgid = 0;
+  uint64_t caught = 0, ignored = 0;
+  struct Thread {
+    uint32_t tid = 0;
+    uint64_t blocked = 0;
+  };
+  std::vector<Thread> threads;
 };
 
 struct ObserverCounters {
@@ -91,6 +116,11 @@ class Observer {
   std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
   std::vector<SocketRecord> sockets() const;
   ObserverCounters counters() const;
+  // Seeds the disposition record of a process that existed before start() (track_dispositions only): what the
+  // BPF programs learnt since start() wins over these /proc figures, which fill in what they have not seen.
+  Result<void> seed_dispositions(const DispositionSeed& seed);
+  // Why track_dispositions was asked for but is not in effect (its programs did not load): one line; else empty.
+  std::string dispositions_untracked_reason() const;
   const KernelEnv& kernel() const { return env_; }
   // How requests in flight are seen: the sock tracepoints where the kernel has them, else fexit programs on
   // tcp_sendmsg/tcp_recvmsg where it loads them, else not at all.

@@ -22,11 +22,18 @@ Result<DrainTimes> plan_drain(Clock::time_point start, milliseconds timeout, mil
   return t;
 }
 
+DrainTimes with_min_drain(DrainTimes t, milliseconds min_drain) {
+  if (min_drain.count() <= 0) return t;
+  t.earliest_release = std::min(t.start + min_drain, t.drain_deadline);
+  return t;
+}
+
 DrainState DrainTracker::update(const DrainSample& s) {
   completed_ = std::max(completed_, s.requests_completed);
   last_activity_ = std::max(last_activity_, s.last_activity);
   last_now_ = std::max(last_now_, s.now);
-  if (std::max<int64_t>(s.inflight, 0) == 0 && s.now - last_activity_ >= quiet_) return DrainState::idle;
+  if (std::max<int64_t>(s.inflight, 0) == 0 && s.now - last_activity_ >= quiet_ && s.now >= times_.earliest_release)
+    return DrainState::idle;
   if (s.now >= times_.drain_deadline) return DrainState::deadline;
   return DrainState::draining;
 }

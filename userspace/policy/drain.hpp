@@ -30,6 +30,8 @@ struct DrainTimes {
   Clock::time_point start;
   Clock::time_point drain_deadline;  // the stop signal goes out at the latest here
   Clock::time_point kill_at;         // SIGKILL
+  // Idle releases no earlier than this (the min-drain); the default, the epoch, never holds anything back.
+  Clock::time_point earliest_release{};
 };
 
 // `timeout` is the time from the stop's start until SIGKILL. The drain may last until `timeout - reserve`,
@@ -38,6 +40,12 @@ struct DrainTimes {
 // quiet + 1 s (no room for both the quiet window and a shutdown), is an error.
 Result<DrainTimes> plan_drain(Clock::time_point start, std::chrono::milliseconds timeout,
                               std::chrono::milliseconds quiet);
+
+// A stop is held at least `min_drain` from its start even when idle: the endpoints controller and the load balancers
+// keep routing to a stopping pod for a while (Istio's MINIMUM_DRAIN_DURATION and the usual preStop sleep stand for
+// that lag), and a pod with sparse traffic may see its last request only after the quiet window. Never past the
+// drain deadline: the grace period wins. Zero or negative: no minimum.
+DrainTimes with_min_drain(DrainTimes times, std::chrono::milliseconds min_drain);
 
 enum class DrainState { draining, idle, deadline };
 
@@ -48,7 +56,8 @@ class DrainTracker {
         last_activity_(times.start), last_now_(times.start) {}
 
   // Idle: nothing in flight and no activity for the quiet window, counted from the later of the last activity and
-  // the start (a stop always waits one quiet window, for late traffic); exactly `quiet` counts. Deadline: now is at
+  // the start (a stop always waits one quiet window, for late traffic), and not before the earliest release;
+  // exactly `quiet` counts. Deadline: now is at
   // or past the drain deadline. Idle wins when both hold. Each sample is judged afresh: new activity after an idle
   // answer makes the container draining again. The last activity is the latest any sample reported.
   DrainState update(const DrainSample& sample);

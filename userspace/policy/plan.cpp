@@ -143,6 +143,9 @@ const std::vector<LabelKey>& known_label_keys() {
        "(0-600000 ms)"},
       {"sigdrain.io/max-drain-ms",
        "the longest the drain may last, shorter than the stop timeout allows (0-3600000 ms)"},
+      {"sigdrain.io/min-drain-ms",
+       "the shortest a stop is held, even when idle: the endpoint-removal lag of a pod with sparse traffic "
+       "(0-3600000 ms)"},
       {"sigdrain.io/guard",
        "true or false: whether `sigdrain daemon` holds stop signals sent to this container until "
        "it is drained"},
@@ -187,6 +190,11 @@ Result<LabelSettings> parse_sigdrain_labels(const std::map<std::string, std::str
     auto n = label_count("sigdrain.io/max-drain-ms", *v, 0, 3'600'000);
     if (!n) return n.error();
     s.max_drain = std::chrono::milliseconds(*n);
+  }
+  if (const std::string* v = find("sigdrain.io/min-drain-ms")) {
+    auto n = label_count("sigdrain.io/min-drain-ms", *v, 0, 3'600'000);
+    if (!n) return n.error();
+    s.min_drain = std::chrono::milliseconds(*n);
   }
   if (const std::string* v = find("sigdrain.io/guard")) {
     std::string_view b = trim(*v);

@@ -66,6 +66,7 @@ struct LabelSettings {
   std::optional<int> stop_signal;
   std::optional<std::chrono::milliseconds> quiet;
   std::optional<std::chrono::milliseconds> max_drain;
+  std::optional<std::chrono::milliseconds> min_drain;
   std::optional<bool> guard;
 };
 struct LabelKey {

@@ -31,28 +31,42 @@ std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view text) {
   std::string line;
   while (std::getline(lines, line)) {
     std::istringstream fields(line);
-    std::string slot, local, remote, state;
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
     if (!(fields >> slot >> local >> remote >> state) || slot.empty() || slot.back() != ':') continue;
+    uint64_t inode = 0;  // stays 0 on a line cut short, which still names its endpoints
+    if (!(fields >> queues >> timer >> retransmits >> uid >> timeout >> inode)) inode = 0;
     TcpSocketEntry e;
     int st = 0;
     auto [p, ec] = std::from_chars(state.data(), state.data() + state.size(), st, 16);
     if (ec != std::errc() || p != state.data() + state.size()) continue;
     if (!parse_endpoint(local, e.local_address, e.local_port) || !parse_endpoint(remote, e.remote_address, e.remote_port)) continue;
     e.state = st;
+    e.inode = inode;
     out.push_back(std::move(e));
   }
   return out;
 }
 
-std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries) {
+std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries, const std::set<uint64_t>* owned) {
+  auto counts = [owned](const TcpSocketEntry& e) { return !owned || owned->contains(e.inode); };
   std::set<uint16_t> listening;
   for (const auto& e : entries)
-    if (e.state == kTcpListen) listening.insert(e.local_port);
+    if (e.state == kTcpListen && counts(e)) listening.insert(e.local_port);
   std::set<std::string> out;
   for (const auto& e : entries)
-    if (e.state == kTcpEstablished && listening.contains(e.local_port))
+    if (e.state == kTcpEstablished && counts(e) && listening.contains(e.local_port))
       out.insert(fmt::format("{}:{}>{}:{}", e.local_address, e.local_port, e.remote_address, e.remote_port));
   return out;
+}
+
+std::optional<uint64_t> parse_socket_link(std::string_view link) {
+  constexpr std::string_view kPrefix = "socket:[";
+  if (!link.starts_with(kPrefix) || !link.ends_with(']')) return std::nullopt;
+  std::string_view digits = link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1);
+  uint64_t inode = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), inode);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
+  return inode;
 }
 
 }  // namespace sigdrain

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -16,12 +17,19 @@ struct TcpSocketEntry {
   std::string remote_address;
   uint16_t remote_port = 0;
   int state = 0;  // TCP_ESTABLISHED = 1, TCP_LISTEN = 10
+  uint64_t inode = 0;  // the socket's inode, as /proc/<pid>/fd links name it ("socket:[inode]")
 };
 
 // Lines that do not parse are skipped (the header, a truncated last line).
 std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view text);
 
-// Established connections to a port that something listens on: "local:port>remote:port" keys.
-std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries);
+// Established connections to a port that something listens on: "local:port>remote:port" keys. With `owned`, only
+// sockets of those inodes count, listeners and connections alike: a container on the host's network (Kubernetes'
+// hostNetwork, `ctr run --net-host`) sees every connection of the host in its /proc/<pid>/net/tcp.
+std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries,
+                                          const std::set<uint64_t>* owned = nullptr);
+
+// "socket:[12345]" (a /proc/<pid>/fd link) -> 12345; nullopt for any other link.
+std::optional<uint64_t> parse_socket_link(std::string_view link);
 
 }  // namespace sigdrain

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "proc/net_tcp.hpp"
 #include "signals/signal_names.hpp"
 #include "util/fd.hpp"
 #include "util/text.hpp"
@@ -229,6 +230,20 @@ std::vector<pid_t> ProcFs::children(pid_t pid) const {
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<uint64_t> ProcFs::socket_inodes(pid_t pid) const {
+  std::vector<uint64_t> out;
+  std::string dir = fmt::format("{}/{}/fd", root_, pid);
+  auto fds = numeric_entries(dir);
+  if (!fds) return out;
+  char link[64];
+  for (pid_t fd : *fds) {
+    ssize_t n = ::readlink(fmt::format("{}/{}", dir, fd).c_str(), link, sizeof link);
+    if (n <= 0) continue;  // closed meanwhile
+    if (auto inode = parse_socket_link(std::string_view(link, static_cast<size_t>(n)))) out.push_back(*inode);
+  }
   return out;
 }
 

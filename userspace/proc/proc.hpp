@@ -55,6 +55,8 @@ class ProcFs {
   // those files (CONFIG_PROC_CHILDREN off) is answered by scanning every process's PPid instead.
   std::vector<pid_t> children(pid_t pid) const;
   std::vector<pid_t> all_pids() const;  // sorted
+  // Inodes of the sockets the process has open (its /proc/<pid>/fd links "socket:[N]"); empty when unreadable.
+  std::vector<uint64_t> socket_inodes(pid_t pid) const;
   const std::string& root() const { return root_; }
 
  private:

@@ -80,6 +80,10 @@ DrainSample LiveStopEnvironment::sample() {
 }
 
 std::set<std::string> LiveStopEnvironment::inbound_connections_now() const {
+  // Only the container's own sockets: on the host's network its net/tcp lists every connection of the host.
+  std::set<uint64_t> owned;
+  for (const auto& process : process_tree(proc_, container_.init_pid))
+    for (uint64_t inode : proc_.socket_inodes(process.pid)) owned.insert(inode);
   std::vector<TcpSocketEntry> entries;
   for (const char* table : {"tcp", "tcp6"}) {
     auto text = read_file(fmt::format("{}/{}/net/{}", proc_.root(), container_.init_pid, table));
@@ -87,7 +91,7 @@ std::set<std::string> LiveStopEnvironment::inbound_connections_now() const {
     auto more = parse_proc_net_tcp(*text);
     entries.insert(entries.end(), more.begin(), more.end());
   }
-  return inbound_connections(entries);
+  return inbound_connections(entries, &owned);
 }
 
 std::vector<ProcessFacts> LiveStopEnvironment::processes() { return process_tree(proc_, container_.init_pid); }

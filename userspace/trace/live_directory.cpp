@@ -42,13 +42,6 @@ std::optional<uint32_t> LiveProcessDirectory::tgid_of(uint32_t pid) {
   return k->tgid;
 }
 
-std::optional<SignalMasks> LiveProcessDirectory::signal_masks(uint32_t pid) {
-  auto status = proc_.status(static_cast<pid_t>(pid));
-  // A zombie's signal handlers are already gone (SigCgt reads 0): that is not "no handler", it is unknown.
-  if (!status || status->state == 'Z' || status->state == 'X') return std::nullopt;
-  return status->masks;
-}
-
 std::optional<ContainerView> LiveProcessDirectory::container_of_cgroup(uint64_t cgroup_id) {
   auto c = resolver_.by_cgroup_id(cgroup_id);
   if (!c) return std::nullopt;

@@ -16,7 +16,6 @@ class LiveProcessDirectory : public ProcessDirectory {
 
   std::optional<ProcessView> process(uint32_t pid) override;
   std::optional<uint32_t> tgid_of(uint32_t pid) override;
-  std::optional<SignalMasks> signal_masks(uint32_t pid) override;
   std::optional<ContainerView> container_of_cgroup(uint64_t cgroup_id) override;
   std::optional<uint64_t> cgroup_of(uint32_t pid) override;
 

@@ -24,6 +24,19 @@ bool kernel_generated(int code) { return code > 0; }
 
 }  // namespace
 
+std::optional<Disposition> disposition_at_generation(uint32_t bpf_disposition, uint32_t result) {
+  std::optional<Disposition> d;
+  switch (bpf_disposition) {
+    case SIGDRAIN_DISP_DEFAULT: d = Disposition::default_action; break;
+    case SIGDRAIN_DISP_IGNORE: d = Disposition::ignore; break;
+    case SIGDRAIN_DISP_HANDLER: d = Disposition::handler; break;
+    case SIGDRAIN_DISP_BLOCKED: d = Disposition::blocked; break;
+    default: return std::nullopt;  // untracked, unknown, or blocked by the main thread of a multi-threaded process
+  }
+  if (result == SIGDRAIN_RESULT_IGNORED && (d == Disposition::handler || d == Disposition::blocked)) return std::nullopt;
+  return d;
+}
+
 ProcessView RecordBuilder::view_or_comm(uint32_t pid, std::string_view comm) {
   if (auto v = directory_.process(pid)) return *v;
   ProcessView v;
@@ -41,15 +54,21 @@ TraceRecord RecordBuilder::build(const SignalEvent& e) {
   if (kernel_generated(e.code)) {
     r.sender.kernel = true;
     r.sender.comm = "kernel";
+    r.sender.context_pid = e.sender_tgid;
   } else {
     r.sender = view_or_comm(e.sender_tgid, comm_view(e.sender_comm));
     if (!r.sender.container) r.sender.container = directory_.container_of_cgroup(e.sender_cgroup);
   }
-  uint32_t target_tgid = directory_.tgid_of(e.target_pid).value_or(e.target_pid);
+  // The BPF record's tgid holds for a thread that is gone by now; /proc's otherwise.
+  uint32_t target_tgid = e.target_tgid != 0 ? e.target_tgid : directory_.tgid_of(e.target_pid).value_or(e.target_pid);
   r.target = view_or_comm(target_tgid, comm_view(e.target_comm));
-  if (auto masks = directory_.signal_masks(target_tgid)) r.disposition = masks->disposition(r.signo);
+  if (target_tgid != e.target_pid) r.target.tid = e.target_pid;
+  if (!r.target.container && e.target_cgroup != 0) r.target.container = directory_.container_of_cgroup(e.target_cgroup);
+  r.disposition = disposition_at_generation(e.disposition, e.result);
   if (auto cg = directory_.cgroup_of(target_tgid); cg && r.target.container) r.inflight = inflight_(*cg);
-  r.escalation_after_ms = story_.on_signal(target_tgid, r.signo, e.time_ns);
+  auto escalation = story_.on_signal(target_tgid, r.signo, e.time_ns);
+  // A SIGKILL the kernel dropped (the process was already exiting) escalates nothing.
+  if (e.result == SIGDRAIN_RESULT_DELIVERED) r.escalation_after_ms = escalation;
   r.verdict = signal_verdict(SignalFacts{
       .signo = r.signo,
       .result = e.result,

@@ -19,11 +19,15 @@ class ProcessDirectory {
   // Facts about a live process (pid is a thread or process id); for one that is gone, what was last known.
   virtual std::optional<ProcessView> process(uint32_t pid) = 0;
   virtual std::optional<uint32_t> tgid_of(uint32_t pid) = 0;
-  virtual std::optional<SignalMasks> signal_masks(uint32_t pid) = 0;
   virtual std::optional<ContainerView> container_of_cgroup(uint64_t cgroup_id) = 0;
   // The cgroup whose requests in flight are counted for this process's container.
   virtual std::optional<uint64_t> cgroup_of(uint32_t pid) = 0;
 };
+
+// The target's disposition as the signal event carries it (bpf/dispositions.bpf.c's record at generation),
+// checked against the kernel's result: nullopt ("unknown") when it is not known, or when the two disagree (a
+// signal the kernel dropped at generation cannot have had a handler or been blocked).
+std::optional<Disposition> disposition_at_generation(uint32_t bpf_disposition, uint32_t result);
 
 class RecordBuilder {
  public:

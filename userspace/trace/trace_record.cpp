@@ -30,6 +30,8 @@ nlohmann::json process_json(const ProcessView& p) {
   nlohmann::json j = {{"pid", p.pid}, {"comm", p.comm}, {"container", container_json(p.container)}};
   j["ns_pid"] = p.ns_pid ? nlohmann::json(*p.ns_pid) : nlohmann::json(nullptr);
   if (p.kernel) j["kernel"] = true;
+  if (p.context_pid) j["context_pid"] = *p.context_pid;
+  if (p.tid) j["tid"] = *p.tid;
   return j;
 }
 

@@ -25,6 +25,12 @@ struct ProcessView {
   std::string comm;
   std::optional<ContainerView> container;  // nullopt: a host process
   bool kernel = false;                     // the kernel generated the signal (fault, timer, ...)
+  // kernel: the process the kernel was running in when it generated the signal (the faulting process, an exiting
+  // child for SIGCHLD, any process a timer interrupted for SIGALRM), as sigsnoop's PID column shows it.
+  std::optional<uint32_t> context_pid;
+  // signal target only: the thread a thread-directed signal (tkill, tgkill, a fault) was sent to, when it is not
+  // the main thread.
+  std::optional<uint32_t> tid;
 };
 
 enum class TraceEventType { signal, deliver, exit };

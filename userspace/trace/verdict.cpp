@@ -33,6 +33,11 @@ std::string signal_verdict(const SignalFacts& f) {
                    ? "ignored: PID 1 has no handler, the runtime will SIGKILL it after its timeout"
                    : "ignored: PID 1 of its namespace has no handler for it";
       if (f.disposition == Disposition::ignore) return fmt::format("ignored: the process ignores {} (SIG_IGN)", name);
+      // A fatal signal is dropped at generation when the process is already exiting: an earlier fatal signal or
+      // exit_group() decided its end (a SIGKILL microseconds after a SIGTERM that kills is not the cause).
+      if (default_is_fatal(f.signo))
+        return f.disposition ? "ignored: the process is already exiting (an earlier fatal signal or exit)"
+                             : "ignored: the process ignores it or is already exiting";
       return "ignored: the default action for it is to do nothing";
     case SIGDRAIN_RESULT_ALREADY_PENDING:
       return fmt::format("merged: a {} was already pending", name);
@@ -45,7 +50,7 @@ std::string signal_verdict(const SignalFacts& f) {
   }
   if (f.signo == SIGKILL) return "delivered: SIGKILL cannot be caught, the process dies";
   if (f.signo == SIGSTOP) return "delivered: the process stops";
-  if (!f.disposition) return "delivered; disposition unknown (the process was gone before it could be read)";
+  if (!f.disposition) return "delivered; disposition unknown (not known to sigdrain at that moment)";
   switch (*f.disposition) {
     case Disposition::handler:
       return f.server_note ? "delivered: a handler will run, but " + *f.server_note : "delivered: a handler will run";
@@ -72,7 +77,9 @@ std::string exit_verdict(const ExitFacts& f) {
   switch (f.cause) {
     case SIGDRAIN_EXIT_CODE: how = fmt::format("exited with code {}", f.value); break;
     case SIGDRAIN_EXIT_SIGNAL: how = fmt::format("killed by {}", signal_name(static_cast<int>(f.value))); break;
-    default: how = "exited"; break;
+    // Neither an exit code nor a fatal delivery was seen before the exit event (on kernels whose sched_process_exit
+    // has no group_dead, the main thread's exit can come before another thread's delivery): not "exited".
+    default: how = "ended, how was not seen"; break;
   }
   if (f.after_signal_ms && f.after_signal != 0)
     how += fmt::format(", {} ms after {}", *f.after_signal_ms, signal_name(f.after_signal));

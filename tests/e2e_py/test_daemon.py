@@ -1,0 +1,37 @@
+"""`sigdrain daemon` with a plain runtime stop under load, for every runtime and app: no request fails, and the stop
+ends about the quiet window plus the app's own exit after the last response, long before the runtime's SIGKILL.
+podman runs only the Go and JVM apps here: tests/e2e/daemon.sh covers podman x a-f."""
+import pytest
+
+from apps import APPS
+from conftest import wait_requests_in_flight
+
+STOP_TIMEOUT_S = 20
+DAEMON_SETTINGS = {"default-timeout": STOP_TIMEOUT_S}
+
+GUARDED = {"sigdrain.io/guard": "true"}  # the daemon guards labelled containers only (conftest.Daemon)
+CASES = [(rt, app) for rt in ("docker", "containerd") for app in APPS] + [("podman", "go"), ("podman", "jvm")]
+
+
+@pytest.mark.parametrize("runtime,app_id", CASES, ids=[f"{rt}-{app}" for rt, app in CASES])
+def test_guarded_stop_under_load(daemon, containers, loadgen, runtime, app_id):
+    app = APPS[app_id]
+    c = containers.start(runtime, app_id, labels=GUARDED, stop_timeout_s=STOP_TIMEOUT_S)
+    daemon.wait_guarding(c)
+    lg = loadgen(c.port, 1200)
+    wait_requests_in_flight(lg)
+    lg.begin_stop()
+    stop = c.runtime.stop(c, STOP_TIMEOUT_S)
+    load = lg.result()
+    last_ok = load["last_ok_ms_after_stop"]
+    print(f"{runtime}-{app_id}: stop {stop.elapsed_ms} ms, exit {stop.exit_code}, sent {load['sent']}, failed "
+          f"{load['failed']} {load['errors']}, last response {last_ok} ms after the stop began")
+    assert load["failed"] == 0, f"{app.what}: {load['failed']} requests failed: {load['errors']}"
+    assert load["ok"] > 0 and last_ok is not None
+    assert not stop.runtime_killed, f"{runtime} had to SIGKILL after {stop.elapsed_ms} ms"
+    assert stop.elapsed_ms <= last_ok + app.exit_budget_ms, (
+        f"the stop took {stop.elapsed_ms} ms, more than {app.exit_budget_ms} ms after the last response ({last_ok} ms)")
+    daemon.wait_log("holding", c.name, timeout_s=1)
+    record = daemon.stop_record(c)
+    assert record["drain"]["released_by"] == "idle", record["drain"]
+    assert record["exit"]["outcome"] == "graceful", record["exit"]
