@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   out["discovery_with_fleet"] = discovery_scan(roots);
 
   std::ofstream(work / "daemon.conf") << "state-dir = " << (work / "state").string() << "\nguard = labelled\n"
-                                      << "crio-state = " << roots.crio_state << "\nlog-format = json\n";
+                                      << "crio-state = " << roots.crio_state << "\nlog-format = json\nbpf-pin-dir = none\n";
   auto started = Clock::now();
   pid_t daemon = spawn_logged({sigdrain_bin, "daemon", "--config", (work / "daemon.conf").string()},
                               (work / "daemon.log").string());

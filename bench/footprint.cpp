@@ -27,7 +27,8 @@ using namespace std::chrono_literals;
 constexpr auto kCpuWindow = 5s;
 
 pid_t start_daemon(const std::string& sigdrain, const std::string& state_dir, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {sigdrain, "daemon", "--state-dir", state_dir};
+  // Unpinned: nothing of a bench stays attached after it (the pins' memory is the same maps, charged alike).
+  std::vector<std::string> args = {sigdrain, "daemon", "--state-dir", state_dir, "--bpf-pin-dir", "none"};
   args.insert(args.end(), extra.begin(), extra.end());
   return spawn_logged(args, state_dir + ".log");
 }

@@ -18,7 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$S" daemon --labelled-only --state-dir "$work/state" >"$work/daemon.out" 2>"$work/daemon.err" &
+"$S" daemon --labelled-only --state-dir "$work/state" --bpf-pin-dir none >"$work/daemon.out" 2>"$work/daemon.err" &
 D=$!
 sleep 2
 app='import signal, sys, threading, time

@@ -19,7 +19,7 @@ podman rm -f ${prefix}guarded ${prefix}unguarded >/dev/null 2>&1
 run "${prefix}guarded" "$pg" --label sigdrain.io/guard=true || exit 1
 run "${prefix}unguarded" "$pu" --label sigdrain.io/guard=false || exit 1
 # --labelled-only: the daemon guards only its own container, never a neighbour's.
-"$S" daemon --labelled-only --state-dir "$work/state" >/dev/null 2>"$work/daemon.err" &
+"$S" daemon --labelled-only --state-dir "$work/state" --bpf-pin-dir none >/dev/null 2>"$work/daemon.err" &
 D=$!
 sleep 3
 "$S" ps --state-dir "$work/state" | grep -q "^${prefix}guarded .*held by" || { echo "guard_cost: ${prefix}guarded is not guarded" >&2; exit 1; }

@@ -25,7 +25,21 @@ __u64 counters[SIGDRAIN_SOCK_CNT_MAX];
  * receive on a socket of any other cgroup costs the one state lookup every call makes and leaves; it is taken
  * again when user space has watched another cgroup since (watch_generation moved on). */
 const volatile bool watch_all_cgroups = true;
-__u32 watch_generation; /* bumped by user space after each cgroup it adds to watched_cgroups */
+
+/* Entry 0: watch_generation, bumped by user space after each cgroup it adds to watched_cgroups. A map, not .bss:
+ * the daemon pins it with the socket states (a restarted daemon goes on from the generation the states hold). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} watch_state SEC(".maps");
+
+static __always_inline __u32 watch_generation(void) {
+  __u32 zero = 0;
+  __u32 *generation = bpf_map_lookup_elem(&watch_state, &zero);
+  return generation ? *(volatile __u32 *)generation : 0;
+}
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -107,7 +121,7 @@ static __always_inline int cgroup_watched(__u64 cgroup_id) {
 static __always_inline int socket_watched(struct sigdrain_sock_state *st) {
   if (watch_all_cgroups) return 1;
   if (st->flags & SIGDRAIN_SOCK_IGNORED) {
-    __u32 generation = watch_generation;
+    __u32 generation = watch_generation();
     if (st->watch_generation == generation) return 0;
     if (!cgroup_watched(st->cgroup_id)) {
       st->watch_generation = generation;
@@ -119,7 +133,7 @@ static __always_inline int socket_watched(struct sigdrain_sock_state *st) {
   if (st->flags & SIGDRAIN_SOCK_OWNED) return 1; /* judged watched when it was taken */
   __u64 cgroup_id = bpf_get_current_cgroup_id();
   if (cgroup_watched(cgroup_id)) return 1;
-  st->watch_generation = watch_generation; /* read before the map: a cgroup added meanwhile moves it on */
+  st->watch_generation = watch_generation(); /* read before the map: a cgroup added meanwhile moves it on */
   st->cgroup_id = cgroup_id;
   st->owner_tgid = bpf_get_current_pid_tgid() >> 32;
   st->flags |= SIGDRAIN_SOCK_IGNORED;
@@ -163,6 +177,10 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
     fresh.owner_tgid = bpf_get_current_pid_tgid() >> 32;
     fresh.cgroup_id = bpf_get_current_cgroup_id();
     fresh.flags = SIGDRAIN_SOCK_OWNED;
+    /* Already counted: a twin program ran first for this event (the old and the new daemon's programs both run
+     * for a moment while the pinned links are handed over). Only TCP_CLOSE ends a listening socket's state. */
+    struct sigdrain_sock_state *known = bpf_map_lookup_elem(&sock_states, &sk);
+    if (known && known->direction == SIGDRAIN_DIR_LISTEN && (known->flags & SIGDRAIN_SOCK_COUNTED)) return 0;
     struct sigdrain_cgroup_stats *s = stats_of(fresh.cgroup_id);
     if (s) {
       __sync_fetch_and_add(&s->listening, 1);

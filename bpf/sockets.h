@@ -53,6 +53,10 @@ struct sigdrain_cgroup_stats {
   __s64 adopted_open;
 };
 
+/* The layout of the maps above and of bpf/sockets.bpf.c's maps, as pinned by the daemon: bump it whenever a
+ * struct, a map's key/value/size or the meaning of a flag changes. A daemon replaces pins of another layout. */
+#define SIGDRAIN_SOCKETS_LAYOUT 1
+
 /* Entries of watched_cgroups: the containers one daemon can watch on a node. */
 #define SIGDRAIN_MAX_WATCHED_CGROUPS 16384
 

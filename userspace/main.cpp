@@ -120,6 +120,17 @@ int main(int argc, char** argv) {
             return setting ? std::string() : setting.error().message;
           },
           "auto|ptrace|lsm"));
+  daemon_cmd->add_option_function<std::string>(
+                "--bpf-pin-dir", [&](const std::string& dir) { daemon.bpf_pin_dir = *parse_bpf_pin_dir(dir); },
+                fmt::format("bpffs directory of the socket maps that outlive a restart, or none (default {})", kDefaultBpfPinRoot))
+      ->check(CLI::Validator(
+          [](std::string& dir) {
+            auto parsed = parse_bpf_pin_dir(dir);
+            return parsed ? std::string() : parsed.error().message;
+          },
+          "DIR|none"));
+  bool unpin = false;
+  daemon_cmd->add_flag("--unpin", unpin, "Remove the pinned socket maps and links (before an uninstall) and exit");
   daemon_cmd->add_flag("-v,--verbose", daemon.verbose, "Show libbpf's own messages");
   std::string daemon_config;
   bool check_config = false;
@@ -129,14 +140,14 @@ int main(int argc, char** argv) {
   daemon_cmd->callback([&] {
     std::vector<std::string> given;
     for (const char* flag : {"--state-dir", "--labelled-only", "--max-hold-ms", "--quiet-ms", "--default-timeout", "--log-format",
-                             "--metrics-address", "--hold-backend"})
+                             "--metrics-address", "--hold-backend", "--bpf-pin-dir"})
       if (daemon_cmd->count(flag) > 0) given.emplace_back(flag);
     DaemonOptions effective = daemon_options_from(daemon_config, daemon, given);
     if (check_config) {
       std::fputs(format_daemon_settings(effective).c_str(), stdout);
       return;
     }
-    exit_code = run_daemon(effective);
+    exit_code = unpin ? run_unpin(effective) : run_daemon(effective);
   });
 
   PsOptions ps;

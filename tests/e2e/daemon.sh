@@ -13,9 +13,10 @@ e2e_init
 SIGDRAIN=$E2E_SIGDRAIN
 STATE_DIR=$E2E_WORK_DIR/state
 STOP_TIMEOUT=20
+# The daemons pin in this run's own E2E_PIN_DIR (lib.sh), removed by `daemon --unpin` at the end.
 
 start_daemon() {
-  "$SIGDRAIN" daemon --state-dir "$STATE_DIR" >>"$E2E_WORK_DIR/daemon.out" 2>>"$E2E_WORK_DIR/daemon.err" &
+  "$SIGDRAIN" daemon --state-dir "$STATE_DIR" --bpf-pin-dir "$E2E_PIN_DIR" >>"$E2E_WORK_DIR/daemon.out" 2>>"$E2E_WORK_DIR/daemon.err" &
   E2E_DAEMON_PID=$!
   sleep 1.5 # BPF loaded and the running containers discovered
 }
@@ -250,13 +251,16 @@ e2e_wait_not_running "$name" 5 && e2e_pass "SIGKILL during a hold ended the cont
 wait "$stopper" 2>/dev/null
 e2e_loadgen_wait 30 >/dev/null
 
-# The daemon dies (SIGKILL) during a hold and is started again: the journal lets it finish the stop gracefully.
+# The daemon dies (SIGKILL) during a hold and is started again at once: the journal lets it resume the stop, and
+# the pinned socket maps let it see the requests that were in flight before it started (4-5 s each, all begun
+# before the stop: a daemon with fresh maps sees none of them and releases after its quiet window, cutting them;
+# E2E_CRASH_UNPINNED=1 restarts it with `--bpf-pin-dir none` to show that this check fails then).
 port=$(e2e_free_port)
 name=$(e2e_container_name daemon-crash)
 e2e_start_scenario d "$port" daemon-crash && e2e_wait_http "$port" && sleep 1
 init_pid=$(e2e_container_pid "$name")
-e2e_loadgen_start "$port" --lb-lag 2500
-sleep 2
+e2e_loadgen_start "$port" --min-ms 4000 --max-ms 5000 --lb-lag 300
+sleep 1
 e2e_loadgen_begin_stop
 start=$(e2e_now_ms)
 timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
@@ -271,18 +275,33 @@ tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
 state=$(awk '/^State:/ {print $2}' "/proc/$init_pid/status" 2>/dev/null)
 [[ $tracer == 0 && $state != t && $state != T ]] && e2e_pass "after the daemon's death the app is neither traced nor stopped" ||
   e2e_fail "after the daemon's death: TracerPid=$tracer State=$state"
-start_daemon
+[[ -n $(ls "$E2E_PIN_DIR"/sockets-v*/links 2>/dev/null) ]] && e2e_pass "crash: the socket links stay pinned" ||
+  e2e_fail "crash: nothing pinned under $E2E_PIN_DIR"
+if [[ ${E2E_CRASH_UNPINNED:-0} == 1 ]]; then
+  saved_pin_dir=$E2E_PIN_DIR E2E_PIN_DIR=none
+  start_daemon
+  E2E_PIN_DIR=$saved_pin_dir
+else
+  start_daemon
+fi
 wait "$stopper"
 stop_ms=$(($(e2e_now_ms) - start))
 e2e_loadgen_wait || e2e_fail "crash: load generator"
 failed=$(e2e_json_get "$E2E_LOADGEN_JSON" failed)
 echo "  crash: podman stop took ${stop_ms} ms, failed=$failed"
+grep -q "adopted the socket maps pinned under $E2E_PIN_DIR" "$E2E_WORK_DIR/daemon.err" &&
+  e2e_pass "crash: the new daemon adopted the pinned socket maps" || e2e_fail "crash: no adoption logged"
 [[ $failed == 0 ]] && e2e_pass "crash: no failed request" || e2e_fail "crash: $failed requests failed: $E2E_LOADGEN_JSON"
 ((stop_ms < STOP_TIMEOUT * 1000 - 2000)) && e2e_pass "crash: stopped before the runtime's SIGKILL (${stop_ms} ms)" ||
   e2e_fail "crash: podman stop took ${stop_ms} ms: the runtime had to SIGKILL"
 [[ -z $(ls "$STATE_DIR/held" 2>/dev/null) ]] && e2e_pass "crash: the journal is empty once done" || e2e_fail "crash: journal left: $(ls "$STATE_DIR/held")"
+left=""
+for pid in $(pgrep -x runc); do [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == [tT] ]] && left+=" $pid"; done
+[[ -z $left ]] && e2e_pass "crash: no runc left stopped" || e2e_fail "crash: runc left stopped:$left"
 
 e2e_stop_daemon
+"$SIGDRAIN" daemon --unpin --bpf-pin-dir "$E2E_PIN_DIR" >/dev/null && [[ ! -e $E2E_PIN_DIR ]] &&
+  e2e_pass "daemon --unpin removed $E2E_PIN_DIR" || e2e_fail "daemon --unpin left $E2E_PIN_DIR"
 echo "--- daemon log"
 sed 's/^/  /' "$E2E_WORK_DIR/daemon.err" | tail -30
 e2e_summary

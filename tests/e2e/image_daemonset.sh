@@ -35,6 +35,7 @@ print(c["cpu"], c["memory"].replace("Mi", "m").replace("Gi", "g"))' "$DAEMONSET"
 
 # The metrics endpoint (the DaemonSet's probes) is checked when the binary has it.
 daemon_args=(daemon --config /etc/sigdrain/daemon.conf)
+"$SIGDRAIN" daemon --help 2>&1 | grep -q -- --bpf-pin-dir && daemon_args+=(--bpf-pin-dir "$E2E_PIN_DIR")
 METRICS_PORT=""
 if "$SIGDRAIN" daemon --help 2>&1 | grep -q -- --metrics-address; then
   METRICS_PORT=$(e2e_free_port)

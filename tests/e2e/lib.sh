@@ -35,6 +35,7 @@ E2E_LAST_STATUS=0      # exit status of the command e2e_time_ms ran
 E2E_LOADGEN_PID=""
 E2E_LOADGEN_OUT=""
 E2E_LOADGEN_JSON=""    # set by e2e_loadgen_wait
+E2E_PIN_DIR=""         # bpffs directory for the daemons' pinned socket maps (set by e2e_init); removed by the cleanup
 E2E_DAEMON_PID=""      # a `sigdrain daemon` the script started in the background; stopped by the cleanup
 
 e2e_log() { echo "e2e: $*" >&2; }
@@ -115,6 +116,7 @@ e2e_cleanup() {
     timeout 30 podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
   done
   E2E_CONTAINERS=()
+  [[ -n $E2E_PIN_DIR && -d $E2E_PIN_DIR ]] && rm -rf "$E2E_PIN_DIR"
   if [[ -n $E2E_WORK_DIR && -d $E2E_WORK_DIR ]]; then
     rm -rf "$E2E_WORK_DIR"
   fi
@@ -139,6 +141,9 @@ e2e_init() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   E2E_WORK_DIR=$(mktemp -d /tmp/sde2e.XXXXXX)
+  # The run's daemons pin their socket maps here, not in an installed daemon's /sys/fs/bpf/sigdrain, and the
+  # cleanup removes them: no program of a test stays attached after it.
+  E2E_PIN_DIR=/sys/fs/bpf/${E2E_PREFIX}pins-$$
   e2e_remove_leftovers
 }
 

@@ -121,6 +121,7 @@ state-dir = $WORK/state
 guard = labelled
 crio-state = $WORK/fleet/crio
 log-format = json
+bpf-pin-dir = $E2E_PIN_DIR
 EOF
 started=$(e2e_now_ms)
 "$E2E_SIGDRAIN" daemon --config "$WORK/daemon.conf" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &

@@ -83,7 +83,7 @@ kill "$busy_pid" 2>/dev/null
 wait "$busy_pid" 2>/dev/null
 
 # --- the daemon with metrics -------------------------------------------------------------------------------------
-"$SIGDRAIN" daemon --state-dir "$STATE_DIR" --metrics-address "127.0.0.1:$METRICS_PORT" --log-format json \
+"$SIGDRAIN" daemon --state-dir "$STATE_DIR" --bpf-pin-dir "$E2E_PIN_DIR" --metrics-address "127.0.0.1:$METRICS_PORT" --log-format json \
   >"$E2E_WORK_DIR/daemon.out" 2>"$E2E_WORK_DIR/daemon.err" &
 DAEMON_PID=$!
 ready=0

@@ -23,8 +23,8 @@ TEST(DaemonConfig, ParsesCompilesAndFormats) {
 
 TEST(DaemonConfig, ErrorsNameTheLine) {
   EXPECT_EQ(parse_config("guard = all\nbogus = 1\n").error().message,
-            "line 2: unknown key \"bogus\" (known: containerd-state, crio-state, default-timeout, docker-state, guard, "
-            "hold-backend, log-format, max-hold-ms, metrics-address, min-drain-ms, podman, quiet-ms, state-dir)");
+            "line 2: unknown key \"bogus\" (known: bpf-pin-dir, containerd-state, crio-state, default-timeout, docker-state, "
+            "guard, hold-backend, log-format, max-hold-ms, metrics-address, min-drain-ms, podman, quiet-ms, state-dir)");
   EXPECT_EQ(parse_config("guard\n").error().message, "line 1: want `key = value`, got \"guard\"");
   EXPECT_EQ(parse_config("guard = all\nguard = all\n").error().message, "line 2: guard is already set on line 1");
   EXPECT_EQ(parse_config("quiet-ms =\n").error().message, "line 1: quiet-ms has no value");
@@ -35,6 +35,20 @@ TEST(DaemonConfig, ErrorsNameTheLine) {
   EXPECT_EQ(bad("guard = some\n"), "line 1: guard = some: want all or labelled");
   EXPECT_EQ(bad("state-dir = run/sd\n"), "line 1: state-dir must be an absolute path");
   EXPECT_EQ(bad("crio-state = run/crio\n"), "line 1: crio-state must be an absolute path");
+  EXPECT_EQ(bad("bpf-pin-dir = sys/fs/bpf\n"), "line 1: bpf-pin-dir = sys/fs/bpf: want an absolute path or none");
+}
+
+TEST(DaemonConfig, BpfPinDirCanBeNone) {
+  EXPECT_EQ(DaemonOptions{}.bpf_pin_dir, "/sys/fs/bpf/sigdrain");
+  auto none = compile_config(*parse_config("bpf-pin-dir = none\n"), DaemonOptions{});
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->bpf_pin_dir, "") << "not pinned";
+  auto again = compile_config(*parse_config(format_config(*none)), DaemonOptions{});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->bpf_pin_dir, "");
+  auto moved = compile_config(*parse_config("bpf-pin-dir = /host/sys/fs/bpf/sigdrain\n"), DaemonOptions{});
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->bpf_pin_dir, "/host/sys/fs/bpf/sigdrain");
 }
 
 TEST(DaemonConfig, MinDrainDefaultsToNoneAndRoundTrips) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 
 #include "cli/commands.hpp"
 #include "daemon/config.hpp"
@@ -35,11 +36,20 @@ DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOp
   if (set("--log-format")) o.log_format = flags.log_format;
   if (set("--metrics-address")) o.metrics_address = flags.metrics_address;
   if (set("--hold-backend")) o.hold_backend = flags.hold_backend;
+  if (set("--bpf-pin-dir")) o.bpf_pin_dir = flags.bpf_pin_dir;
   o.verbose = flags.verbose;
   return o;
 }
 
 std::string format_daemon_settings(const DaemonOptions& options) { return format_config(options); }
+
+int run_unpin(const DaemonOptions& options) {
+  if (::geteuid() != 0) throw UserError("--unpin needs root: the pins are on bpffs");
+  if (options.bpf_pin_dir.empty()) throw UserError("--unpin: bpf-pin-dir is none, nothing is pinned");
+  if (auto removed = remove_pin_tree(options.bpf_pin_dir); !removed) throw UserError(removed.error().message);
+  std::printf("removed %s: the socket programs detach once no daemon holds them\n", options.bpf_pin_dir.c_str());
+  return 0;
+}
 
 int run_daemon(const DaemonOptions& options) {
   set_libbpf_verbose(options.verbose);

@@ -17,7 +17,8 @@ const std::map<std::string_view, std::string_view>& known_keys() {
       {"quiet-ms", "0..600000"},      {"default-timeout", "2..3600 seconds"}, {"log-format", "text | json"},
       {"docker-state", "absolute path"}, {"containerd-state", "absolute path"}, {"crio-state", "absolute path"},
       {"podman", "podman binary: a name in PATH or an absolute path"}, {"metrics-address", "HOST:PORT"},
-      {"hold-backend", "auto | ptrace | lsm"}, {"min-drain-ms", "0..3600000"},
+      {"hold-backend", "auto | ptrace | lsm"}, {"bpf-pin-dir", "absolute path on bpffs | none"},
+      {"min-drain-ms", "0..3600000"},
   };
   return keys;
 }
@@ -36,6 +37,12 @@ std::optional<LogFormat> parse_log_format(std::string_view name) {
   if (name == "text") return LogFormat::text;
   if (name == "json") return LogFormat::json;
   return std::nullopt;
+}
+
+Result<std::string> parse_bpf_pin_dir(std::string_view value) {
+  if (value == "none") return std::string();
+  if (value.empty() || value.front() != '/') return Error::msg(fmt::format("bpf-pin-dir = {}: want an absolute path or none", value));
+  return std::string(value);
 }
 
 std::string_view log_format_name(LogFormat format) { return format == LogFormat::json ? "json" : "text"; }
@@ -105,6 +112,10 @@ Result<DaemonOptions> compile_config(const std::map<std::string, ConfigSetting>&
       auto backend = parse_hold_backend_setting(s.value);
       if (!backend) return Error::msg(fmt::format("line {}: {}", s.line, backend.error().message));
       o.hold_backend = *backend;
+    } else if (key == "bpf-pin-dir") {
+      auto dir = parse_bpf_pin_dir(s.value);
+      if (!dir) return Error::msg(fmt::format("line {}: {}", s.line, dir.error().message));
+      o.bpf_pin_dir = *dir;
     } else if (key == "metrics-address") {
       if (auto address = metrics::parse_listen_address(s.value); !address)
         return Error::msg(fmt::format("line {}: {}", s.line, address.error().message));
@@ -125,6 +136,7 @@ std::string format_config(const DaemonOptions& o) {
   out += fmt::format("log-format = {}\n", log_format_name(o.log_format));
   out += fmt::format("hold-backend = {}\n", hold_backend_setting_name(o.hold_backend));
   if (!o.metrics_address.empty()) out += fmt::format("metrics-address = {}\n", o.metrics_address);
+  out += fmt::format("bpf-pin-dir = {}\n", o.bpf_pin_dir.empty() ? "none" : o.bpf_pin_dir);
   out += fmt::format("docker-state = {}\n", o.roots.docker_state);
   out += fmt::format("containerd-state = {}\n", o.roots.containerd_state);
   out += fmt::format("crio-state = {}\n", o.roots.crio_state);

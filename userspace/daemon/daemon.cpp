@@ -130,9 +130,14 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= signal_bit(s);
   obs.report_deliver = false;
   obs.watch_all_cgroups = false;  // only the containers discovered: the node's other sockets leave the BPF at once
+  obs.pin_root = options.bpf_pin_dir;  // the counts outlive this process, for the next daemon
+  obs.log = [self](const std::string& line) { self->log(line); };
   auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });
   if (!observer) return observer.error();
   d->observer_ = std::move(*observer);
+  if (d->observer_->socket_pins() == SocketPins::adopted)
+    d->log(fmt::format("adopted the socket maps pinned under {}: requests in flight that began before this start are "
+                       "counted", options.bpf_pin_dir));
   if (!d->observer_->observes_requests())
     return Error::msg(d->observer_->requests_unobserved_reason());
 

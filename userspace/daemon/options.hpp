@@ -7,7 +7,9 @@
 
 #include "containers/host_roots.hpp"
 #include "hold/hold_backend.hpp"
+#include "observer/bpf_pins.hpp"
 #include "policy/drain.hpp"
+#include "util/result.hpp"
 
 namespace sigdrain {
 
@@ -16,6 +18,8 @@ namespace sigdrain {
 enum class LogFormat { text, json };
 std::optional<LogFormat> parse_log_format(std::string_view name);
 std::string_view log_format_name(LogFormat format);
+// The value of bpf-pin-dir / --bpf-pin-dir: an absolute path, or "none" (returned as "").
+Result<std::string> parse_bpf_pin_dir(std::string_view value);
 
 struct DaemonOptions {
   std::string state_dir = "/run/sigdrain";
@@ -27,6 +31,9 @@ struct DaemonOptions {
   LogFormat log_format = LogFormat::text;
   std::string metrics_address;               // HOST:PORT of /metrics, /healthz, /readyz; empty: no HTTP server
   HoldBackendSetting hold_backend = HoldBackendSetting::automatic;  // ptrace, BPF LSM where ptrace cannot
+  // The bpffs directory of the pinned socket maps and links, which outlive the daemon (docs/daemon.md,
+  // "Restarts"); empty (`none` in the config and flag): not pinned, a restart forgets the requests in flight.
+  std::string bpf_pin_dir = kDefaultBpfPinRoot;
   bool verbose = false;
   HostRoots roots;  // where the runtimes keep their state: the host's paths unless the config file moves them
 };

@@ -2,15 +2,25 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "dispositions.skel.h"
+#include "observer/bpf_pins.hpp"
 #include "signals.skel.h"
 #include "sockets.skel.h"
+#include "util/fd.hpp"
+#include "util/files.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -45,9 +55,143 @@ Error libbpf_error(int err, const char* what) {
 
 using SocketsSkel = std::unique_ptr<sockets_bpf, SocketsSkelDeleter>;
 
+// The maps pinned as one: adopted all together or not at all, since the counts in cgroup_stats stand for flags in
+// sock_states and the generation in watch_state for those of ignored sockets. (counters, in .bss, are this
+// process's diagnostics and are not pinned.)
+std::vector<bpf_map*> pinned_maps(sockets_bpf& skel) {
+  return {skel.maps.sock_states, skel.maps.closed_sockets, skel.maps.cgroup_stats, skel.maps.watched_cgroups,
+          skel.maps.watch_state};
+}
+
+// Why the map pinned as `pinned_fd` is not the one this build would create for `map`; empty when it is. The same
+// fields libbpf compares before it reuses a pinned map.
+std::string pin_mismatch(int pinned_fd, const bpf_map* map) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(pinned_fd, &info, &len) != 0) return fmt::format("unreadable: {}", std::strerror(errno));
+  if (info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+      info.value_size == bpf_map__value_size(map) && info.max_entries == bpf_map__max_entries(map) &&
+      info.map_flags == bpf_map__map_flags(map))
+    return "";
+  return fmt::format("type {} key {} value {} entries {} flags {:#x} where this build wants {} {} {} {} {:#x}", info.type,
+                     info.key_size, info.value_size, info.max_entries, info.map_flags,
+                     static_cast<int>(bpf_map__type(map)), bpf_map__key_size(map), bpf_map__value_size(map),
+                     bpf_map__max_entries(map), bpf_map__map_flags(map));
+}
+
+void say(const ObserverOptions& options, const std::string& line) {
+  if (options.log) options.log(line);
+}
+
+// Before load: points every map at its pin, so that libbpf reuses what is pinned there and pins what it creates.
+// A layout that is not wholly this build's (another layout version, a map of another shape, a map missing) is
+// removed first, with its links, and said in one line.
+Result<SocketPins> prepare_map_pins(sockets_bpf& skel, const ObserverOptions& options) {
+  const std::string& root = options.pin_root;
+  for (const std::string& other : other_socket_layouts(root)) {
+    say(options, fmt::format("replacing the pinned socket maps of another sigdrain version ({}): connections open "
+                             "before this start count as opened before the daemon",
+                             other));
+    if (auto r = remove_pin_tree(other); !r) return r.error();
+  }
+  const std::string dir = sockets_layout_dir(root);
+  int found = 0;
+  std::string mismatch;
+  for (bpf_map* map : pinned_maps(skel)) {
+    const std::string path = fmt::format("{}/{}", dir, bpf_map__name(map));
+    UniqueFd pinned(bpf_obj_get(path.c_str()));
+    if (!pinned) {
+      if (errno != ENOENT && mismatch.empty()) mismatch = fmt::format("{}: {}", path, std::strerror(errno));
+      continue;
+    }
+    ++found;
+    if (std::string why = pin_mismatch(pinned.get(), map); !why.empty() && mismatch.empty())
+      mismatch = fmt::format("{}: {}", bpf_map__name(map), why);
+  }
+  const int wanted = static_cast<int>(pinned_maps(skel).size());
+  const bool adopt = found == wanted && mismatch.empty();
+  if (!adopt && found > 0) {
+    say(options, fmt::format("replacing the pinned socket maps at {} ({}): connections open before this start count "
+                             "as opened before the daemon",
+                             dir, !mismatch.empty() ? mismatch : fmt::format("{} of {} maps pinned", found, wanted)));
+  }
+  if (!adopt) {
+    if (auto r = remove_pin_tree(dir); !r) return r.error();
+  }
+  for (bpf_map* map : pinned_maps(skel)) {
+    const std::string path = fmt::format("{}/{}", dir, bpf_map__name(map));
+    if (int err = bpf_map__set_pin_path(map, path.c_str())) return libbpf_error(err, "cannot set a map's pin path");
+  }
+  return adopt ? SocketPins::adopted : SocketPins::created;
+}
+
+// Attaches `prog` through a BPF link of its own, one that a pin keeps attached after this process (libbpf's
+// perf-event links disable their event when destroyed, which would stop the counting at a SIGTERM'd exit).
+Result<UniqueFd> attach_pinnable(bpf_program* prog, const KernelEnv& env) {
+  std::string_view section = bpf_program__section_name(prog);
+  constexpr std::string_view kTracepoint = "tracepoint/";
+  if (!section.starts_with(kTracepoint)) {  // fexit: a tracing link, detached only when its last reference goes
+    UniqueFd link(bpf_link_create(bpf_program__fd(prog), 0, bpf_program__expected_attach_type(prog), nullptr));
+    if (!link) return libbpf_error(errno, fmt::format("cannot attach {}", bpf_program__name(prog)).c_str());
+    return link;
+  }
+  std::string event(section.substr(kTracepoint.size()));  // category/name
+  auto id_text = read_file(fmt::format("{}/events/{}/id", env.tracefs, event));
+  if (!id_text) return id_text.error();
+  perf_event_attr attr{};
+  attr.type = PERF_TYPE_TRACEPOINT;
+  attr.size = sizeof(attr);
+  attr.config = std::strtoull(std::string(trim(*id_text)).c_str(), nullptr, 10);
+  attr.sample_period = 1;
+  attr.wakeup_events = 1;
+  // pid -1, cpu 0: a tracepoint's BPF program runs on every CPU (as libbpf opens it).
+  UniqueFd perf(static_cast<int>(::syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
+  if (!perf) return Error::sys(errno, fmt::format("cannot open the tracepoint {}", event));
+  // The link holds the event from here on; the event fd can close.
+  UniqueFd link(bpf_link_create(bpf_program__fd(prog), perf.get(), BPF_PERF_EVENT, nullptr));
+  if (!link) return libbpf_error(errno, fmt::format("cannot attach {} to {}", bpf_program__name(prog), event).c_str());
+  (void)::ioctl(perf.get(), PERF_EVENT_IOC_ENABLE, 0);
+  return link;
+}
+
+// After load: attaches every loaded program and makes its link the pinned one. The new links count before the old
+// pins go, so nothing goes uncounted; for that moment an event runs both the old and the new program on the same
+// maps, which counts nothing twice: every count is guarded by a per-socket flag the first program sets
+// (INFLIGHT, OWNED, COUNTED, ADOPTED_COUNTED; a listening socket's state is not re-created; creations are NOEXIST;
+// TCP_CLOSE deletes the state it uncounts). Only the per-socket byte totals, which no decision reads, may grow twice.
+Result<std::vector<UniqueFd>> attach_pinned(sockets_bpf& skel, const KernelEnv& env, const std::string& dir) {
+  std::vector<std::pair<std::string, UniqueFd>> links;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel.obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    auto link = attach_pinnable(prog, env);
+    if (!link) return link.error();
+    links.emplace_back(bpf_program__name(prog), std::move(*link));
+  }
+  const std::string links_dir = dir + "/links";
+  if (auto r = remove_pin_tree(links_dir); !r) return r.error();  // the old daemon's links: detached here
+  if (::mkdir(links_dir.c_str(), 0700) != 0) return Error::sys(errno, fmt::format("cannot create {}", links_dir));
+  std::vector<UniqueFd> out;
+  for (auto& [name, fd] : links) {
+    const std::string path = fmt::format("{}/{}", links_dir, name);
+    if (bpf_obj_pin(fd.get(), path.c_str()) != 0) return Error::sys(errno, fmt::format("cannot pin {}", path));
+    out.push_back(std::move(fd));
+  }
+  return out;
+}
+
+struct LoadedSockets {
+  SocketsSkel skel;
+  std::vector<UniqueFd> pinned_links;  // attached through these when pinned, not through the skeleton's links
+  SocketPins pins = SocketPins::none;
+};
+
 // Opens, loads and attaches bpf/sockets.bpf.c with the data programs of `probes` (connection lifecycle always).
-Result<SocketsSkel> load_sockets(const ObserverOptions& options, const KernelEnv& env, RequestProbeSet probes) {
-  SocketsSkel skel(sockets_bpf__open());
+Result<LoadedSockets> load_sockets(const ObserverOptions& options, const KernelEnv& env, RequestProbeSet probes,
+                                   bool pin) {
+  LoadedSockets out;
+  out.skel.reset(sockets_bpf__open());
+  SocketsSkel& skel = out.skel;
   if (!skel) return libbpf_error(errno, "cannot open the sockets BPF object");
   bpf_map__set_max_entries(skel->maps.sock_states, options.max_sockets);
   skel->rodata->watch_all_cgroups = options.watch_all_cgroups;
@@ -60,9 +204,20 @@ Result<SocketsSkel> load_sockets(const ObserverOptions& options, const KernelEnv
   bpf_program__set_autoload(progs.on_tcp_sendmsg_exit, fexit);
   bpf_program__set_autoload(progs.on_tcp_recvmsg_exit, fexit && env.tcp_recvmsg_params == 5);
   bpf_program__set_autoload(progs.on_tcp_recvmsg_nonblock_exit, fexit && env.tcp_recvmsg_params == 6);
+  if (pin) {
+    auto pins = prepare_map_pins(*skel, options);
+    if (!pins) return pins.error();
+    out.pins = *pins;
+  }
   if (int err = sockets_bpf__load(skel.get())) return libbpf_error(err, "cannot load the socket BPF programs");
-  if (int err = sockets_bpf__attach(skel.get())) return libbpf_error(err, "cannot attach the socket BPF programs");
-  return skel;
+  if (pin) {
+    auto links = attach_pinned(*skel, env, sockets_layout_dir(options.pin_root));
+    if (!links) return links.error();
+    out.pinned_links = std::move(*links);
+  } else if (int err = sockets_bpf__attach(skel.get())) {
+    return libbpf_error(err, "cannot attach the socket BPF programs");
+  }
+  return out;
 }
 
 using DispositionsSkel = std::unique_ptr<dispositions_bpf, DispositionsSkelDeleter>;
@@ -86,6 +241,8 @@ struct Observer::Impl {
   std::string dispositions_untracked_reason;
   std::unique_ptr<signals_bpf, SignalsSkelDeleter> signals;
   SocketsSkel sockets;
+  std::vector<UniqueFd> pinned_links;  // closed after the skeleton's programs: the pins keep them attached
+  SocketPins socket_pins = SocketPins::none;
   RequestProbeSet request_probes = RequestProbeSet::none;
   std::string requests_unobserved_reason;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
@@ -139,17 +296,26 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   if (!options.sockets) {
     impl->requests_unobserved_reason = "the socket BPF programs are not loaded";
   } else {
+    bool pin = !options.pin_root.empty();
+    if (pin) {
+      if (auto ready = prepare_pin_root(options.pin_root); !ready) {
+        say(options, "socket maps not pinned, a restart forgets the requests in flight: " + ready.error().message);
+        pin = false;
+      }
+    }
     RequestProbeSet probes = env->request_probes();
-    auto sockets = load_sockets(options, *env, probes);
+    auto sockets = load_sockets(options, *env, probes, pin);
     std::string fexit_failure;
     if (!sockets && probes == RequestProbeSet::fexit) {
       // The kernel loads tracing programs in general but refused these (verifier, trampoline): go on without.
       fexit_failure = sockets.error().message;
       probes = RequestProbeSet::none;
-      sockets = load_sockets(options, *env, probes);
+      sockets = load_sockets(options, *env, probes, pin);
     }
     if (!sockets) return sockets.error();
-    impl->sockets = std::move(*sockets);
+    impl->sockets = std::move(sockets->skel);
+    impl->pinned_links = std::move(sockets->pinned_links);
+    impl->socket_pins = sockets->pins;
     impl->request_probes = probes;
     if (probes == RequestProbeSet::none) {
       impl->requests_unobserved_reason = fmt::format(
@@ -190,7 +356,13 @@ Result<void> Observer::watch_cgroup(uint64_t cgroup_id) {
   if (bpf_map_update_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id, &yes, BPF_ANY) != 0)
     return Error::sys(errno, fmt::format("cannot watch the sockets of cgroup {}", cgroup_id));
   // After the map: a program that reads the new generation finds the cgroup, and re-judges sockets it ignored.
-  __atomic_add_fetch(&impl_->sockets->bss->watch_generation, 1, __ATOMIC_RELEASE);
+  // One writer (this Observer; an adopted map's earlier writer is gone), so a read and an update make the bump.
+  const int state_fd = bpf_map__fd(impl_->sockets->maps.watch_state);
+  const uint32_t key = 0;
+  uint32_t generation = 0;
+  if (bpf_map_lookup_elem(state_fd, &key, &generation) != 0 ||
+      (++generation, bpf_map_update_elem(state_fd, &key, &generation, BPF_ANY) != 0))
+    return Error::sys(errno, fmt::format("cannot bump the watch generation for cgroup {}", cgroup_id));
   return {};
 }
 
@@ -263,6 +435,7 @@ std::string Observer::dispositions_untracked_reason() const { return impl_->disp
 
 RequestProbeSet Observer::request_probes() const { return impl_->request_probes; }
 std::string Observer::requests_unobserved_reason() const { return impl_->requests_unobserved_reason; }
+SocketPins Observer::socket_pins() const { return impl_->socket_pins; }
 
 uint64_t monotonic_now_ns() {
   timespec ts{};

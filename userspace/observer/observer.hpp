@@ -36,12 +36,24 @@ struct ObserverOptions {
   // then poll with a timeout (it finds the rest when it runs out), and events reach it up to that late. For a
   // reader that can lag (trace, benchmarks): a signal storm then does not pay a cross-CPU wakeup per signal.
   uint32_t wakeup_backlog_bytes = 0;
+  // Non-empty (the daemon): the socket maps and links are pinned under this bpffs directory (observer/bpf_pins.hpp)
+  // and outlive the process; compatible pins left by an earlier one are adopted. Not on bpffs: runs unpinned.
+  std::string pin_root;
+  // Told one line each time pinning changes something or cannot be done (replaced layouts, unpinned run).
+  std::function<void(const std::string&)> log;
 };
 
 // What a reader that may lag uses (trace): woken once 64 KiB (~700 signal events) wait, else it polls every
 // 25 ms, so an event reaches it at most that late.
 inline constexpr uint32_t kLaggingReaderWakeupBytes = 64u << 10;
 inline constexpr std::chrono::milliseconds kLaggingReaderPoll{25};
+
+// What became of ObserverOptions::pin_root.
+enum class SocketPins {
+  none,     // not asked for, or not possible (logged): the counts end with this Observer
+  created,  // pinned afresh: nothing compatible was pinned before
+  adopted,  // the maps an earlier observer pinned, with every count it made, and it went on counting until now
+};
 
 struct CgroupStats {
   int64_t open_inbound = 0;
@@ -116,6 +128,7 @@ class Observer {
   bool observes_requests() const { return request_probes() != RequestProbeSet::none; }
   // Why requests in flight are not seen, one line; empty when they are.
   std::string requests_unobserved_reason() const;
+  SocketPins socket_pins() const;
 
  private:
   struct Impl;

@@ -1,0 +1,158 @@
+// The daemon's pinned socket maps: an Observer that goes away without unpinning (a SIGKILLed daemon) leaves its
+// programs counting, and the next one adopts every count, so a request that began before it is seen in flight;
+// a pinned layout that is not this build's is replaced; off bpffs nothing is pinned.
+#include <bpf/bpf.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "observer/bpf_pins.hpp"
+#include "observer/observer.hpp"
+#include "scratch_cgroup.hpp"
+#include "util/fd.hpp"
+
+namespace sigdrain {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// A pin root of this test's own on bpffs, removed at the end.
+struct ScratchPinRoot {
+  std::string path = "/sys/fs/bpf/sigdrain-test-" + std::to_string(::getpid());
+  ~ScratchPinRoot() { (void)remove_pin_tree(path); }
+};
+
+struct PinnedObserver {
+  std::vector<std::string> log;
+  std::unique_ptr<Observer> observer;
+  PinnedObserver(const std::string& root) {
+    ObserverOptions options;
+    options.watch_all_cgroups = false;  // as the daemon
+    options.pin_root = root;
+    options.log = [this](const std::string& line) { log.push_back(line); };
+    auto started = Observer::start(options, [](const ObservedEvent&) {});
+    EXPECT_TRUE(started) << started.error().message;
+    if (started) observer = std::move(*started);
+  }
+  CgroupStats stats(uint64_t cgroup) const { return observer->cgroup_stats(cgroup).value_or(CgroupStats{}); }
+};
+
+int connected_client(const CgroupServer& server) {
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  const timeval five_seconds{5, 0};  // a server that never answers fails the test instead of hanging it
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
+  EXPECT_EQ(connect(client, server.addr(), server.addr_len()), 0);
+  return client;
+}
+
+TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
+  ScratchPinRoot root;
+  ScratchCgroup cg;
+  ASSERT_NE(cg.id(), 0u);
+  auto first = std::make_unique<PinnedObserver>(root.path);
+  ASSERT_TRUE(first->observer);
+  if (!first->observer->observes_requests()) GTEST_SKIP() << first->observer->requests_unobserved_reason();
+  EXPECT_EQ(first->observer->socket_pins(), SocketPins::created);
+  ASSERT_TRUE(first->observer->watch_cgroup(cg.id()));
+  CgroupServer server(cg, 600ms, 16);
+  ASSERT_GT(server.pid(), 0);
+
+  int client = connected_client(server);
+  ASSERT_EQ(write(client, "req\n", 4), 4);
+  std::this_thread::sleep_for(200ms);  // the server has read it and sleeps in its handler
+  EXPECT_EQ(first->stats(cg.id()).inflight, 1);
+  const std::string links = sockets_layout_dir(root.path) + "/links";
+  EXPECT_TRUE(exists(links + "/on_sock_recv_length") || exists(links + "/on_tcp_recvmsg_exit") ||
+              exists(links + "/on_tcp_recvmsg_nonblock_exit"));
+  first.reset();  // gone without unpinning, as a SIGKILLed daemon
+
+  // Nobody runs: the pinned programs go on counting. The first answer arrives and a second request begins.
+  char buf[8];
+  ASSERT_GT(read(client, buf, sizeof(buf)), 0);
+  ASSERT_EQ(write(client, "req\n", 4), 4);
+  std::this_thread::sleep_for(200ms);
+
+  PinnedObserver second(root.path);
+  ASSERT_TRUE(second.observer);
+  EXPECT_EQ(second.observer->socket_pins(), SocketPins::adopted);
+  EXPECT_TRUE(second.log.empty()) << second.log.front();
+  CgroupStats adopted = second.stats(cg.id());
+  EXPECT_EQ(adopted.inflight, 1) << "the request that began while no observer ran";
+  EXPECT_EQ(adopted.open_inbound, 1);
+  EXPECT_EQ(adopted.listening, 1);
+  EXPECT_EQ(adopted.requests_started, 2u);
+  EXPECT_EQ(adopted.requests_completed, 1u);
+  EXPECT_EQ(adopted.adopted_open, 0) << "the connection is known from its accept, not guessed";
+
+  ASSERT_TRUE(second.observer->watch_cgroup(cg.id()));  // what a restarted daemon's discovery does: idempotent
+  ASSERT_GT(read(client, buf, sizeof(buf)), 0);
+  std::this_thread::sleep_for(50ms);
+  CgroupStats done = second.stats(cg.id());
+  EXPECT_EQ(done.inflight, 0);
+  EXPECT_EQ(done.requests_completed, 2u) << "counted once, though the old and new links overlapped";
+  close(client);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(second.stats(cg.id()).open_inbound, 0);
+  server.stop();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(second.stats(cg.id()).listening, 0);
+}
+
+TEST(ObserverPins, AnIncompatibleLayoutIsReplaced) {
+  ScratchPinRoot root;
+  const std::string dir = sockets_layout_dir(root.path), older = root.path + "/sockets-v0";
+  ASSERT_TRUE(prepare_pin_root(root.path));
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(older.c_str(), 0700), 0);
+  // cgroup_stats with another value size (an older struct), and a map of an older layout.
+  UniqueFd wrong(bpf_map_create(BPF_MAP_TYPE_HASH, "cgroup_stats", 8, 16, 16384, nullptr));
+  ASSERT_TRUE(wrong);
+  ASSERT_EQ(bpf_obj_pin(wrong.get(), (dir + "/cgroup_stats").c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(wrong.get(), (older + "/cgroup_stats").c_str()), 0);
+
+  PinnedObserver replaced(root.path);
+  ASSERT_TRUE(replaced.observer);
+  EXPECT_EQ(replaced.observer->socket_pins(), SocketPins::created);
+  ASSERT_EQ(replaced.log.size(), 2u);
+  EXPECT_NE(replaced.log[0].find("sockets-v0"), std::string::npos) << replaced.log[0];
+  EXPECT_NE(replaced.log[1].find("cgroup_stats: type 1 key 8 value 16"), std::string::npos) << replaced.log[1];
+  EXPECT_FALSE(exists(older));
+  UniqueFd pinned(bpf_obj_get((dir + "/cgroup_stats").c_str()));
+  ASSERT_TRUE(pinned);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(pinned.get(), &info, &len), 0);
+  EXPECT_EQ(info.value_size, sizeof(sigdrain_cgroup_stats));
+
+  ScratchCgroup cg;  // and it counts
+  ASSERT_TRUE(replaced.observer->watch_cgroup(cg.id()));
+  CgroupServer server(cg, 100ms, 16);
+  ASSERT_GT(server.pid(), 0);
+  EXPECT_EQ(replaced.stats(cg.id()).listening, 1);
+}
+
+TEST(ObserverPins, OffBpffsNothingIsPinned) {
+  char tmp[] = "/tmp/sigdrain-pins-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmp), nullptr);
+  PinnedObserver unpinned(tmp);
+  ASSERT_TRUE(unpinned.observer);
+  EXPECT_EQ(unpinned.observer->socket_pins(), SocketPins::none);
+  ASSERT_EQ(unpinned.log.size(), 1u);
+  EXPECT_NE(unpinned.log[0].find("not on a bpffs mount"), std::string::npos) << unpinned.log[0];
+  ::rmdir(tmp);
+}
+
+}  // namespace
+}  // namespace sigdrain

@@ -1,0 +1,84 @@
+#include "observer/bpf_pins.hpp"
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <linux/types.h>
+
+#include "sockets.h"
+
+namespace sigdrain {
+namespace {
+
+constexpr std::string_view kLayoutPrefix = "sockets-v";
+
+Result<void> make_dirs(const std::string& path) {
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+      return Error::sys(errno, fmt::format("cannot create {}", prefix));
+    if (slash == std::string::npos) return {};
+  }
+}
+
+}  // namespace
+
+std::string sockets_layout_dir(const std::string& root) {
+  return fmt::format("{}/{}{}", root, kLayoutPrefix, SIGDRAIN_SOCKETS_LAYOUT);
+}
+
+Result<void> prepare_pin_root(const std::string& root) {
+  if (root.empty() || root.front() != '/') return Error::msg(fmt::format("bpf-pin-dir {}: want an absolute path", root));
+  if (auto made = make_dirs(root); !made) return made.error();
+  struct statfs fs {};
+  if (::statfs(root.c_str(), &fs) != 0) return Error::sys(errno, fmt::format("cannot statfs {}", root));
+  if (fs.f_type != BPF_FS_MAGIC) return Error::msg(fmt::format("{} is not on a bpffs mount", root));
+  return {};
+}
+
+std::vector<std::string> other_socket_layouts(const std::string& root) {
+  std::vector<std::string> out;
+  const std::string ours = sockets_layout_dir(root);
+  DIR* dir = ::opendir(root.c_str());
+  if (!dir) return out;
+  while (const dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (!name.starts_with(kLayoutPrefix)) continue;
+    std::string path = fmt::format("{}/{}", root, name);
+    if (path != ours) out.push_back(std::move(path));
+  }
+  ::closedir(dir);
+  return out;
+}
+
+Result<void> remove_pin_tree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return Error::sys(errno, fmt::format("cannot stat {}", path));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    std::vector<std::string> children;
+    if (DIR* dir = ::opendir(path.c_str())) {
+      while (const dirent* e = ::readdir(dir)) {
+        std::string_view name = e->d_name;
+        if (name != "." && name != "..") children.push_back(fmt::format("{}/{}", path, name));
+      }
+      ::closedir(dir);
+    }
+    for (const auto& child : children)
+      if (auto r = remove_pin_tree(child); !r) return r;
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Error::sys(errno, fmt::format("cannot remove {}", path));
+    return {};
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::sys(errno, fmt::format("cannot unpin {}", path));
+  return {};
+}
+
+}  // namespace sigdrain
