@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,20 @@ struct PinnedObserver {
   CgroupStats stats(uint64_t cgroup) const { return observer->cgroup_stats(cgroup).value_or(CgroupStats{}); }
 };
 
+// A kernel without BPF links for tracepoints (5.10) cannot pin them: the observer must still start, unpinned,
+// and say so in one line; the pinning tests are then skipped with that line.
+std::optional<std::string> kernel_cannot_pin() {
+  ScratchPinRoot probe_root;
+  probe_root.path += "-probe";
+  PinnedObserver probe(probe_root.path);
+  EXPECT_TRUE(probe.observer) << "an observer that cannot pin must run unpinned";
+  if (!probe.observer || probe.observer->socket_pins() != SocketPins::none) return std::nullopt;
+  for (const std::string& line : probe.log)
+    if (line.find("no BPF links for tracepoint programs") != std::string::npos) return line;
+  ADD_FAILURE() << "unpinned on bpffs without the kernel's reason: " << (probe.log.empty() ? "" : probe.log[0]);
+  return std::nullopt;
+}
+
 int connected_client(const CgroupServer& server) {
   int client = socket(AF_INET, SOCK_STREAM, 0);
   const timeval five_seconds{5, 0};  // a server that never answers fails the test instead of hanging it
@@ -58,6 +73,7 @@ int connected_client(const CgroupServer& server) {
 }
 
 TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
+  if (auto why = kernel_cannot_pin()) GTEST_SKIP() << *why;
   ScratchPinRoot root;
   ScratchCgroup cg;
   ASSERT_NE(cg.id(), 0u);
@@ -66,7 +82,9 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
   if (!first->observer->observes_requests()) GTEST_SKIP() << first->observer->requests_unobserved_reason();
   EXPECT_EQ(first->observer->socket_pins(), SocketPins::created);
   ASSERT_TRUE(first->observer->watch_cgroup(cg.id()));
-  CgroupServer server(cg, 600ms, 16);
+  // Each answer takes 3 s: the second request must still be in flight after the second observer has loaded,
+  // which takes over a second under the emulated kernels of the matrix.
+  CgroupServer server(cg, 3000ms, 16);
   ASSERT_GT(server.pid(), 0);
 
   int client = connected_client(server);
@@ -111,6 +129,7 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
 }
 
 TEST(ObserverPins, AnIncompatibleLayoutIsReplaced) {
+  if (auto why = kernel_cannot_pin()) GTEST_SKIP() << *why;
   ScratchPinRoot root;
   const std::string dir = sockets_layout_dir(root.path), older = root.path + "/sockets-v0";
   ASSERT_TRUE(prepare_pin_root(root.path));
