@@ -116,12 +116,13 @@ grep -q "^ready $CONNECTIONS connections open, 0 failed" "$WORK/connect.out" &&
   e2e_pass "$CONNECTIONS keep-alive connections open to the fleet" || e2e_fail "connections: $(cat "$WORK/connect.out")"
 
 # Labelled mode: the fleet's containers carry sigdrain.io/guard=true, real containers on this host are only observed.
+# Unpinned: this script does not run e2e_init (no per-run pin directory), and a restart is daemon.sh's matter.
 cat >"$WORK/daemon.conf" <<EOF
 state-dir = $WORK/state
 guard = labelled
 crio-state = $WORK/fleet/crio
 log-format = json
-bpf-pin-dir = $E2E_PIN_DIR
+bpf-pin-dir = none
 EOF
 started=$(e2e_now_ms)
 "$E2E_SIGDRAIN" daemon --config "$WORK/daemon.conf" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
