@@ -230,6 +230,12 @@ start_daemon
 port=$(e2e_free_port)
 name=$(e2e_container_name daemon-kill)
 e2e_start_scenario d "$port" daemon-kill && e2e_wait_http "$port" && sleep 1
+# The daemon was just restarted: stop only once its discovery guards the container (the gate stops the runtime's
+# kill only for a guarded id), else the stop is drained without a hold and the check below fails for no fault.
+for _ in $(seq 100); do
+  grep -q "guarding $name " "$E2E_WORK_DIR/daemon.err" 2>/dev/null && break
+  sleep 0.1
+done
 e2e_loadgen_start "$port" --lb-lag 500
 sleep 1
 timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
