@@ -9,11 +9,9 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 
@@ -22,6 +20,7 @@
 
 #include "common.hpp"
 #include "observer/observer.hpp"
+#include "observer/tracepoint_event.hpp"
 
 namespace sigdrain::bench {
 namespace {
@@ -125,26 +124,15 @@ nlohmann::json summarize(const std::vector<Measured>& results, const std::string
 // alike; a program's cost above this floor is what its own instructions and helpers take.
 class EmptyTracepointProgram {
  public:
-  explicit EmptyTracepointProgram(const char* category, const char* event) {
-    const bpf_insn insns[] = {
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-    };
-    prog_ = UniqueFd(bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "sd_floor", "GPL", insns, 2, nullptr));
-    std::ifstream id_file(fmt::format("/sys/kernel/tracing/events/{}/{}/id", category, event));
-    uint64_t id = 0;
-    if (!prog_ || !(id_file >> id)) return;
+  explicit EmptyTracepointProgram(const char* event) {
+    auto prog = load_empty_tracepoint_program("sd_floor");
+    auto perf = open_tracepoint_event("/sys/kernel/tracing", event);
+    if (!prog || !perf) return;
+    prog_ = std::move(*prog);
+    event_ = std::move(*perf);
     // One perf event, as libbpf attaches tracepoints: the program goes into the tracepoint's program array, which
     // runs on every CPU (a second event with the same program is refused with EEXIST).
-    perf_event_attr attr{};
-    attr.type = PERF_TYPE_TRACEPOINT;
-    attr.size = sizeof(attr);
-    attr.config = id;
-    attr.sample_period = 1;
-    attr.wakeup_events = 1;
-    event_ = UniqueFd(static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
-    if (!event_ || ioctl(event_.get(), PERF_EVENT_IOC_SET_BPF, prog_.get()) != 0 ||
-        ioctl(event_.get(), PERF_EVENT_IOC_ENABLE, 0) != 0)
+    if (ioctl(event_.get(), PERF_EVENT_IOC_SET_BPF, prog_.get()) != 0 || ioctl(event_.get(), PERF_EVENT_IOC_ENABLE, 0) != 0)
       return;
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
@@ -159,7 +147,7 @@ class EmptyTracepointProgram {
 
 nlohmann::json floor_run_stats() {
   nlohmann::json out = {{"available", false}};
-  EmptyTracepointProgram empty("sock", "sock_recv_length");
+  EmptyTracepointProgram empty("sock/sock_recv_length");
   int previous = empty.id() ? set_bpf_stats(1) : -1;
   if (previous < 0) return out;
   auto before = bpf_prog_run_stats({empty.id()});

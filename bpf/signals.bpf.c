@@ -124,9 +124,9 @@ static __always_inline int default_is_fatal(int sig) {
 }
 
 /* What the target does with `sig` now, from the maps dispositions.bpf.c keeps. `target` is a tid (tkill, a fault)
- * or the tgid (kill, pidfd_send_signal); `group`: the signal is for the whole process. */
-static __always_inline __u32 disposition_now(__u32 target, int sig, int group) {
-  struct sigdrain_thread_state *t = bpf_map_lookup_elem(&thread_states, &target);
+ * or the tgid (kill, pidfd_send_signal), `t` its thread_states record (NULL: none); `group`: the signal is for the
+ * whole process. */
+static __always_inline __u32 disposition_now(__u32 target, struct sigdrain_thread_state *t, int sig, int group) {
   __u32 tgid = t ? t->tgid : target;
   struct sigdrain_process_actions *a = bpf_map_lookup_elem(&process_actions, &tgid);
   __u64 bit = SIGDRAIN_SIGNAL_BIT(sig);
@@ -148,8 +148,11 @@ static __always_inline void forget_generated_fatal(__u32 target, int sig) {
 SEC("tracepoint/signal/signal_generate")
 int on_signal_generate(struct signal_generate_ctx *ctx) {
   int sig = ctx->sig;
-  __u32 disposition = snapshot_dispositions && sig > 0 && sig <= 64 ? disposition_now(ctx->pid, sig, ctx->group)
-                                                                     : SIGDRAIN_DISP_UNTRACKED;
+  __u32 target_pid = ctx->pid;
+  int tracked = snapshot_dispositions && sig > 0 && sig <= 64;
+  /* One lookup serves both the disposition and the event's target_cgroup/target_tgid. */
+  struct sigdrain_thread_state *t = tracked ? bpf_map_lookup_elem(&thread_states, &target_pid) : NULL;
+  __u32 disposition = tracked ? disposition_now(target_pid, t, sig, ctx->group) : SIGDRAIN_DISP_UNTRACKED;
   /* A signal known to be caught, ignored or blocked does not start a group exit (complete_signal). */
   int may_be_fatal = disposition == SIGDRAIN_DISP_UNTRACKED || disposition == SIGDRAIN_DISP_UNKNOWN ||
                      disposition == SIGDRAIN_DISP_DEFAULT || disposition == SIGDRAIN_DISP_BLOCKED_MAYBE;
@@ -181,17 +184,9 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   e->group = ctx->group;
   e->result = ctx->result;
   e->disposition = disposition;
-  e->target_cgroup = 0;
-  e->target_tgid = 0;
+  e->target_cgroup = t ? t->cgroup : 0;
+  e->target_tgid = t ? t->tgid : 0;
   e->pad = 0;
-  if (snapshot_dispositions) {
-    __u32 target = ctx->pid;
-    struct sigdrain_thread_state *t = bpf_map_lookup_elem(&thread_states, &target);
-    if (t) {
-      e->target_cgroup = t->cgroup;
-      e->target_tgid = t->tgid;
-    }
-  }
   bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
   __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));
   count(SIGDRAIN_CNT_EVENTS);

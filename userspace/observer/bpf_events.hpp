@@ -25,18 +25,17 @@ static_assert(offsetof(sigdrain_signal_event, time_ns) == 8);
 static_assert(offsetof(sigdrain_signal_event, sender_cgroup) == 16);
 static_assert(offsetof(sigdrain_signal_event, target_pid) == 32);
 static_assert(offsetof(sigdrain_signal_event, result) == 48);
+static_assert(offsetof(sigdrain_signal_event, disposition) == 52);
 static_assert(offsetof(sigdrain_signal_event, sender_comm) == 56);
 static_assert(offsetof(sigdrain_signal_event, target_comm) == 72);
-
-static_assert(offsetof(sigdrain_signal_event, disposition) == 52);
+static_assert(offsetof(sigdrain_signal_event, target_cgroup) == 88);
+static_assert(offsetof(sigdrain_signal_event, target_tgid) == 96);
 
 static_assert(sizeof(sigdrain_process_actions) == 32);
 static_assert(offsetof(sigdrain_process_actions, threads) == 24);
 static_assert(sizeof(sigdrain_thread_state) == 24);
 static_assert(offsetof(sigdrain_thread_state, blocked) == 8);
 static_assert(offsetof(sigdrain_thread_state, cgroup) == 16);
-static_assert(offsetof(sigdrain_signal_event, target_cgroup) == 88);
-static_assert(offsetof(sigdrain_signal_event, target_tgid) == 96);
 
 static_assert(sizeof(sigdrain_deliver_event) == 64);
 static_assert(offsetof(sigdrain_deliver_event, cgroup) == 16);

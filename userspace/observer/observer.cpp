@@ -5,7 +5,6 @@
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +15,7 @@
 
 #include "dispositions.skel.h"
 #include "observer/bpf_pins.hpp"
+#include "observer/tracepoint_event.hpp"
 #include "signals.skel.h"
 #include "sockets.skel.h"
 #include "util/fd.hpp"
@@ -125,35 +125,15 @@ Result<SocketPins> prepare_map_pins(sockets_bpf& skel, const ObserverOptions& op
   return adopt ? SocketPins::adopted : SocketPins::created;
 }
 
-// Opens a perf event on the tracepoint (category/name); pid -1, cpu 0: a tracepoint's BPF program runs on every CPU
-// (as libbpf opens it).
-Result<UniqueFd> open_tracepoint_event(const KernelEnv& env, const std::string& event) {
-  auto id_text = read_file(fmt::format("{}/events/{}/id", env.tracefs, event));
-  if (!id_text) return id_text.error();
-  perf_event_attr attr{};
-  attr.type = PERF_TYPE_TRACEPOINT;
-  attr.size = sizeof(attr);
-  attr.config = std::strtoull(std::string(trim(*id_text)).c_str(), nullptr, 10);
-  attr.sample_period = 1;
-  attr.wakeup_events = 1;
-  UniqueFd perf(static_cast<int>(::syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)));
-  if (!perf) return Error::sys(errno, fmt::format("cannot open the tracepoint {}", event));
-  return perf;
-}
-
 // Pinning needs a BPF link for a tracepoint program (BPF_PERF_EVENT, Linux 5.15); 5.10 attaches tracepoints by
 // ioctl only, which nothing can pin. Probed with an empty program (r0 = 0; exit) on sched_process_exit, which
 // every supported kernel has; closing the link detaches it again.
 Result<void> probe_tracepoint_links(const KernelEnv& env) {
-  const bpf_insn insns[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "sd_link_probe", "GPL", insns, 2, nullptr));
-  if (!prog) return Error::sys(errno, "cannot load a probe program");
-  auto perf = open_tracepoint_event(env, "sched/sched_process_exit");
+  auto prog = load_empty_tracepoint_program("sd_link_probe");
+  if (!prog) return Error::sys(prog.error().code, "cannot load a probe program");
+  auto perf = open_tracepoint_event(env.tracefs, "sched/sched_process_exit");
   if (!perf) return perf.error();
-  UniqueFd link(bpf_link_create(prog.get(), perf->get(), BPF_PERF_EVENT, nullptr));
+  UniqueFd link(bpf_link_create(prog->get(), perf->get(), BPF_PERF_EVENT, nullptr));
   if (!link) return Error::msg("this kernel has no BPF links for tracepoint programs (Linux 5.15), so they cannot be pinned");
   return {};
 }
@@ -169,7 +149,7 @@ Result<UniqueFd> attach_pinnable(bpf_program* prog, const KernelEnv& env) {
     return link;
   }
   std::string event(section.substr(kTracepoint.size()));  // category/name
-  auto perf = open_tracepoint_event(env, event);
+  auto perf = open_tracepoint_event(env.tracefs, event);
   if (!perf) return perf.error();
   // The link holds the event from here on; the event fd can close.
   UniqueFd link(bpf_link_create(bpf_program__fd(prog), perf->get(), BPF_PERF_EVENT, nullptr));
