@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -175,6 +176,16 @@ TEST_F(StopGateTest, AgreesWithTheDaemonsParser) {
   }
   drain_events();
   for (const auto& e : events_) (void)gate_->release(e);
+}
+
+// The daemon re-checks a gated kill against these (Daemon::gate_doubt): they must be what the kernel was given.
+TEST_F(StopGateTest, NamesTheSignalsItHoldsNeverSigkill) {
+  auto held = [](const StopGate& g) { return std::vector<int>(g.gated_signals().begin(), g.gated_signals().end()); };
+  EXPECT_EQ(held(*gate_), StopGateOptions{}.gated_signals);
+  gate_.reset();
+  auto gate = StopGate::load(StopGateOptions{{SIGTERM, SIGKILL, SIGINT}, {"runc"}}, [](const GatedProcess&) {});
+  ASSERT_TRUE(gate) << gate.error().message;
+  EXPECT_EQ(held(**gate), (std::vector<int>{SIGTERM, SIGINT}));
 }
 
 TEST_F(StopGateTest, StopsNothingOnceTheLeaseRanOut) {

@@ -102,6 +102,7 @@ struct StopGate::Impl {
   std::unique_ptr<stop_gate_bpf, SkelDeleter> skel;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
   GatedCallback on_gated;
+  std::vector<int> gated_signals;
   std::set<std::string> guarded;
   int handled = 0;
 
@@ -123,6 +124,7 @@ Result<std::unique_ptr<StopGate>> StopGate::load(StopGateOptions options, GatedC
   if (!mask) return mask.error();
   auto impl = std::make_unique<Impl>();
   impl->on_gated = std::move(on_gated);
+  impl->gated_signals = std::move(options.gated_signals);
   impl->skel.reset(stop_gate_bpf__open());
   if (!impl->skel) return Error::sys(errno, "cannot open the stop gate BPF object");
   impl->skel->rodata->gated_signals = *mask;
@@ -174,6 +176,8 @@ bool StopGate::still_gated(const GatedProcess& p) const {
   sigdrain_gated value;
   return bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.gated), &key, &value) == 0 && value.stopped_ns == p.stopped_ns;
 }
+
+std::span<const int> StopGate::gated_signals() const { return impl_->gated_signals; }
 
 bool StopGate::guarding(const std::string& id) const { return impl_->guarded.contains(id); }
 
