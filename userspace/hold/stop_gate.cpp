@@ -19,6 +19,7 @@
 #include "observer/observer.hpp"
 #include "proc/pidfd.hpp"
 #include "proc/proc.hpp"
+#include "util/fd.hpp"
 
 namespace sigdrain {
 
@@ -30,14 +31,6 @@ static_assert(offsetof(sigdrain_gated, container) == 24);
 static_assert(sizeof(sigdrain_gate_comm) == 16);
 
 namespace {
-
-struct SkelDeleter {
-  void operator()(stop_gate_bpf* s) const { stop_gate_bpf__destroy(s); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
-};
-
 
 Result<sigdrain_gate_id> id_key(const std::string& id) {
   sigdrain_gate_id key{};
@@ -99,8 +92,8 @@ Result<void> continue_gated(int map_fd, const GatedProcess& p) {
 }
 
 struct StopGate::Impl {
-  std::unique_ptr<stop_gate_bpf, SkelDeleter> skel;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  Owned<stop_gate_bpf, &stop_gate_bpf__destroy> skel;
+  Owned<ring_buffer, &ring_buffer__free> ring;
   GatedCallback on_gated;
   std::vector<int> gated_signals;
   std::set<std::string> guarded;
