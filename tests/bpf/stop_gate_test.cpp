@@ -25,8 +25,14 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kGuarded = "sdA-gate-" + std::string(55, 'a');
-const std::string kOther = "sdA-gate-" + std::string(55, 'b');
+// 64 bytes like a runtime's id, and this process's own: every gate on the node sees this test's execs, so with a
+// fixed id a parallel run's gate (another worktree's ctest) stopped them too and the lease tests failed at random.
+std::string test_id(char fill) {
+  std::string head = "sdA-gate-" + std::to_string(::getpid()) + "-";
+  return head + std::string(64 - head.size(), fill);
+}
+const std::string kGuarded = test_id('a');
+const std::string kOther = test_id('b');
 
 enum class Outcome { stopped, exited, timeout };
 
