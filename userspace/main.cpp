@@ -139,9 +139,8 @@ int main(int argc, char** argv) {
   daemon_cmd->add_flag("--check-config", check_config, "Print the effective settings and exit: 0 when valid, 2 with the error");
   daemon_cmd->callback([&] {
     std::vector<std::string> given;
-    for (const char* flag : {"--state-dir", "--labelled-only", "--max-hold-ms", "--quiet-ms", "--default-timeout", "--log-format",
-                             "--metrics-address", "--hold-backend", "--bpf-pin-dir"})
-      if (daemon_cmd->count(flag) > 0) given.emplace_back(flag);
+    for (const auto& flag : daemon_file_override_flags())
+      if (daemon_cmd->count(flag) > 0) given.push_back(flag);
     DaemonOptions effective = daemon_options_from(daemon_config, daemon, given);
     if (check_config) {
       std::fputs(format_daemon_settings(effective).c_str(), stdout);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -24,8 +25,14 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string kGuarded = "sdA-gate-" + std::string(55, 'a');
-const std::string kOther = "sdA-gate-" + std::string(55, 'b');
+// 64 bytes like a runtime's id, and this process's own: every gate on the node sees this test's execs, so with a
+// fixed id a parallel run's gate (another worktree's ctest) stopped them too and the lease tests failed at random.
+std::string test_id(char fill) {
+  std::string head = "sdA-gate-" + std::to_string(::getpid()) + "-";
+  return head + std::string(64 - head.size(), fill);
+}
+const std::string kGuarded = test_id('a');
+const std::string kOther = test_id('b');
 
 enum class Outcome { stopped, exited, timeout };
 
@@ -175,6 +182,16 @@ TEST_F(StopGateTest, AgreesWithTheDaemonsParser) {
   }
   drain_events();
   for (const auto& e : events_) (void)gate_->release(e);
+}
+
+// The daemon re-checks a gated kill against these (Daemon::gate_doubt): they must be what the kernel was given.
+TEST_F(StopGateTest, NamesTheSignalsItHoldsNeverSigkill) {
+  auto held = [](const StopGate& g) { return std::vector<int>(g.gated_signals().begin(), g.gated_signals().end()); };
+  EXPECT_EQ(held(*gate_), StopGateOptions{}.gated_signals);
+  gate_.reset();
+  auto gate = StopGate::load(StopGateOptions{{SIGTERM, SIGKILL, SIGINT}, {"runc"}}, [](const GatedProcess&) {});
+  ASSERT_TRUE(gate) << gate.error().message;
+  EXPECT_EQ(held(**gate), (std::vector<int>{SIGTERM, SIGINT}));
 }
 
 TEST_F(StopGateTest, StopsNothingOnceTheLeaseRanOut) {

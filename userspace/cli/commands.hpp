@@ -52,8 +52,10 @@ namespace sigdrain {
 int run_daemon(const DaemonOptions& options);
 // `sigdrain daemon --unpin`: removes the pinned socket maps and links (an uninstall); 0 when done.
 int run_unpin(const DaemonOptions& options);
-// `flags` holds the command line's values; `given` names the flags the command line set, which win over the file.
 std::string format_daemon_settings(const DaemonOptions& options);
+// The flags of `sigdrain daemon` that win over its config file when the command line sets them.
+std::vector<std::string> daemon_file_override_flags();
+// `flags` holds the command line's values; `given` names the flags the command line set, which win over the file.
 DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOptions& flags, const std::vector<std::string>& given);
 
 }  // namespace sigdrain

@@ -16,7 +16,30 @@ namespace {
 std::atomic<bool> g_stop{false};
 void request_stop(int) { g_stop.store(true); }
 
+// The flags that win over the config file: the one list, which main.cpp asks CLI11 about too.
+struct FileOverride {
+  const char* flag;
+  void (*apply)(DaemonOptions& o, const DaemonOptions& flags);
+};
+constexpr FileOverride kFileOverrides[] = {
+    {"--state-dir", [](DaemonOptions& o, const DaemonOptions& f) { o.state_dir = f.state_dir; }},
+    {"--labelled-only", [](DaemonOptions& o, const DaemonOptions& f) { o.guard_labelled_only = f.guard_labelled_only; }},
+    {"--max-hold-ms", [](DaemonOptions& o, const DaemonOptions& f) { o.max_hold_ms = f.max_hold_ms; }},
+    {"--quiet-ms", [](DaemonOptions& o, const DaemonOptions& f) { o.quiet_ms = f.quiet_ms; }},
+    {"--default-timeout", [](DaemonOptions& o, const DaemonOptions& f) { o.default_timeout_s = f.default_timeout_s; }},
+    {"--log-format", [](DaemonOptions& o, const DaemonOptions& f) { o.log_format = f.log_format; }},
+    {"--metrics-address", [](DaemonOptions& o, const DaemonOptions& f) { o.metrics_address = f.metrics_address; }},
+    {"--hold-backend", [](DaemonOptions& o, const DaemonOptions& f) { o.hold_backend = f.hold_backend; }},
+    {"--bpf-pin-dir", [](DaemonOptions& o, const DaemonOptions& f) { o.bpf_pin_dir = f.bpf_pin_dir; }},
+};
+
 }  // namespace
+
+std::vector<std::string> daemon_file_override_flags() {
+  std::vector<std::string> flags;
+  for (const auto& o : kFileOverrides) flags.emplace_back(o.flag);
+  return flags;
+}
 
 DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOptions& flags,
                                   const std::vector<std::string>& given) {
@@ -27,16 +50,8 @@ DaemonOptions daemon_options_from(const std::string& config_path, const DaemonOp
   auto options = compile_config(*settings, DaemonOptions{});
   if (!options) throw UserError(fmt::format("{}: {}", config_path, options.error().message));
   DaemonOptions o = *options;
-  auto set = [&](const char* flag) { return std::find(given.begin(), given.end(), flag) != given.end(); };
-  if (set("--state-dir")) o.state_dir = flags.state_dir;
-  if (set("--labelled-only")) o.guard_labelled_only = flags.guard_labelled_only;
-  if (set("--max-hold-ms")) o.max_hold_ms = flags.max_hold_ms;
-  if (set("--quiet-ms")) o.quiet_ms = flags.quiet_ms;
-  if (set("--default-timeout")) o.default_timeout_s = flags.default_timeout_s;
-  if (set("--log-format")) o.log_format = flags.log_format;
-  if (set("--metrics-address")) o.metrics_address = flags.metrics_address;
-  if (set("--hold-backend")) o.hold_backend = flags.hold_backend;
-  if (set("--bpf-pin-dir")) o.bpf_pin_dir = flags.bpf_pin_dir;
+  for (const auto& entry : kFileOverrides)
+    if (std::find(given.begin(), given.end(), entry.flag) != given.end()) entry.apply(o, flags);
   o.verbose = flags.verbose;
   return o;
 }

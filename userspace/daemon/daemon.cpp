@@ -375,8 +375,7 @@ std::string Daemon::gate_doubt(const GatedProcess& gp, const Guarded** guarded) 
     if (!g.info.cgroup_path.empty() && cgroup_within(cgroup_key(*cgroup), g.info.cgroup_path)) return "it runs in a container";
   auto argv = proc_.cmdline(gp.tgid);
   auto kill = argv ? parse_runtime_kill(*argv) : std::nullopt;
-  const std::vector<int> held{SIGTERM, SIGINT, SIGQUIT, SIGHUP};
-  if (!kill || kill->container_id != gp.container_id || kill->signo != gp.signo || !gate_holds(*kill, held))
+  if (!kill || kill->container_id != gp.container_id || kill->signo != gp.signo || !gate_holds(*kill, gate_->gated_signals()))
     return "its argv is not the runtime kill the gate saw";
   *guarded = &it->second;
   return "";

@@ -14,6 +14,7 @@
 #include "lsm_hold.skel.h"
 #include "hold/hold_backend.hpp"
 #include "observer/observer.hpp"
+#include "util/fd.hpp"
 
 namespace sigdrain {
 
@@ -23,17 +24,6 @@ static_assert(offsetof(sigdrain_refused_event, target_tgid) == 16);
 static_assert(offsetof(sigdrain_refused_event, sig) == 24);
 static_assert(offsetof(sigdrain_refused_event, sender_comm) == 32);
 static_assert(sizeof(sigdrain_lsm_target) == 8);
-
-namespace {
-
-struct SkelDeleter {
-  void operator()(lsm_hold_bpf* s) const { lsm_hold_bpf__destroy(s); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
-};
-
-}  // namespace
 
 std::uint64_t lease_expiry_ns(std::uint64_t now_ns, std::chrono::nanoseconds lease) {
   if (lease.count() <= 0) return now_ns;
@@ -55,8 +45,8 @@ std::optional<RefusedSignal> decode_refused_signal(std::span<const std::byte> re
 }
 
 struct LsmHold::Impl {
-  std::unique_ptr<lsm_hold_bpf, SkelDeleter> skel;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  Owned<lsm_hold_bpf, &lsm_hold_bpf__destroy> skel;
+  Owned<ring_buffer, &ring_buffer__free> ring;
   RefusedCallback on_refused;
   int handled = 0;
 

@@ -19,6 +19,7 @@
 #include "observer/observer.hpp"
 #include "proc/pidfd.hpp"
 #include "proc/proc.hpp"
+#include "util/fd.hpp"
 
 namespace sigdrain {
 
@@ -30,14 +31,6 @@ static_assert(offsetof(sigdrain_gated, container) == 24);
 static_assert(sizeof(sigdrain_gate_comm) == 16);
 
 namespace {
-
-struct SkelDeleter {
-  void operator()(stop_gate_bpf* s) const { stop_gate_bpf__destroy(s); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
-};
-
 
 Result<sigdrain_gate_id> id_key(const std::string& id) {
   sigdrain_gate_id key{};
@@ -99,9 +92,10 @@ Result<void> continue_gated(int map_fd, const GatedProcess& p) {
 }
 
 struct StopGate::Impl {
-  std::unique_ptr<stop_gate_bpf, SkelDeleter> skel;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  Owned<stop_gate_bpf, &stop_gate_bpf__destroy> skel;
+  Owned<ring_buffer, &ring_buffer__free> ring;
   GatedCallback on_gated;
+  std::vector<int> gated_signals;
   std::set<std::string> guarded;
   int handled = 0;
 
@@ -123,6 +117,7 @@ Result<std::unique_ptr<StopGate>> StopGate::load(StopGateOptions options, GatedC
   if (!mask) return mask.error();
   auto impl = std::make_unique<Impl>();
   impl->on_gated = std::move(on_gated);
+  impl->gated_signals = std::move(options.gated_signals);
   impl->skel.reset(stop_gate_bpf__open());
   if (!impl->skel) return Error::sys(errno, "cannot open the stop gate BPF object");
   impl->skel->rodata->gated_signals = *mask;
@@ -174,6 +169,8 @@ bool StopGate::still_gated(const GatedProcess& p) const {
   sigdrain_gated value;
   return bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.gated), &key, &value) == 0 && value.stopped_ns == p.stopped_ns;
 }
+
+std::span<const int> StopGate::gated_signals() const { return impl_->gated_signals; }
 
 bool StopGate::guarding(const std::string& id) const { return impl_->guarded.contains(id); }
 

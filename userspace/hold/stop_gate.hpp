@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "hold/runtime_kill.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {
@@ -34,7 +35,8 @@ struct GatedProcess {
 
 struct StopGateOptions {
   std::vector<int> gated_signals{SIGTERM, SIGINT, SIGQUIT, SIGHUP};  // SIGKILL is refused
-  std::vector<std::string> runtimes{"runc", "crun"};                  // basenames, at most 15 bytes
+  // Basenames, at most 15 bytes: the binaries the daemon's re-check (is_runtime_binary) accepts.
+  std::vector<std::string> runtimes{kRuntimeBinaries.begin(), kRuntimeBinaries.end()};
 };
 
 struct StopGateCounters {
@@ -75,6 +77,8 @@ class StopGate {
   void renew_lease(std::chrono::nanoseconds lease);
   void end_lease();
 
+  // The signals it stops a runtime's kill for (the options' less SIGKILL): what the daemon's re-check holds too.
+  std::span<const int> gated_signals() const;
   // Whether it is still in the gated map (the watchdog deletes what it continues).
   bool still_gated(const GatedProcess& p) const;
   // Continues a process the gate stopped (see continue_gated).

@@ -5,17 +5,12 @@
 #include <cerrno>
 
 #include "cgroups.skel.h"
+#include "util/fd.hpp"
 
 namespace sigdrain {
 
-namespace {
-struct SkelDeleter {
-  void operator()(cgroups_bpf* s) const { cgroups_bpf__destroy(s); }
-};
-}  // namespace
-
 struct CgroupChangeCounter::Impl {
-  std::unique_ptr<cgroups_bpf, SkelDeleter> skel;
+  Owned<cgroups_bpf, &cgroups_bpf__destroy> skel;
 };
 
 Result<std::unique_ptr<CgroupChangeCounter>> CgroupChangeCounter::start() {

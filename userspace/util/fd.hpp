@@ -1,4 +1,5 @@
-// Move-only owners of a file descriptor (also pidfds) and of a directory stream.
+// Move-only owners of a file descriptor (also pidfds), a directory stream, and any C object with a free function
+// (a libbpf skeleton's __destroy, ring_buffer__free).
 #pragma once
 
 #include <dirent.h>
@@ -35,9 +36,17 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
+// Owned<ring_buffer, ring_buffer__free>: a unique_ptr that hands its object to `Free`.
+template <auto Free>
+struct FreeWith {
+  template <class T>
+  void operator()(T* p) const {
+    (void)Free(p);
+  }
 };
-using UniqueDir = std::unique_ptr<DIR, DirCloser>;
+template <class T, auto Free>
+using Owned = std::unique_ptr<T, FreeWith<Free>>;
+
+using UniqueDir = Owned<DIR, &::closedir>;
 
 }  // namespace sigdrain
