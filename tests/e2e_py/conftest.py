@@ -94,7 +94,7 @@ class Engine:
 
 @pytest.fixture(scope="session")
 def workdir():
-    d = tempfile.mkdtemp(prefix="sdC-pytest.")
+    d = tempfile.mkdtemp(prefix=f"{PREFIX}pytest.")
     yield d
     subprocess.run(["rm", "-rf", d])
 
