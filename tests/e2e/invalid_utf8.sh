@@ -25,9 +25,23 @@ done
 json_pid=$!
 "$SIGDRAIN" trace --container "$name" --deliveries --duration 10 >"$E2E_WORK_DIR/trace.txt" 2>&1 &
 text_pid=$!
-sleep 1.5 # both attached, and the daemon has discovered the container
+# Both traces attached and seeded (each polls its ring buffer only after seeding the dispositions): each shows a
+# probe SIGWINCH, which the init ignores by default. The daemon has discovered the container: its ps lists it.
+ready=0
+for _ in $(seq 1 100); do
+  kill -WINCH "$init_pid"
+  grep -q '"signal":"SIGWINCH"' "$E2E_WORK_DIR/trace.jsonl" && grep -q SIGWINCH "$E2E_WORK_DIR/trace.txt" &&
+    "$SIGDRAIN" ps --json --state-dir "$STATE_DIR" 2>/dev/null | grep -qF "\"name\":\"$name\"" && ready=1 && break
+  sleep 0.1
+done
+((ready)) || e2e_die "the traces did not show a probe signal, or the daemon did not list $name"
 kill -USR1 "$init_pid"
-sleep 0.5
+# Both traces have written the SIGUSR1 (the JSON one its deliver record too); else the checks below say what is missing.
+for _ in $(seq 1 50); do
+  grep -q '"event":"deliver".*"signal":"SIGUSR1"\|"signal":"SIGUSR1".*"event":"deliver"' "$E2E_WORK_DIR/trace.jsonl" &&
+    grep -q SIGUSR1 "$E2E_WORK_DIR/trace.txt" && break
+  sleep 0.1
+done
 kill -INT "$json_pid" "$text_pid"
 wait "$json_pid" "$text_pid"
 "$SIGDRAIN" ps --json --state-dir "$STATE_DIR" >"$E2E_WORK_DIR/ps.jsonl" 2>&1

@@ -34,26 +34,31 @@ for n in $(seq 1 31); do signals+=(--signal "$n"); done
 "$SIGDRAIN" trace --json "${signals[@]}" >"$work/trace.jsonl" 2>"$work/trace.err" &
 pids+=($!)
 
-# Both attached: each has seen a probe signal (SIGWINCH does nothing to sleep).
-sleep 30 &
-probe=$!
-attached=0
-for _ in $(seq 1 100); do
-  kill -WINCH "$probe"
-  if grep -Eq "\"pid\":$probe[,}]" "$work/trace.jsonl" && grep -Eq " $probe +0 *\$" "$work/sigsnoop.txt"; then
-    attached=1
-    break
-  fi
-  sleep 0.1
-done
-kill "$probe"
-((attached)) || { echo "FAIL: oracle: sigsnoop and trace did not both start"; cat "$work"/*.err; exit 1; }
+# A probe signal both tools show (SIGWINCH does nothing to sleep): at the start, both attached; at the end, each has
+# written every event before it (trace reads one ring buffer in order; sigsnoop drains every CPU's buffer it polls).
+both_see_a_probe() {
+  local probe seen=0
+  sleep 30 &
+  probe=$!
+  for _ in $(seq 1 100); do
+    kill -WINCH "$probe"
+    if grep -Eq "\"pid\":$probe[,}]" "$work/trace.jsonl" && grep -Eq " $probe +0 *\$" "$work/sigsnoop.txt"; then
+      seen=1
+      break
+    fi
+    sleep 0.1
+  done
+  kill "$probe"
+  wait "$probe" 2>/dev/null
+  ((seen))
+}
+both_see_a_probe || { echo "FAIL: oracle: sigsnoop and trace did not both start"; cat "$work"/*.err; exit 1; }
 
 if ! timeout 120 python3 "$dir/oracle/workload.py" host "$work" "$cgleaf"; then
   echo "FAIL: oracle: the workload failed"
   exit 1
 fi
-sleep 0.5 # the last exits reach both ring buffers
+both_see_a_probe || { echo "FAIL: oracle: sigsnoop or trace stopped reporting"; cat "$work"/*.err; exit 1; }
 for p in "${pids[@]}"; do kill -INT "$p"; done
 wait "${pids[@]}"
 pids=()

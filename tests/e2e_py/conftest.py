@@ -94,7 +94,7 @@ class Engine:
 
 @pytest.fixture(scope="session")
 def workdir():
-    d = tempfile.mkdtemp(prefix="sdC-pytest.")
+    d = tempfile.mkdtemp(prefix=f"{PREFIX}pytest.")
     yield d
     subprocess.run(["rm", "-rf", d])
 
@@ -289,16 +289,11 @@ class Daemon:
         return wait_for(find, timeout_s, f"the daemon's stop record of {container.name}")
 
     def records(self):
-        """The stop records on stdout (JSON objects)."""
-        out = []
-        for line in open(self.stdout_path, errors="replace"):
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
+        """The stop records on stdout (JSON objects). Only a last line still being written may be cut short; any
+        other line that does not parse is a daemon bug and fails the test."""
+        text = open(self.stdout_path, errors="replace").read()
+        complete = text[:text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line.strip().startswith("{")]
 
     def wait_log(self, *words, timeout_s=15):
         """Waits for a log line holding every word; returns it."""

@@ -22,7 +22,7 @@ PREFIX = os.environ.get("SIGDRAIN_PYTEST_PREFIX", "sdC-")
 LABEL = "sigdrain.test"
 OWNER = PREFIX.rstrip("-")
 DOCKER = "/usr/bin/docker"  # the engine's client; /usr/local/bin/docker may be an unrelated newer one
-IMAGE = "sdc/rootfs:1"  # docker's name; containerd's is docker.io/sdc/rootfs:1
+IMAGE = f"{OWNER.lower()}/rootfs:1"  # the owner's own (docker wants lower case); containerd's is docker.io/<it>
 CTR_NS = "k8s.io"
 COMMAND_TIMEOUT_S = 60
 
