@@ -33,19 +33,6 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   return std::vfprintf(stderr, format, args);
 }
 
-struct SignalsSkelDeleter {
-  void operator()(signals_bpf* s) const { signals_bpf__destroy(s); }
-};
-struct DispositionsSkelDeleter {
-  void operator()(dispositions_bpf* s) const { dispositions_bpf__destroy(s); }
-};
-struct SocketsSkelDeleter {
-  void operator()(sockets_bpf* s) const { sockets_bpf__destroy(s); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
-};
-
 Error libbpf_error(int err, const char* what) {
   err = err < 0 ? -err : err;
   if (err == EPERM || err == EACCES)
@@ -53,7 +40,7 @@ Error libbpf_error(int err, const char* what) {
   return Error::sys(err, what);
 }
 
-using SocketsSkel = std::unique_ptr<sockets_bpf, SocketsSkelDeleter>;
+using SocketsSkel = Owned<sockets_bpf, &sockets_bpf__destroy>;
 
 // The maps pinned as one: adopted all together or not at all, since the counts in cgroup_stats stand for flags in
 // sock_states and the generation in watch_state for those of ignored sockets. (counters, in .bss, are this
@@ -224,7 +211,7 @@ Result<LoadedSockets> load_sockets(const ObserverOptions& options, const KernelE
   return out;
 }
 
-using DispositionsSkel = std::unique_ptr<dispositions_bpf, DispositionsSkelDeleter>;
+using DispositionsSkel = Owned<dispositions_bpf, &dispositions_bpf__destroy>;
 
 Result<DispositionsSkel> load_dispositions() {
   DispositionsSkel skel(dispositions_bpf__open());
@@ -243,13 +230,13 @@ struct Observer::Impl {
   bool batched_wakeups = false;  // ObserverOptions::wakeup_backlog_bytes set: poll() must read without a wakeup
   DispositionsSkel dispositions;  // null unless options.track_dispositions and it loaded
   std::string dispositions_untracked_reason;
-  std::unique_ptr<signals_bpf, SignalsSkelDeleter> signals;
+  Owned<signals_bpf, &signals_bpf__destroy> signals;
   SocketsSkel sockets;
   std::vector<UniqueFd> pinned_links;  // closed after the skeleton's programs: the pins keep them attached
   SocketPins socket_pins = SocketPins::none;
   RequestProbeSet request_probes = RequestProbeSet::none;
   std::string requests_unobserved_reason;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  Owned<ring_buffer, &ring_buffer__free> ring;
   Handler handler;
   int handled = 0;
 
