@@ -122,7 +122,7 @@ int run_safe_stop(const SafeStopOptions& options) {
   else
     std::fputs(human_report(report).c_str(), stdout);
   std::fflush(stdout);  // the report is out before the BPF programs are detached, which takes a moment
-  return report.outcome == "killed" ? kExitKilled : kExitOk;
+  return report.outcome == StopOutcome::killed ? kExitKilled : kExitOk;
 }
 
 }  // namespace sigdrain

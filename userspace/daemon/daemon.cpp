@@ -215,11 +215,14 @@ void Daemon::log_stop(const StopReport& report) {
   std::fflush(stdout);
 }
 
-// A drain ended. A stop taken over from a previous daemon's journal counts as released by the restart (its own
-// end, idle or deadline, is in its stop record).
-void Daemon::count_release(const ActiveStop& s, std::string_view reason) {
-  metrics_.released(s.resumed ? "daemon_restart" : reason, s.report.drain_ms,
-                    s.tracker ? s.tracker->requests_completed_during_drain() : 0);
+// A drain ended, by `by` or (nullopt) cut short by the daemon stopping. A stop taken over from a previous
+// daemon's journal counts as released by the restart (its own end, idle or deadline, is in its stop record).
+void Daemon::count_release(const ActiveStop& s, std::optional<ReleasedBy> by) {
+  uint64_t completed = s.tracker ? s.tracker->requests_completed_during_drain() : 0;
+  if (s.resumed || !by)
+    metrics_.released_by_restart(s.report.drain_ms, completed);
+  else
+    metrics_.released(*by, s.report.drain_ms, completed);
 }
 
 // Once per loop turn, after discovery (ready once the first scan was taken in). A snapshot is rendered when a
@@ -605,7 +608,7 @@ void Daemon::tick(ActiveStop& s) {
                        Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
     DrainState state = s.tracker->update(sample);
     if (state == DrainState::draining) return;
-    s.report.released_by = state == DrainState::idle ? "idle" : "deadline";
+    s.report.released_by = state == DrainState::idle ? ReleasedBy::idle : ReleasedBy::deadline;
     s.report.drain_ms = ms_between(s.times.start, now);
     s.report.requests_completed = s.tracker->requests_completed_during_drain();
     s.report.inflight_at_release = std::max<int64_t>(stats.inflight, 0);
@@ -648,16 +651,16 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
   ActiveStop& s = it->second;
   auto now = Clock::now();
   if (s.phase == Phase::draining) {
-    s.report.released_by = "exited";
+    s.report.released_by = ReleasedBy::exited;
     s.report.drain_ms = ms_between(s.times.start, now);
     count_release(s, s.report.released_by);
   }
   for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
   if (exit) s.report.exit = *exit;
   s.report.outcome = exit && exit->killed_by == SIGKILL && (s.report.sent.empty() || s.report.sent.back().signo != SIGKILL)
-                         ? "killed"
-                         : "graceful";
-  if (!exit) s.report.outcome = "unknown";
+                         ? StopOutcome::killed
+                         : StopOutcome::graceful;
+  if (!exit) s.report.outcome = StopOutcome::unknown;
   metrics_.stopped(s.report.outcome);
   if (!s.report.sent.empty()) s.report.exit_ms_after_signal = ms_between(s.first_signal_at, now);
   s.report.total_ms = ms_between(s.times.start, now);
@@ -766,7 +769,7 @@ int Daemon::run(const std::atomic<bool>& stop) {
   for (auto& [id, s] : stops_)
     if (s.phase == Phase::draining) {
       s.report.drain_ms = ms_between(s.times.start, Clock::now());
-      count_release(s, "daemon_restart");
+      count_release(s, std::nullopt);
     }
   if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);
   if (lsm_) {

@@ -102,7 +102,7 @@ class Daemon {
   void release(ActiveStop& stop);
   void finish(const std::string& id, std::optional<ExitStatus> exit);
   void log_stop(const StopReport& report);
-  void count_release(const ActiveStop& stop, std::string_view reason);
+  void count_release(const ActiveStop& stop, std::optional<ReleasedBy> by);
   void publish_metrics();
   void log(const std::string& line) const;
   void log_lost_events();
