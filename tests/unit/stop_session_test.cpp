@@ -60,7 +60,7 @@ class FakeEnvironment : public StopEnvironment {
   void progress(const DrainSample&, const DrainTimes&) override {}
 };
 
-StopPlan plan_of(std::string text, std::string profile = "explicit") {
+StopPlan plan_of(std::string text, PlanProfile profile = PlanProfile::command_line) {
   auto steps = parse_plan(text);
   EXPECT_TRUE(steps.ok());
   return StopPlan{profile, "test", steps.ok() ? steps.value() : std::vector<PlanStep>{}};
@@ -77,7 +77,7 @@ TEST(StopSession, DrainsUntilIdleThenSignalsAndEndsGracefully) {
   env.procs = {process_named(1000, 1, "uwsgi"), process_named(1001, 1000, "uwsgi")};
   env.inflight = [](std::chrono::milliseconds t) { return t < 2000ms ? 2 : 0; };
   env.exits_after[SIGINT] = 300ms;
-  StopReport r = run_stop(env, plan_of("SIGINT@init", "uwsgi"), times_for(env, 10s, 1000ms), 1000ms, 1000);
+  StopReport r = run_stop(env, plan_of("SIGINT@init", PlanProfile::uwsgi), times_for(env, 10s, 1000ms), 1000ms, 1000);
   EXPECT_EQ(r.released_by, ReleasedBy::idle);
   EXPECT_GE(r.drain_ms, 2980) << "quiet for 1 s after the last request seen at 1980 ms";
   EXPECT_LE(r.drain_ms, 3020);
@@ -87,6 +87,7 @@ TEST(StopSession, DrainsUntilIdleThenSignalsAndEndsGracefully) {
   EXPECT_EQ(r.exit.code, 0);
   EXPECT_EQ(r.exit_ms_after_signal, 300);
   auto j = to_json(r);
+  EXPECT_EQ(j["plan"]["profile"], "uwsgi");
   EXPECT_EQ(j["plan"]["steps"], "SIGINT@init");
   EXPECT_EQ(j["sent"][0]["signal"], "SIGINT");
   EXPECT_EQ(j["sent"][0]["comm"], "uwsgi");
@@ -100,7 +101,7 @@ TEST(StopSession, BusyForeverIsReleasedAtTheDrainDeadlineAndKilledOnlyAtTheTimeo
   env.procs = {process_named(1000, 1, "python3")};
   env.inflight = [](auto) { return 1; };
   DrainTimes times = times_for(env, 10s, 1000ms);
-  StopReport r = run_stop(env, plan_of("SIGTERM@init", "default"), times, 1000ms, 1000);
+  StopReport r = run_stop(env, plan_of("SIGTERM@init", PlanProfile::runtime_signal), times, 1000ms, 1000);
   EXPECT_EQ(r.released_by, ReleasedBy::deadline);
   EXPECT_EQ(env.clock - env.start >= 10s, true);
   ASSERT_EQ(env.sent.size(), 2u);
@@ -114,7 +115,7 @@ TEST(StopSession, BusyForeverIsReleasedAtTheDrainDeadlineAndKilledOnlyAtTheTimeo
 TEST(StopSession, PlannedSigkillOnceDrainedIsGraceful) {
   FakeEnvironment env;
   env.procs = {process_named(1000, 1, "python3")};
-  StopReport r = run_stop(env, plan_of("SIGKILL@init", "no-handler"), times_for(env, 10s, 1000ms), 1000ms, 1000);
+  StopReport r = run_stop(env, plan_of("SIGKILL@init", PlanProfile::no_handler), times_for(env, 10s, 1000ms), 1000ms, 1000);
   EXPECT_EQ(r.released_by, ReleasedBy::idle);
   EXPECT_EQ(r.outcome, StopOutcome::graceful);
   EXPECT_LE(r.total_ms, 1100) << "no load: released after the quiet window only";
@@ -124,7 +125,7 @@ TEST(StopSession, SupervisordPlanPausesThenSignalsTheMasterOnly) {
   FakeEnvironment env;
   env.procs = {process_named(1000, 1, "supervisord"), process_named(1010, 1000, "uwsgi"), process_named(1011, 1010, "uwsgi"), process_named(1012, 1010, "uwsgi")};
   env.exits_after[SIGTERM] = 2000ms;  // supervisord exits once its child is gone; modelled as a delay
-  StopReport r = run_stop(env, plan_of("SIGTERM@init, 500ms, SIGINT@name:uwsgi", "supervisord"), times_for(env, 10s, 1000ms),
+  StopReport r = run_stop(env, plan_of("SIGTERM@init, 500ms, SIGINT@name:uwsgi", PlanProfile::supervisord), times_for(env, 10s, 1000ms),
                           1000ms, 1000);
   ASSERT_EQ(env.sent.size(), 2u);
   EXPECT_EQ(env.sent[0], std::make_pair(pid_t{1000}, SIGTERM));

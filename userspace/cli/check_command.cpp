@@ -22,9 +22,9 @@ namespace {
 
 // A running daemon has watched the container's requests for long; without one they are unknown.
 std::optional<int64_t> inflight_from_daemon(const std::string& state_dir, const std::string& id) {
-  auto answer = control_request(state_dir + "/control.sock", "ps");
-  if (!answer) return std::nullopt;
-  std::istringstream lines(*answer);
+  auto reply = control_request(state_dir + "/control.sock", "ps");
+  if (!reply || !*reply) return std::nullopt;
+  std::istringstream lines(reply->value());
   std::string line;
   while (std::getline(lines, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
@@ -66,7 +66,7 @@ int run_check(const CheckOptions& options) {
       {"processes", processes.size()},
       {"forwards", why.forwards},
       {"plain_stop", why.plain_stop},
-      {"profile", plan.profile},
+      {"profile", plan_profile_name(plan.profile)},
       {"with_sigdrain", {{"plan", format_plan(plan.steps)}, {"reason", plan.reason}}},
       {"inflight", inflight ? nlohmann::json(*inflight) : nlohmann::json(nullptr)},
       {"advice", why.advice},
@@ -87,7 +87,8 @@ int run_check(const CheckOptions& options) {
               dispositions["SIGQUIT"].get<std::string>().c_str(), dispositions["SIGHUP"].get<std::string>().c_str());
   std::printf("  signals:        %s\n", printable_text(why.forwards).c_str());
   std::printf("  a plain stop:   %s\n", printable_text(why.plain_stop).c_str());
-  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), plan.profile.c_str(), printable_text(plan.reason).c_str());
+  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), std::string(plan_profile_name(plan.profile)).c_str(),
+              printable_text(plan.reason).c_str());
   if (inflight)
     std::printf("  in flight now:  %lld\n", static_cast<long long>(*inflight));
   else

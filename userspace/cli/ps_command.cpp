@@ -15,7 +15,7 @@ namespace sigdrain {
 
 int run_ps(const PsOptions& options) {
   if (::geteuid() != 0) throw UserError("ps needs root: the daemon answers only root");
-  std::string answer = value_or_throw(control_request(options.state_dir + "/control.sock", "ps"));
+  std::string answer = value_or_throw(value_or_throw(control_request(options.state_dir + "/control.sock", "ps")));
   if (options.json) {
     std::fputs(answer.c_str(), stdout);
     return kExitOk;

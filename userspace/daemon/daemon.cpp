@@ -565,8 +565,9 @@ void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::op
   in.runtime_stop_signal = signo;
   in.labels = info.labels;
   auto plan = choose_plan(in);
-  s.plan = plan ? *plan : StopPlan{"default", "labels are malformed (" + plan.error().message + "); the held signal is delivered",
-                                   {PlanStep{signo, PlanTarget{}, {}}}};
+  s.plan = plan ? *plan
+                : StopPlan{PlanProfile::runtime_signal, "labels are malformed (" + plan.error().message + "); the held signal is delivered",
+                           {PlanStep{signo, PlanTarget{}, {}}}};
   auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
   s.tracker.emplace(s.times, quiet_for(info), stats.requests_completed);
   s.report.container_id = info.id;
@@ -671,31 +672,31 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
 
 // "unguard ID": `sigdrain safe-stop` takes the container over; the daemon lets its init go so that the stop
 // plan's signals are not held.
-std::string Daemon::unguard(const std::string& id) {
+ControlReply Daemon::unguard(const std::string& id) {
   auto it = containers_.find(id);
-  if (it == containers_.end()) return "ok\n";
-  if (stops_.contains(id)) return fmt::format("error: the daemon is already stopping {}\n", it->second.info.name);
+  if (it == containers_.end()) return std::string("ok\n");
+  if (stops_.contains(id)) return Error::msg(fmt::format("the daemon is already stopping {}", it->second.info.name));
   if (it->second.traced) {
-    if (auto r = engine_->detach(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+    if (auto r = engine_->detach(it->second.info.init_pid); !r) return r.error();
     it->second.traced = false;
   }
   if (lsm_ && lsm_->guarding(it->second.info.init_pid))
-    if (auto r = lsm_->unguard(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+    if (auto r = lsm_->unguard(it->second.info.init_pid); !r) return r.error();
   if (gate_)
-    if (auto r = gate_->unguard(id); !r) return fmt::format("error: {}\n", r.error().message);
+    if (auto r = gate_->unguard(id); !r) return r.error();
   armed_.erase(id);
   if (it->second.backend != HoldBackend::none) {
     it->second.backend = HoldBackend::none;
     it->second.why_not = "stopped by sigdrain safe-stop";
     log(fmt::format("{}: let go for sigdrain safe-stop", it->second.info.name));
   }
-  return "ok\n";
+  return std::string("ok\n");
 }
 
 // "ps": one JSON object per container the daemon knows.
-std::string Daemon::answer(const std::string& request) {
+ControlReply Daemon::answer(const std::string& request) {
   if (request.rfind("unguard ", 0) == 0) return unguard(request.substr(8));
-  if (request != "ps") return fmt::format("error: unknown request \"{}\" (known: ps, unguard ID)\n", request);
+  if (request != "ps") return Error::msg(fmt::format("unknown request \"{}\" (known: ps, unguard ID)", request));
   std::string out;
   for (const auto& [id, g] : containers_) {
     nlohmann::json j = {{"id", id}, {"name", g.info.name}, {"runtime", std::string(runtime_name(g.info.runtime))},

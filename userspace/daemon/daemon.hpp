@@ -106,8 +106,8 @@ class Daemon {
   void publish_metrics();
   void log(const std::string& line) const;
   void log_lost_events();
-  std::string answer(const std::string& request);
-  std::string unguard(const std::string& id);
+  ControlReply answer(const std::string& request);
+  ControlReply unguard(const std::string& id);
 
   DaemonOptions options_;
   ProcFs proc_;

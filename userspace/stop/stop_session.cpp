@@ -96,7 +96,7 @@ nlohmann::json to_json(const StopReport& r) {
   return {
       {"event", "stop"},
       {"container", {{"id", r.container_id}, {"name", r.container_name}, {"runtime", r.runtime}}},
-      {"plan", {{"profile", r.plan.profile}, {"reason", r.plan.reason}, {"steps", format_plan(r.plan.steps)}}},
+      {"plan", {{"profile", plan_profile_name(r.plan.profile)}, {"reason", r.plan.reason}, {"steps", format_plan(r.plan.steps)}}},
       {"drain",
        {{"ms", r.drain_ms},
         {"released_by", released_by_name(r.released_by)},
@@ -121,7 +121,7 @@ std::string human_report(const StopReport& r) {
                                                                : "the drain deadline came first";
   out += fmt::format("  drain:  {} ms, {} requests completed, released: {} ({} in flight, {} connections open)\n", r.drain_ms,
                      r.requests_completed, why, r.inflight_at_release, r.open_inbound_at_release);
-  out += fmt::format("  plan:   {} [{}]: {}\n", format_plan(r.plan.steps), r.plan.profile, r.plan.reason);
+  out += fmt::format("  plan:   {} [{}]: {}\n", format_plan(r.plan.steps), plan_profile_name(r.plan.profile), r.plan.reason);
   for (const auto& s : r.sent)
     out += fmt::format("  sent:   {} to {}[{}] ({}) at {} ms{}\n", signal_name(s.signo), s.comm, s.pid, s.target, s.at_ms,
                        s.error.empty() ? "" : " failed: " + s.error);
