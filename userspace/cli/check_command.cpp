@@ -1,7 +1,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
 #include "daemon/control.hpp"
+#include "daemon/ps_entry.hpp"
 #include "policy/drain.hpp"
 #include "policy/explain.hpp"
 #include "policy/plan.hpp"
@@ -20,16 +20,18 @@
 namespace sigdrain {
 namespace {
 
-// A running daemon has watched the container's requests for long; without one they are unknown.
+// A running daemon has watched the container's requests for long; without one they are unknown. A reply this
+// sigdrain cannot read (another version's daemon) is said on stderr, and the count is unknown too.
 std::optional<int64_t> inflight_from_daemon(const std::string& state_dir, const std::string& id) {
   auto reply = control_request(state_dir + "/control.sock", "ps");
   if (!reply || !*reply) return std::nullopt;
-  std::istringstream lines(reply->value());
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("id", "") == id) return j.value("inflight", int64_t{0});
+  auto entries = parse_ps_reply(reply->value());
+  if (!entries) {
+    std::fprintf(stderr, "sigdrain: %s\n", entries.error().message.c_str());
+    return std::nullopt;
   }
+  for (const PsEntry& e : *entries)
+    if (e.id == id) return e.inflight;
   return std::nullopt;
 }
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "containers/container_signal.hpp"
+#include "daemon/ps_entry.hpp"
 #include "hold/runtime_kill.hpp"
 #include "proc/pidfd.hpp"
 #include "signals/signal_names.hpp"
@@ -699,22 +700,28 @@ ControlReply Daemon::answer(const std::string& request) {
   if (request != "ps") return Error::msg(fmt::format("unknown request \"{}\" (known: ps, unguard ID)", request));
   std::string out;
   for (const auto& [id, g] : containers_) {
-    nlohmann::json j = {{"id", id}, {"name", g.info.name}, {"runtime", std::string(runtime_name(g.info.runtime))},
-                        {"init_pid", g.info.init_pid}, {"guarded", g.backend != HoldBackend::none}, {"why_not", g.why_not},
-                        {"backend", std::string(hold_backend_name(g.backend))}, {"backend_why", g.backend_why}};
+    PsEntry e;
+    e.id = id;
+    e.name = g.info.name;
+    e.runtime = std::string(runtime_name(g.info.runtime));
+    e.init_pid = g.info.init_pid;
+    e.guarded = g.backend != HoldBackend::none;
+    e.why_not = g.why_not;
+    e.backend = std::string(hold_backend_name(g.backend));
+    e.backend_why = g.backend_why;
     if (auto st = proc_.status(g.info.init_pid)) {
-      j["init_comm"] = st->name;
+      e.init_comm = st->name;
       for (int signo : {SIGTERM, SIGINT, SIGQUIT, SIGHUP})
-        j["dispositions"][signal_name(signo)] = std::string(disposition_name(st->masks.disposition(signo)));
+        e.dispositions[signal_name(signo)] = std::string(disposition_name(st->masks.disposition(signo)));
     }
     auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
-    j["inflight"] = std::max<int64_t>(stats.inflight, 0);
-    j["open_inbound"] = std::max<int64_t>(stats.open_inbound, 0);
-    j["state"] = !stops_.contains(id)                                 ? "running"
-                 : stops_.at(id).phase == Phase::draining            ? "draining"
-                                                                     : "stopping";
-    j["last_stop"] = last_stops_.contains(id) ? last_stops_.at(id) : nlohmann::json(nullptr);
-    out += json_text(j) + "\n";
+    e.inflight = std::max<int64_t>(stats.inflight, 0);
+    e.open_inbound = std::max<int64_t>(stats.open_inbound, 0);
+    e.state = !stops_.contains(id)                      ? "running"
+              : stops_.at(id).phase == Phase::draining ? "draining"
+                                                       : "stopping";
+    if (last_stops_.contains(id)) e.last_stop = last_stops_.at(id);
+    out += json_text(to_json(e)) + "\n";
   }
   return out;
 }
