@@ -148,7 +148,9 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   d->control_.emplace(std::move(*control));
 
   d->tracer_ = std::make_unique<LinuxTracer>();
-  auto engine = HoldEngine::make(*d->tracer_, HoldOptions{}, [self](const HeldSignal& h) { return self->on_held(h); });
+  HoldOptions hold_options;
+  hold_options.proc = d->proc_;
+  auto engine = HoldEngine::make(*d->tracer_, hold_options, [self](const HeldSignal& h) { return self->on_held(h); });
   if (!engine) return engine.error();
   d->engine_ = std::move(*engine);
   if (options.hold_backend == HoldBackendSetting::ptrace) {

@@ -78,7 +78,7 @@ class Daemon {
     bool resumed = false;  // taken over from a previous daemon's journal
   };
 
-  explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
+  explicit Daemon(const DaemonOptions& options) : options_(options), proc_(options.roots.proc), resolver_(options.roots) {}
   // Takes in a discovery scan: guards new containers, forgets those gone.
   void reconcile(std::vector<ContainerInfo> running);
   void watch_sockets(const ContainerInfo& info);
