@@ -24,11 +24,8 @@
 namespace sigdrain {
 namespace {
 
-// The loop's idle wake-up, and how often discovery walks cgroupfs where the cgroup tracepoints cannot load.
-constexpr auto kDiscoveryInterval = std::chrono::milliseconds(500);
-// How often discovery looks at the cgroup change count: one atomic load, so it can look often and guard a new
-// container soon after its runtime describes it.
-constexpr auto kCgroupChangeLook = std::chrono::milliseconds(100);
+// The loop's idle wake-up: discovery's interval where it walks cgroupfs at every look.
+constexpr auto kDiscoveryInterval = kCgroupWalkInterval;
 constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIGKILL is due, stop waiting for the exit
 // The BPF LSM backend refuses signals only while its lease runs: if the daemon dies, they pass again within
 // kLsmLease. The loop wakes at least every kDiscoveryInterval, well within it.
