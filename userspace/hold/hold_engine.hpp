@@ -119,7 +119,7 @@ class HoldEngine {
   void on_stop(const ThreadExited& s);
   // Restarts a thread with `signo`, or lets it go with `signo` when its process is being detached.
   void pass(Process& p, pid_t tid, int signo);
-  bool holds(int signo) const { return signo >= 1 && signo <= 64 && (held_mask_ >> (signo - 1)) & 1; }
+  bool holds(int signo) const { return (held_mask_ & signal_bit(signo)) != 0; }
   bool is_marked(const siginfo_t& info) const;
   void expire_releases();
   void after_release_passed(Process& p);
