@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "lsm_hold.h"
+#include "signal_mask.h"
 
 #define EPERM_NR 1
 #define SIGKILL_NR 9
@@ -45,7 +46,7 @@ int BPF_PROG(refuse_stop_signal, struct task_struct *p, struct kernel_siginfo *i
              int ret) {
   if (ret != 0) return ret; /* another LSM refused already */
   if (sig < 1 || sig > 64 || sig == SIGKILL_NR || sig == SIGSTOP_NR) return 0;
-  if (!(refused_signals & (1ULL << (sig - 1)))) return 0;
+  if (!(refused_signals & SIGDRAIN_SIGNAL_BIT(sig))) return 0;
 
   __u32 target_tgid = p->tgid;
   struct sigdrain_lsm_target *target = bpf_map_lookup_elem(&guarded_targets, &target_tgid);

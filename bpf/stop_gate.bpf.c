@@ -17,6 +17,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "signal_mask.h"
 #include "stop_gate.h"
 
 #define SIGKILL_NR 9
@@ -222,7 +223,7 @@ int gate_runtime_kill(void *ctx) {
   struct parse *p = &s->parse;
   __u32 signo = p->signo;
   if ((p->state != P_SIGNAL && p->state != P_DONE) || signo < 1 || signo > 64 || signo == SIGKILL_NR ||
-      !(gated_signals & (1ULL << (signo - 1))) || !bpf_map_lookup_elem(&guarded_ids, &s->gated.container)) {
+      !(gated_signals & SIGDRAIN_SIGNAL_BIT(signo)) || !bpf_map_lookup_elem(&guarded_ids, &s->gated.container)) {
     count(SIGDRAIN_GATE_CNT_NOT_A_KILL);
     return 0;
   }

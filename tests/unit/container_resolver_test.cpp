@@ -72,7 +72,7 @@ class ContainerResolverTest : public ::testing::Test {
                         podman_container("dead" + std::string(60, '0'), "stopped-one", false)};
     fake_ = fake.get();
     HostRoots roots;
-    roots.proc = kData + "/proc";
+    roots.proc = ProcFs(kData + "/proc");
     roots.cgroup2 = cgroup2_.path();
     resolver_ = std::make_unique<ContainerResolver>(roots, std::move(fake));
   }
@@ -260,7 +260,7 @@ TEST(ContainerResolver, KubernetesPodsFromRuntimeStateFiles) {
   fs::create_directories(cgroup2.path() + kPodSlice + "/cri-containerd-" + kContainerdId + ".scope");
   fs::create_directories(cgroup2.path() + crio_cgroup);
   HostRoots roots;
-  roots.proc = kData + "/proc";
+  roots.proc = ProcFs(kData + "/proc");
   roots.cgroup2 = cgroup2.path();
   roots.podman_binary = "/nonexistent/podman";
   roots.docker_state = kData + "/docker";

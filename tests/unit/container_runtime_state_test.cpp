@@ -39,7 +39,7 @@ std::string read_file(const std::string& path) {
 
 HostRoots fixture_roots() {
   HostRoots roots;
-  roots.proc = kData + "/proc";
+  roots.proc = ProcFs(kData + "/proc");
   roots.cgroup2 = kData + "/no-cgroup2";
   roots.podman_binary = "/nonexistent/podman";
   roots.docker_state = kData + "/docker";

@@ -29,7 +29,7 @@ class ContainerDiscoveryTest : public ::testing::Test {
                                                   "/ready' ] || exit 125\ncat '" + kData +
                                                   "/podman/inspect-sdtest.json'\n");
     ::chmod(podman.c_str(), 0755);
-    roots_.proc = dir_.path() + "/proc";
+    roots_.proc = ProcFs(dir_.path() + "/proc");
     roots_.cgroup2 = dir_.path() + "/cgroup2";
     roots_.podman_binary = podman;
     for (std::string* state : {&roots_.docker_state, &roots_.containerd_state, &roots_.crio_state,

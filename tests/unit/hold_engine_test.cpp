@@ -121,8 +121,8 @@ class FixtureProc {
  private:
   static void write_status(const std::filesystem::path& dir, pid_t tgid, pid_t tracer) {
     std::filesystem::create_directories(dir);
-    std::ofstream(dir / "status") << fmt::format("Name:\tapp\nState:\tS (sleeping)\nTgid:\t{}\nTracerPid:\t{}\n",
-                                                 tgid, tracer);
+    std::ofstream(dir / "status") << fmt::format(
+        "Name:\tapp\nState:\tS (sleeping)\nTgid:\t{}\nPPid:\t1\nTracerPid:\t{}\nSigBlk:\t0\nSigIgn:\t0\nSigCgt:\t0\n", tgid, tracer);
   }
   std::filesystem::path root_;
 };
@@ -132,7 +132,7 @@ class HoldEngineTest : public ::testing::Test {
   void SetUp() override { engine = make_engine({}); }
 
   std::unique_ptr<HoldEngine> make_engine(HoldOptions options) {
-    options.proc_root = proc.root();
+    options.proc = ProcFs(proc.root());
     options.cookie = kCookie;
     options.release_timeout = 50ms;
     options.detach_timeout = 50ms;

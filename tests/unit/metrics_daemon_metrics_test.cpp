@@ -51,9 +51,9 @@ TEST(DaemonMetrics, CountsAStop) {
   EXPECT_TRUE(m.take_changed());
   EXPECT_FALSE(m.take_changed()) << "once per change";
   m.held();
-  m.released("idle", 3537, 7);
+  m.released(ReleasedBy::idle, 3537, 7);
   m.sigkill_escalation();
-  m.stopped("graceful");
+  m.stopped(StopOutcome::graceful);
   m.set_state({{"web", "abc", 2, 4}, {"api", "def", 0, 1}}, 1, 5);
   EXPECT_TRUE(m.take_changed());
   std::string text = m.render();
@@ -84,6 +84,23 @@ TEST(DaemonMetrics, CountsAStop) {
   EXPECT_EQ(lines_starting(m.render(), "sigdrain_container_inflight_requests{"),
             "sigdrain_container_inflight_requests{container=\"web\",id=\"abc\"} 0\n")
       << "a container gone is gone from the gauges";
+}
+
+TEST(DaemonMetrics, CountsADrainTheRestartEndedAsDaemonRestart) {
+  DaemonMetrics m;
+  m.released_by_restart(1500, 2);
+  m.stopped(StopOutcome::unknown);
+  std::string text = m.render();
+  EXPECT_EQ(lines_starting(text, "sigdrain_releases_total"),
+            "sigdrain_releases_total{reason=\"daemon_restart\"} 1\n"
+            "sigdrain_releases_total{reason=\"deadline\"} 0\n"
+            "sigdrain_releases_total{reason=\"exited\"} 0\n"
+            "sigdrain_releases_total{reason=\"idle\"} 0\n");
+  EXPECT_EQ(lines_starting(text, "sigdrain_requests_completed_during_holds_total"), "sigdrain_requests_completed_during_holds_total 2\n");
+  EXPECT_EQ(lines_starting(text, "sigdrain_stops_total"),
+            "sigdrain_stops_total{outcome=\"graceful\"} 0\n"
+            "sigdrain_stops_total{outcome=\"killed\"} 0\n"
+            "sigdrain_stops_total{outcome=\"unknown\"} 1\n");
 }
 
 }  // namespace

@@ -157,6 +157,17 @@ TEST(PlanLabels, ErrorsNameTheLabel) {
 
 // ---- profile choice ----
 
+// The names are the "profile" of check's JSON and the stop record: fixed, one per profile.
+TEST(PlanProfileNames, AreTheRecordsValues) {
+  std::vector<std::string_view> names;
+  for (PlanProfile p : {PlanProfile::command_line, PlanProfile::label, PlanProfile::uwsgi, PlanProfile::nginx,
+                        PlanProfile::php_fpm, PlanProfile::httpd, PlanProfile::gunicorn, PlanProfile::supervisord,
+                        PlanProfile::no_handler, PlanProfile::wrapper, PlanProfile::runtime_signal})
+    names.push_back(plan_profile_name(p));
+  EXPECT_EQ(names, (std::vector<std::string_view>{"explicit", "label", "uwsgi", "nginx", "php-fpm", "httpd", "gunicorn",
+                                                  "supervisord", "no-handler", "wrapper", "default"}));
+}
+
 ProcessFacts proc(pid_t pid, pid_t ppid, std::vector<std::string> argv, std::string comm = "") {
   ProcessFacts p;
   p.pid = pid;
@@ -199,13 +210,13 @@ TEST(PlanChoice, ExplicitPlanOrSignalWinsOverEverything) {
   in.labels = {{"sigdrain.io/stop-signal", "SIGHUP"}};
   in.explicit_plan = "SIGUSR1@children, 1s";
   StopPlan p = chosen(in);
-  EXPECT_EQ(p.profile, "explicit");
+  EXPECT_EQ(p.profile, PlanProfile::command_line);
   EXPECT_EQ(format_plan(p.steps), "SIGUSR1@children, 1s");
 
   in.explicit_plan.reset();
   in.explicit_signal = SIGQUIT;
   p = chosen(in);
-  EXPECT_EQ(p.profile, "explicit");
+  EXPECT_EQ(p.profile, PlanProfile::command_line);
   EXPECT_EQ(format_plan(p.steps), "SIGQUIT@init");
   EXPECT_NE(p.reason.find("SIGQUIT"), std::string::npos) << p.reason;
 
@@ -225,11 +236,11 @@ TEST(PlanChoice, LabelsComeNext) {
   PlanInputs in = inputs(kUwsgi);
   in.labels = {{"sigdrain.io/plan", "SIGQUIT@pgrp, 1s, SIGTERM"}};
   StopPlan p = chosen(in);
-  EXPECT_EQ(p.profile, "label");
+  EXPECT_EQ(p.profile, PlanProfile::label);
   EXPECT_EQ(format_plan(p.steps), "SIGQUIT@pgrp, 1s, SIGTERM@init");
   in.labels = {{"sigdrain.io/stop-signal", "SIGUSR2"}};
   p = chosen(in);
-  EXPECT_EQ(p.profile, "label");
+  EXPECT_EQ(p.profile, PlanProfile::label);
   EXPECT_EQ(format_plan(p.steps), "SIGUSR2@init");
   in.labels = {{"sigdrain.io/stop-signal", "SIGNOPE"}};
   auto bad = choose_plan(in);
@@ -241,7 +252,7 @@ TEST(PlanChoice, LabelsComeNext) {
 
 TEST(PlanChoice, UwsgiAsInitGetsSigint) {
   StopPlan p = chosen(inputs(kUwsgi));
-  EXPECT_EQ(p.profile, "uwsgi");
+  EXPECT_EQ(p.profile, PlanProfile::uwsgi);
   EXPECT_EQ(format_plan(p.steps), "SIGINT@init");
   EXPECT_EQ(p.reason, "PID 1 is uwsgi: SIGTERM makes uWSGI reload, SIGINT stops it");
 }
@@ -250,16 +261,17 @@ TEST(PlanChoice, ServerProfilesByName) {
   struct Case {
     std::vector<std::string> argv;
     std::string comm;
-    std::string profile, plan;
+    PlanProfile profile;
+    std::string plan;
   };
   const std::vector<Case> cases = {
-      {{"nginx: master process nginx -g daemon off;"}, "nginx", "nginx", "SIGQUIT@init"},
-      {{"php-fpm: master process (/usr/local/etc/php-fpm.conf)"}, "php-fpm8.2", "php-fpm", "SIGQUIT@init"},
-      {{"/usr/sbin/php-fpm8.2", "-F"}, "php-fpm8.2", "php-fpm", "SIGQUIT@init"},
-      {{"httpd", "-DFOREGROUND"}, "httpd", "httpd", "SIGWINCH@init"},
-      {{"/usr/sbin/apache2", "-DFOREGROUND"}, "apache2", "httpd", "SIGWINCH@init"},
-      {{"/usr/bin/python3", "/usr/bin/gunicorn", "app:app"}, "gunicorn", "gunicorn", "SIGTERM@init"},
-      {{"python3", "-m", "gunicorn", "app:app"}, "python3", "gunicorn", "SIGTERM@init"},
+      {{"nginx: master process nginx -g daemon off;"}, "nginx", PlanProfile::nginx, "SIGQUIT@init"},
+      {{"php-fpm: master process (/usr/local/etc/php-fpm.conf)"}, "php-fpm8.2", PlanProfile::php_fpm, "SIGQUIT@init"},
+      {{"/usr/sbin/php-fpm8.2", "-F"}, "php-fpm8.2", PlanProfile::php_fpm, "SIGQUIT@init"},
+      {{"httpd", "-DFOREGROUND"}, "httpd", PlanProfile::httpd, "SIGWINCH@init"},
+      {{"/usr/sbin/apache2", "-DFOREGROUND"}, "apache2", PlanProfile::httpd, "SIGWINCH@init"},
+      {{"/usr/bin/python3", "/usr/bin/gunicorn", "app:app"}, "gunicorn", PlanProfile::gunicorn, "SIGTERM@init"},
+      {{"python3", "-m", "gunicorn", "app:app"}, "python3", PlanProfile::gunicorn, "SIGTERM@init"},
   };
   for (const auto& c : cases) {
     StopPlan p = chosen(inputs({proc(100, 90, c.argv, c.comm)}));
@@ -274,7 +286,7 @@ TEST(PlanChoice, LooksPastAShellWithoutAHandler) {
   StopPlan p = chosen(inputs({proc(100, 90, {"/bin/sh", "-c", "uwsgi --ini /app/uwsgi.ini"}),
                               proc(101, 100, {"uwsgi", "--ini", "/app/uwsgi.ini"}),
                               proc(102, 101, {"uwsgi", "--ini", "/app/uwsgi.ini"})}));
-  EXPECT_EQ(p.profile, "uwsgi");
+  EXPECT_EQ(p.profile, PlanProfile::uwsgi);
   EXPECT_EQ(format_plan(p.steps), "SIGINT@children");
   EXPECT_NE(p.reason.find("shell (sh -c)"), std::string::npos) << p.reason;
   EXPECT_NE(p.reason.find("its only child is uwsgi"), std::string::npos) << p.reason;
@@ -288,15 +300,15 @@ TEST(PlanChoice, KeepsAShellThatHandlesTheSignalOrHasSeveralChildren) {
   // A shell with a trap forwards by itself; init has a handler, so the runtime's signal is right.
   StopPlan p = chosen(inputs({catching(proc(100, 90, {"/bin/bash", "-c", "trap 'kill $pid' TERM; ..."}), SIGTERM),
                               proc(101, 100, {"uwsgi"})}));
-  EXPECT_EQ(p.profile, "default");
+  EXPECT_EQ(p.profile, PlanProfile::runtime_signal);
   EXPECT_EQ(format_plan(p.steps), "SIGTERM@init");
   // Two children: no single serving process to look at; the shell itself drops SIGTERM.
   p = chosen(inputs({proc(100, 90, {"sh", "-c", "a & b"}), proc(101, 100, {"uwsgi"}), proc(102, 100, {"nginx"})}));
-  EXPECT_EQ(p.profile, "no-handler");
+  EXPECT_EQ(p.profile, PlanProfile::no_handler);
   EXPECT_EQ(format_plan(p.steps), "SIGKILL@init");
   // A shell running a script file, not -c: kept as init.
   p = chosen(inputs({proc(100, 90, {"/bin/sh", "/entrypoint.sh"}), proc(101, 100, {"uwsgi"})}));
-  EXPECT_EQ(p.profile, "no-handler");
+  EXPECT_EQ(p.profile, PlanProfile::no_handler);
 }
 
 TEST(PlanChoice, LooksPastInitShims) {
@@ -304,7 +316,7 @@ TEST(PlanChoice, LooksPastInitShims) {
     StopPlan p = chosen(inputs({catching(proc(100, 90, {shim, "--", "nginx"}), SIGTERM),
                                 proc(101, 100, {"nginx: master process nginx"}, "nginx"),
                                 proc(102, 101, {"nginx: worker process"}, "nginx")}));
-    EXPECT_EQ(p.profile, "nginx") << shim;
+    EXPECT_EQ(p.profile, PlanProfile::nginx) << shim;
     EXPECT_EQ(format_plan(p.steps), "SIGQUIT@children") << shim;
     EXPECT_NE(p.reason.find("init shim"), std::string::npos) << p.reason;
   }
@@ -315,7 +327,7 @@ TEST(PlanChoice, WrapperWithoutAProfileForwardsTheRuntimeSignalToTheChild) {
                           catching(proc(101, 100, {"node", "server.js"}), SIGTERM)});
   in.runtime_stop_signal = SIGINT;
   StopPlan p = chosen(in);
-  EXPECT_EQ(p.profile, "wrapper");
+  EXPECT_EQ(p.profile, PlanProfile::wrapper);
   EXPECT_EQ(format_plan(p.steps), "SIGINT@children");
 }
 
@@ -326,7 +338,7 @@ TEST(PlanChoice, SupervisordStopsFirstThenEachProgramGetsItsOwnSignal) {
        proc(103, 100, {"nginx: master process /usr/sbin/nginx"}, "nginx"),
        proc(104, 103, {"nginx: worker process"}, "nginx"), proc(105, 100, {"/usr/bin/cron", "-f"}),
        proc(106, 100, {"uwsgi", "--ini", "/app/other.ini"})}));
-  EXPECT_EQ(p.profile, "supervisord");
+  EXPECT_EQ(p.profile, PlanProfile::supervisord);
   EXPECT_EQ(format_plan(p.steps), "SIGTERM@init, 500ms, SIGINT@name:uwsgi, SIGQUIT@name:nginx")
       << "cron has no profile; a second uwsgi master is reached by the same name target";
   EXPECT_NE(p.reason.find("supervisord"), std::string::npos);
@@ -349,7 +361,7 @@ TEST(PlanChoice, NamespaceInitWithoutAHandlerGetsSigkill) {
     if (ignoring) init.masks.ignored = 1ULL << (SIGTERM - 1);
     init.masks.caught = 1ULL << (SIGINT - 1);  // python's KeyboardInterrupt handler, not the stop signal
     StopPlan p = chosen(inputs({init}));
-    EXPECT_EQ(p.profile, "no-handler");
+    EXPECT_EQ(p.profile, PlanProfile::no_handler);
     EXPECT_EQ(format_plan(p.steps), "SIGKILL@init");
     EXPECT_NE(p.reason.find("no handler for SIGTERM"), std::string::npos) << p.reason;
     EXPECT_NE(p.reason.find(ignoring ? "disposition: ignore" : "disposition: default"), std::string::npos) << p.reason;
@@ -358,17 +370,17 @@ TEST(PlanChoice, NamespaceInitWithoutAHandlerGetsSigkill) {
 
 TEST(PlanChoice, TheRuntimeStopSignalDecidesWhatCountsAsHandled) {
   PlanInputs in = inputs({catching(proc(100, 90, {"python3", "app.py"}), SIGTERM)});
-  EXPECT_EQ(chosen(in).profile, "default");
+  EXPECT_EQ(chosen(in).profile, PlanProfile::runtime_signal);
   EXPECT_EQ(format_plan(chosen(in).steps), "SIGTERM@init");
   in.runtime_stop_signal = SIGQUIT;  // the image's STOPSIGNAL, which app.py does not handle
-  EXPECT_EQ(chosen(in).profile, "no-handler");
+  EXPECT_EQ(chosen(in).profile, PlanProfile::no_handler);
 }
 
 TEST(PlanChoice, InitOfTheHostPidNamespaceIsNotSpecial) {
   ProcessFacts init = proc(100, 90, {"python3", "app.py"});
   init.ns_pid = 100;  // --pid=host: the default action of SIGTERM ends it
   StopPlan p = chosen(inputs({init}));
-  EXPECT_EQ(p.profile, "default");
+  EXPECT_EQ(p.profile, PlanProfile::runtime_signal);
   EXPECT_EQ(format_plan(p.steps), "SIGTERM@init");
   EXPECT_NE(p.reason.find("not a pid-namespace init"), std::string::npos) << p.reason;
 }
@@ -377,7 +389,7 @@ TEST(PlanChoice, UnknownInitFallsBackToTheRuntimeSignal) {
   PlanInputs in = inputs({});
   in.runtime_stop_signal = SIGQUIT;
   StopPlan p = chosen(in);
-  EXPECT_EQ(p.profile, "default");
+  EXPECT_EQ(p.profile, PlanProfile::runtime_signal);
   EXPECT_EQ(format_plan(p.steps), "SIGQUIT@init");
 }
 

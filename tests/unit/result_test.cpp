@@ -15,6 +15,14 @@ TEST(Result, CarriesValueOrError) {
   EXPECT_EQ(bad.error().message, "open /x: No such file or directory");
 }
 
+TEST(Result, ValueOrGivesTheFallbackOnlyForAnError) {
+  Result<std::string> good = std::string("kept");
+  Result<std::string> bad = Error::msg("gone");
+  EXPECT_EQ(good.value_or("fallback"), "kept");
+  EXPECT_EQ(bad.value_or("fallback"), "fallback");
+  EXPECT_EQ(Result<std::string>(std::string("moved")).value_or("fallback"), "moved");
+}
+
 TEST(Result, ValueOrThrowRaisesUserError) {
   Result<int> bad = Error::msg("no such container: web");
   try {

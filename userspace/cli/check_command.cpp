@@ -1,7 +1,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "containers/resolver.hpp"
 #include "daemon/control.hpp"
+#include "daemon/ps_entry.hpp"
 #include "policy/drain.hpp"
 #include "policy/explain.hpp"
 #include "policy/plan.hpp"
@@ -20,16 +20,18 @@
 namespace sigdrain {
 namespace {
 
-// A running daemon has watched the container's requests for long; without one they are unknown.
+// A running daemon has watched the container's requests for long; without one they are unknown. A reply this
+// sigdrain cannot read (another version's daemon) is said on stderr, and the count is unknown too.
 std::optional<int64_t> inflight_from_daemon(const std::string& state_dir, const std::string& id) {
-  auto answer = control_request(state_dir + "/control.sock", "ps");
-  if (!answer) return std::nullopt;
-  std::istringstream lines(*answer);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("id", "") == id) return j.value("inflight", int64_t{0});
+  auto reply = control_request(state_dir + "/control.sock", "ps");
+  if (!reply || !*reply) return std::nullopt;
+  auto entries = parse_ps_reply(reply->value());
+  if (!entries) {
+    std::fprintf(stderr, "sigdrain: %s\n", entries.error().message.c_str());
+    return std::nullopt;
   }
+  for (const PsEntry& e : *entries)
+    if (e.id == id) return e.inflight;
   return std::nullopt;
 }
 
@@ -66,7 +68,7 @@ int run_check(const CheckOptions& options) {
       {"processes", processes.size()},
       {"forwards", why.forwards},
       {"plain_stop", why.plain_stop},
-      {"profile", plan.profile},
+      {"profile", plan_profile_name(plan.profile)},
       {"with_sigdrain", {{"plan", format_plan(plan.steps)}, {"reason", plan.reason}}},
       {"inflight", inflight ? nlohmann::json(*inflight) : nlohmann::json(nullptr)},
       {"advice", why.advice},
@@ -87,7 +89,8 @@ int run_check(const CheckOptions& options) {
               dispositions["SIGQUIT"].get<std::string>().c_str(), dispositions["SIGHUP"].get<std::string>().c_str());
   std::printf("  signals:        %s\n", printable_text(why.forwards).c_str());
   std::printf("  a plain stop:   %s\n", printable_text(why.plain_stop).c_str());
-  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), plan.profile.c_str(), printable_text(plan.reason).c_str());
+  std::printf("  with sigdrain:  %s [%s]: %s\n", format_plan(plan.steps).c_str(), std::string(plan_profile_name(plan.profile)).c_str(),
+              printable_text(plan.reason).c_str());
   if (inflight)
     std::printf("  in flight now:  %lld\n", static_cast<long long>(*inflight));
   else

@@ -1,13 +1,12 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "daemon/control.hpp"
+#include "daemon/ps_entry.hpp"
 #include "util/result.hpp"
 #include "util/text.hpp"
 
@@ -15,29 +14,24 @@ namespace sigdrain {
 
 int run_ps(const PsOptions& options) {
   if (::geteuid() != 0) throw UserError("ps needs root: the daemon answers only root");
-  std::string answer = value_or_throw(control_request(options.state_dir + "/control.sock", "ps"));
+  std::string answer = value_or_throw(value_or_throw(control_request(options.state_dir + "/control.sock", "ps")));
   if (options.json) {
     std::fputs(answer.c_str(), stdout);
     return kExitOk;
   }
+  // A reply this sigdrain cannot read (a daemon of another version) is an error, not rows of defaults.
+  std::vector<PsEntry> entries = value_or_throw(parse_ps_reply(answer));
   constexpr std::string_view kRow = "{:<28} {:<8} {:>8} {:<14} {:<8} {:>8} {:>6} {:<9} {}\n";
   std::fputs(fmt::format(kRow, "CONTAINER", "RUNTIME", "INIT", "COMM", "SIGTERM", "INFLIGHT", "CONNS", "STATE", "GUARD").c_str(), stdout);
-  std::istringstream lines(answer);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    std::string name = j.value("name", "");
-    if (name.empty()) name = j.value("id", "").substr(0, 12);
-    std::string disposition = j.contains("dispositions") ? j["dispositions"].value("SIGTERM", "-") : "-";
+  for (const PsEntry& e : entries) {
+    std::string name = e.name.empty() ? e.id.substr(0, 12) : e.name;
+    auto sigterm = e.dispositions.find("SIGTERM");
+    std::string disposition = sigterm == e.dispositions.end() ? "-" : sigterm->second;
     // "held by ptrace", "held by lsm (cannot guard PID 12: traced by PID 34)", "no: <why>"
-    std::string backend_why = j.value("backend_why", "");
-    std::string guard = j.value("guarded", false)
-                            ? "held by " + j.value("backend", "ptrace") + (backend_why.empty() ? "" : " (" + backend_why + ")")
-                            : "no: " + j.value("why_not", "");
-    std::fputs(fmt::format(kRow, printable_text(name.substr(0, 28)), j.value("runtime", ""), j.value("init_pid", 0),
-                           printable_text(j.value("init_comm", "-")), disposition, j.value("inflight", 0),
-                           j.value("open_inbound", 0), j.value("state", ""), printable_text(guard))
+    std::string guard = e.guarded ? "held by " + e.backend + (e.backend_why.empty() ? "" : " (" + e.backend_why + ")")
+                                  : "no: " + e.why_not;
+    std::fputs(fmt::format(kRow, printable_text(name.substr(0, 28)), e.runtime, e.init_pid, printable_text(e.init_comm.value_or("-")),
+                           disposition, e.inflight, e.open_inbound, e.state, printable_text(guard))
                    .c_str(),
                stdout);
   }

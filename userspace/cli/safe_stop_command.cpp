@@ -52,7 +52,7 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
   nlohmann::json j = {
       {"event", "dry-run"},
       {"container", {{"id", info.id}, {"name", info.name}, {"runtime", std::string(runtime_name(info.runtime))}}},
-      {"plan", {{"profile", plan.profile}, {"reason", plan.reason}, {"steps", format_plan(plan.steps)}}},
+      {"plan", {{"profile", plan_profile_name(plan.profile)}, {"reason", plan.reason}, {"steps", format_plan(plan.steps)}}},
       {"targets", targets},
       {"timeout_ms", timeout.count()},
       {"quiet_ms", quiet.count()},
@@ -65,7 +65,8 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
     return;
   }
   std::printf("would stop %s (%s), nothing is changed:\n", info.name.c_str(), j["container"]["runtime"].get<std::string>().c_str());
-  std::printf("  plan:     %s [%s]: %s\n", format_plan(plan.steps).c_str(), plan.profile.c_str(), plan.reason.c_str());
+  std::printf("  plan:     %s [%s]: %s\n", format_plan(plan.steps).c_str(), std::string(plan_profile_name(plan.profile)).c_str(),
+              plan.reason.c_str());
   for (const auto& t : targets)
     std::printf("  target:   %s to %s[%d] (%s), its disposition: %s\n", t["signal"].get<std::string>().c_str(),
                 t["comm"].get<std::string>().c_str(), t["pid"].get<int>(), t["target"].get<std::string>().c_str(),
@@ -107,10 +108,11 @@ int run_safe_stop(const SafeStopOptions& options) {
     return kExitOk;
   }
 
-  // A running daemon guards the container too: it lets go, or the plan's signals would be held.
-  if (auto r = control_request(options.daemon_state_dir + "/control.sock", "unguard " + info.id);
-      !r && r.error().code == 0)
-    throw UserError(r.error().message);
+  // A running daemon guards the container too: it lets go, or the plan's signals would be held. No daemon (a
+  // system error: nothing listens) holds nothing; a socket path no daemon could listen on is the operator's to fix.
+  auto reply = control_request(options.daemon_state_dir + "/control.sock", "unguard " + info.id);
+  if (!reply && reply.error().code == 0) throw UserError(reply.error().message);
+  if (reply && !*reply) throw UserError(reply->error().message);
 
   StopReport report = run_stop(*env, plan, times, quiet, info.init_pid);
   report.container_id = info.id;
@@ -122,7 +124,7 @@ int run_safe_stop(const SafeStopOptions& options) {
   else
     std::fputs(human_report(report).c_str(), stdout);
   std::fflush(stdout);  // the report is out before the BPF programs are detached, which takes a moment
-  return report.outcome == "killed" ? kExitKilled : kExitOk;
+  return report.outcome == StopOutcome::killed ? kExitKilled : kExitOk;
 }
 
 }  // namespace sigdrain

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "daemon/discovery.hpp"
 #include "hold/stop_gate.hpp"
+#include "observer/cgroup_changes.hpp"
 #include "observer/kernel_env.hpp"
 #include "util/result.hpp"
 #include "util/json.hpp"
@@ -29,10 +31,11 @@ int run_version(bool features, bool json) {
   const std::string ptrace_mode = gate_unavailable.empty() ? "ptrace at stop (the stop gate)"
                                                            : "ptrace, attached at discovery (" + gate_unavailable + ")";
   const std::string hold_backends = ptrace_mode + (lsm_unavailable.empty() ? "; BPF LSM where ptrace cannot guard" : "");
-  // How `sigdrain daemon` notices new containers (daemon/discovery.hpp).
-  const std::string discovery = env.cgroup_tracepoints
-                                    ? "when a cgroup is made or removed (tracepoints cgroup:cgroup_mkdir/cgroup_rmdir)"
-                                    : "walks cgroupfs every 500 ms (no cgroup:cgroup_mkdir/cgroup_rmdir tracepoints)";
+  // How `sigdrain daemon` notices new containers: the change counter it loads, or walks (daemon/discovery.hpp).
+  auto counter = CgroupChangeCounter::start();
+  const std::string discovery =
+      counter ? "when a cgroup is made or removed (tracepoints cgroup:cgroup_mkdir/cgroup_rmdir)"
+              : fmt::format("walks cgroupfs every {} ms ({})", kCgroupWalkInterval.count(), counter.error().message);
   nlohmann::json j = {
       {"version", SIGDRAIN_VERSION},
       {"kernel", u.release},

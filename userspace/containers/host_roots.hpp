@@ -3,13 +3,15 @@
 
 #include <string>
 
+#include "proc/proc.hpp"
+
 namespace sigdrain {
 
 // "/sys/fs/cgroup/unified" on hybrid hosts (cgroup v2 mounted there), else "/sys/fs/cgroup".
 std::string default_cgroup2_root();
 
 struct HostRoots {
-  std::string proc = "/proc";
+  ProcFs proc;  // the host's /proc
   std::string cgroup2 = default_cgroup2_root();
   std::string podman_binary = "podman";  // looked up in PATH unless it holds a '/'
   std::string docker_state = "/var/lib/docker";

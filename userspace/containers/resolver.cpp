@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -38,14 +36,6 @@ void collect_cgroups(UniqueFd dir, const std::string& rel, int depth,
     UniqueFd child_fd(::openat(::dirfd(d.get()), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (child_fd) collect_cgroups(std::move(child_fd), child, depth + 1, out);
   }
-}
-
-std::optional<std::string> read_text_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
 }
 
 std::string qualified_name(const ContainerInfo& c) {
@@ -103,7 +93,7 @@ std::optional<ContainerInfo> ContainerResolver::by_cgroup_id(uint64_t cgroup_id)
 }
 
 std::optional<ContainerInfo> ContainerResolver::by_pid(pid_t pid) {
-  auto text = read_text_file(fmt::format("{}/{}/cgroup", roots_.proc, pid));
+  auto text = roots_.proc.cgroup_file(pid);
   if (!text) return std::nullopt;
   auto ref = parse_proc_cgroup(*text);
   if (!ref) return std::nullopt;

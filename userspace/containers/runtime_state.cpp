@@ -7,7 +7,6 @@
 #include <charconv>
 #include <climits>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 
 #include <fmt/format.h>
@@ -15,7 +14,9 @@
 
 #include "containers/run_command.hpp"
 #include "signals/signal_names.hpp"
+#include "util/files.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
@@ -130,23 +131,10 @@ void apply_kubernetes_metadata(RuntimeDetails& d) {
     d.stop_timeout_s = grace;
 }
 
-std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string out;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    out.append(buf, static_cast<size_t>(in.gcount()));
-    if (out.size() > kMaxStateFile) return std::nullopt;
-  }
-  return out;
-}
-
 pid_t read_pid_file(const std::string& path) {
-  auto text = read_small_file(path);
+  auto text = read_file(path, kMaxStateFile);
   if (!text) return 0;
-  std::string_view s = *text;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  std::string_view s = trim(*text);
   int pid = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
   return ec == std::errc() && p == s.data() + s.size() && pid > 0 ? pid : 0;
@@ -306,7 +294,7 @@ std::optional<RuntimeDetails> HostRuntimeState::podman(std::string_view name_or_
 std::optional<RuntimeDetails> HostRuntimeState::podman_state_files(std::string_view name_or_id) {
   const std::string containers = roots_.podman_graphroot + "/overlay-containers";
   std::vector<StorageContainer> known;
-  if (auto text = read_small_file(containers + "/containers.json"))
+  if (auto text = read_file(containers + "/containers.json", kMaxStateFile))
     if (auto parsed = parse_storage_containers(*text)) known = std::move(*parsed);
   // podman's rules: a full id or a name, else an unambiguous id prefix.
   auto exact = std::find_if(known.begin(), known.end(), [&](const StorageContainer& c) {
@@ -328,7 +316,7 @@ std::optional<RuntimeDetails> HostRuntimeState::podman_state_files(std::string_v
 }
 
 std::optional<RuntimeDetails> HostRuntimeState::docker(std::string_view id) {
-  auto text = read_small_file(fmt::format("{}/containers/{}/config.v2.json", roots_.docker_state, id));
+  auto text = read_file(fmt::format("{}/containers/{}/config.v2.json", roots_.docker_state, id), kMaxStateFile);
   if (!text) return std::nullopt;
   auto d = parse_docker_config(*text);
   if (!d || d->id != id) return std::nullopt;
@@ -355,7 +343,7 @@ std::optional<RuntimeDetails> HostRuntimeState::crio(std::string_view id) {
 std::optional<RuntimeDetails> HostRuntimeState::from_bundle(Runtime runtime, std::string_view id,
                                                             const std::string& config_path,
                                                             const std::string& pid_path) {
-  auto text = read_small_file(config_path);
+  auto text = read_file(config_path, kMaxStateFile);
   if (!text) return std::nullopt;
   auto d = parse_oci_bundle_config(runtime, *text);
   if (!d) return std::nullopt;
@@ -367,7 +355,7 @@ std::optional<RuntimeDetails> HostRuntimeState::from_bundle(Runtime runtime, std
 
 bool HostRuntimeState::process_exists(pid_t pid) const {
   struct stat st {};
-  return pid > 0 && ::stat(fmt::format("{}/{}", roots_.proc, pid).c_str(), &st) == 0;
+  return pid > 0 && ::stat(fmt::format("{}/{}", roots_.proc.root(), pid).c_str(), &st) == 0;
 }
 
 }  // namespace sigdrain

@@ -10,6 +10,7 @@ namespace sigdrain {
 namespace {
 
 constexpr size_t kMaxRequest = 4096;
+constexpr std::string_view kRefusalPrefix = "error: ";
 constexpr int kIoTimeoutMs = 1000;
 
 Result<sockaddr_un> address_of(const std::string& path) {
@@ -38,6 +39,18 @@ bool write_all(int fd, const std::string& data) {
 
 }  // namespace
 
+std::string encode_reply(const ControlReply& reply) {
+  if (reply) return *reply;
+  const std::string& reason = reply.error().message;
+  return fmt::format("{}{}\n", kRefusalPrefix, std::string_view(reason).substr(0, reason.find('\n')));
+}
+
+ControlReply decode_reply(std::string_view wire) {
+  if (!wire.starts_with(kRefusalPrefix)) return std::string(wire);
+  wire.remove_prefix(kRefusalPrefix.size());
+  return Error::msg(std::string(wire.substr(0, wire.find('\n'))));
+}
+
 Result<ControlServer> ControlServer::listen(const std::string& path, Handler handle) {
   auto addr = address_of(path);
   if (!addr) return addr.error();
@@ -63,7 +76,7 @@ void ControlServer::serve_pending() {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-      write_all(conn.get(), "error: the sigdrain daemon answers only root\n");
+      write_all(conn.get(), encode_reply(Error::msg("the sigdrain daemon answers only root")));
       continue;
     }
     std::string request;
@@ -74,11 +87,11 @@ void ControlServer::serve_pending() {
       request.append(buf, static_cast<size_t>(n));
     }
     request = request.substr(0, request.find('\n'));
-    write_all(conn.get(), handle_(request));
+    write_all(conn.get(), encode_reply(handle_(request)));
   }
 }
 
-Result<std::string> control_request(const std::string& path, const std::string& request) {
+Result<ControlReply> control_request(const std::string& path, const std::string& request) {
   auto addr = address_of(path);
   if (!addr) return addr.error();
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -93,8 +106,7 @@ Result<std::string> control_request(const std::string& path, const std::string& 
     if (n <= 0) break;
     answer.append(buf, static_cast<size_t>(n));
   }
-  if (answer.rfind("error: ", 0) == 0) return Error::msg(answer.substr(7, answer.find('\n') - 7));
-  return answer;
+  return decode_reply(answer);
 }
 
 }  // namespace sigdrain

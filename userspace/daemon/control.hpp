@@ -4,16 +4,24 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "util/fd.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {
 
+// The daemon's reply to one request: the body of an answered request, or its refusal (the one-line reason).
+// On the wire a body is sent as it is and a refusal as the line "error: REASON"; encode_reply() and decode_reply()
+// are the only places that know this. A body never starts with "error: " (ps sends JSON lines, unguard "ok").
+using ControlReply = Result<std::string>;
+std::string encode_reply(const ControlReply& reply);
+ControlReply decode_reply(std::string_view wire);
+
 class ControlServer {
  public:
-  // `handle` gets the request line and returns the whole answer.
-  using Handler = std::function<std::string(const std::string& request)>;
+  // `handle` gets the request line and returns the reply.
+  using Handler = std::function<ControlReply(const std::string& request)>;
   static Result<ControlServer> listen(const std::string& path, Handler handle);
   // Serves the connections that are waiting; never blocks.
   void serve_pending();
@@ -25,7 +33,7 @@ class ControlServer {
   Handler handle_;
 };
 
-// Sends one request to the daemon and returns its answer.
-Result<std::string> control_request(const std::string& path, const std::string& request);
+// Sends one request to the daemon and returns its reply; an error when no daemon answers.
+Result<ControlReply> control_request(const std::string& path, const std::string& request);
 
 }  // namespace sigdrain

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "containers/container_signal.hpp"
+#include "daemon/ps_entry.hpp"
 #include "hold/runtime_kill.hpp"
 #include "proc/pidfd.hpp"
 #include "signals/signal_names.hpp"
@@ -22,11 +23,8 @@
 namespace sigdrain {
 namespace {
 
-// The loop's idle wake-up, and how often discovery walks cgroupfs where the cgroup tracepoints cannot load.
-constexpr auto kDiscoveryInterval = std::chrono::milliseconds(500);
-// How often discovery looks at the cgroup change count: one atomic load, so it can look often and guard a new
-// container soon after its runtime describes it.
-constexpr auto kCgroupChangeLook = std::chrono::milliseconds(100);
+// The loop's idle wake-up: discovery's interval where it walks cgroupfs at every look.
+constexpr auto kDiscoveryInterval = kCgroupWalkInterval;
 constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIGKILL is due, stop waiting for the exit
 // The BPF LSM backend refuses signals only while its lease runs: if the daemon dies, they pass again within
 // kLsmLease. The loop wakes at least every kDiscoveryInterval, well within it.
@@ -134,7 +132,9 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   d->control_.emplace(std::move(*control));
 
   d->tracer_ = std::make_unique<LinuxTracer>();
-  auto engine = HoldEngine::make(*d->tracer_, HoldOptions{}, [self](const HeldSignal& h) { return self->on_held(h); });
+  HoldOptions hold_options;
+  hold_options.proc = d->proc_;
+  auto engine = HoldEngine::make(*d->tracer_, hold_options, [self](const HeldSignal& h) { return self->on_held(h); });
   if (!engine) return engine.error();
   d->engine_ = std::move(*engine);
   if (options.hold_backend == HoldBackendSetting::ptrace) {
@@ -202,11 +202,14 @@ void Daemon::log_stop(const StopReport& report) {
   std::fflush(stdout);
 }
 
-// A drain ended. A stop taken over from a previous daemon's journal counts as released by the restart (its own
-// end, idle or deadline, is in its stop record).
-void Daemon::count_release(const ActiveStop& s, std::string_view reason) {
-  metrics_.released(s.resumed ? "daemon_restart" : reason, s.report.drain_ms,
-                    s.tracker ? s.tracker->requests_completed_during_drain() : 0);
+// A drain ended, by `by` or (nullopt) cut short by the daemon stopping. A stop taken over from a previous
+// daemon's journal counts as released by the restart (its own end, idle or deadline, is in its stop record).
+void Daemon::count_release(const ActiveStop& s, std::optional<ReleasedBy> by) {
+  uint64_t completed = s.tracker ? s.tracker->requests_completed_during_drain() : 0;
+  if (s.resumed || !by)
+    metrics_.released_by_restart(s.report.drain_ms, completed);
+  else
+    metrics_.released(*by, s.report.drain_ms, completed);
 }
 
 // Once per loop turn, after discovery (ready once the first scan was taken in). A snapshot is rendered when a
@@ -552,8 +555,9 @@ void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::op
   in.runtime_stop_signal = signo;
   in.labels = info.labels;
   auto plan = choose_plan(in);
-  s.plan = plan ? *plan : StopPlan{"default", "labels are malformed (" + plan.error().message + "); the held signal is delivered",
-                                   {PlanStep{signo, PlanTarget{}, {}}}};
+  s.plan = plan ? *plan
+                : StopPlan{PlanProfile::runtime_signal, "labels are malformed (" + plan.error().message + "); the held signal is delivered",
+                           {PlanStep{signo, PlanTarget{}, {}}}};
   auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
   s.tracker.emplace(s.times, quiet_for(info), stats.requests_completed);
   s.report.container_id = info.id;
@@ -595,7 +599,7 @@ void Daemon::tick(ActiveStop& s) {
                        Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
     DrainState state = s.tracker->update(sample);
     if (state == DrainState::draining) return;
-    s.report.released_by = state == DrainState::idle ? "idle" : "deadline";
+    s.report.released_by = state == DrainState::idle ? ReleasedBy::idle : ReleasedBy::deadline;
     s.report.drain_ms = ms_between(s.times.start, now);
     s.report.requests_completed = s.tracker->requests_completed_during_drain();
     s.report.inflight_at_release = std::max<int64_t>(stats.inflight, 0);
@@ -639,16 +643,16 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
   ActiveStop& s = it->second;
   auto now = Clock::now();
   if (s.phase == Phase::draining) {
-    s.report.released_by = "exited";
+    s.report.released_by = ReleasedBy::exited;
     s.report.drain_ms = ms_between(s.times.start, now);
     count_release(s, s.report.released_by);
   }
   for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
   if (exit) s.report.exit = *exit;
   s.report.outcome = exit && exit->killed_by == SIGKILL && (s.report.sent.empty() || s.report.sent.back().signo != SIGKILL)
-                         ? "killed"
-                         : "graceful";
-  if (!exit) s.report.outcome = "unknown";
+                         ? StopOutcome::killed
+                         : StopOutcome::graceful;
+  if (!exit) s.report.outcome = StopOutcome::unknown;
   metrics_.stopped(s.report.outcome);
   if (!s.report.sent.empty()) s.report.exit_ms_after_signal = ms_between(s.first_signal_at, now);
   s.report.total_ms = ms_between(s.times.start, now);
@@ -659,49 +663,55 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
 
 // "unguard ID": `sigdrain safe-stop` takes the container over; the daemon lets its init go so that the stop
 // plan's signals are not held.
-std::string Daemon::unguard(const std::string& id) {
+ControlReply Daemon::unguard(const std::string& id) {
   auto it = containers_.find(id);
-  if (it == containers_.end()) return "ok\n";
-  if (stops_.contains(id)) return fmt::format("error: the daemon is already stopping {}\n", it->second.info.name);
+  if (it == containers_.end()) return std::string("ok\n");
+  if (stops_.contains(id)) return Error::msg(fmt::format("the daemon is already stopping {}", it->second.info.name));
   if (it->second.traced) {
-    if (auto r = engine_->detach(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+    if (auto r = engine_->detach(it->second.info.init_pid); !r) return r.error();
     it->second.traced = false;
   }
   if (lsm_ && lsm_->guarding(it->second.info.init_pid))
-    if (auto r = lsm_->unguard(it->second.info.init_pid); !r) return fmt::format("error: {}\n", r.error().message);
+    if (auto r = lsm_->unguard(it->second.info.init_pid); !r) return r.error();
   if (gate_)
-    if (auto r = gate_->unguard(id); !r) return fmt::format("error: {}\n", r.error().message);
+    if (auto r = gate_->unguard(id); !r) return r.error();
   armed_.erase(id);
   if (it->second.backend != HoldBackend::none) {
     it->second.backend = HoldBackend::none;
     it->second.why_not = "stopped by sigdrain safe-stop";
     log(fmt::format("{}: let go for sigdrain safe-stop", it->second.info.name));
   }
-  return "ok\n";
+  return std::string("ok\n");
 }
 
 // "ps": one JSON object per container the daemon knows.
-std::string Daemon::answer(const std::string& request) {
+ControlReply Daemon::answer(const std::string& request) {
   if (request.rfind("unguard ", 0) == 0) return unguard(request.substr(8));
-  if (request != "ps") return fmt::format("error: unknown request \"{}\" (known: ps, unguard ID)\n", request);
+  if (request != "ps") return Error::msg(fmt::format("unknown request \"{}\" (known: ps, unguard ID)", request));
   std::string out;
   for (const auto& [id, g] : containers_) {
-    nlohmann::json j = {{"id", id}, {"name", g.info.name}, {"runtime", std::string(runtime_name(g.info.runtime))},
-                        {"init_pid", g.info.init_pid}, {"guarded", g.backend != HoldBackend::none}, {"why_not", g.why_not},
-                        {"backend", std::string(hold_backend_name(g.backend))}, {"backend_why", g.backend_why}};
+    PsEntry e;
+    e.id = id;
+    e.name = g.info.name;
+    e.runtime = std::string(runtime_name(g.info.runtime));
+    e.init_pid = g.info.init_pid;
+    e.guarded = g.backend != HoldBackend::none;
+    e.why_not = g.why_not;
+    e.backend = std::string(hold_backend_name(g.backend));
+    e.backend_why = g.backend_why;
     if (auto st = proc_.status(g.info.init_pid)) {
-      j["init_comm"] = st->name;
+      e.init_comm = st->name;
       for (int signo : {SIGTERM, SIGINT, SIGQUIT, SIGHUP})
-        j["dispositions"][signal_name(signo)] = std::string(disposition_name(st->masks.disposition(signo)));
+        e.dispositions[signal_name(signo)] = std::string(disposition_name(st->masks.disposition(signo)));
     }
     auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
-    j["inflight"] = std::max<int64_t>(stats.inflight, 0);
-    j["open_inbound"] = std::max<int64_t>(stats.open_inbound, 0);
-    j["state"] = !stops_.contains(id)                                 ? "running"
-                 : stops_.at(id).phase == Phase::draining            ? "draining"
-                                                                     : "stopping";
-    j["last_stop"] = last_stops_.contains(id) ? last_stops_.at(id) : nlohmann::json(nullptr);
-    out += json_text(j) + "\n";
+    e.inflight = std::max<int64_t>(stats.inflight, 0);
+    e.open_inbound = std::max<int64_t>(stats.open_inbound, 0);
+    e.state = !stops_.contains(id)                      ? "running"
+              : stops_.at(id).phase == Phase::draining ? "draining"
+                                                       : "stopping";
+    if (last_stops_.contains(id)) e.last_stop = last_stops_.at(id);
+    out += json_text(to_json(e)) + "\n";
   }
   return out;
 }
@@ -812,7 +822,7 @@ int Daemon::run(const std::atomic<int>& stop_requests) {
   for (auto& [id, s] : stops_)
     if (s.phase == Phase::draining) {
       s.report.drain_ms = ms_between(s.times.start, Clock::now());
-      count_release(s, "daemon_restart");
+      count_release(s, std::nullopt);
     }
   if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);
   if (lsm_) {

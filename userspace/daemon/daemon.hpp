@@ -84,7 +84,7 @@ class Daemon {
     bool resumed = false;  // taken over from a previous daemon's journal
   };
 
-  explicit Daemon(const DaemonOptions& options) : options_(options), resolver_(options.roots) {}
+  explicit Daemon(const DaemonOptions& options) : options_(options), proc_(options.roots.proc), resolver_(options.roots) {}
   // Takes in a discovery scan: guards new containers, forgets those gone.
   void reconcile(std::vector<ContainerInfo> running);
   void watch_sockets(const ContainerInfo& info);
@@ -111,12 +111,12 @@ class Daemon {
   void begin_finishing();
   int drains_in_progress() const;  // held or draining stops, and inits attached at the gate awaiting their signal
   bool finished() const;           // finishing, and every stop in progress has run its plan
-  void count_release(const ActiveStop& stop, std::string_view reason);
+  void count_release(const ActiveStop& stop, std::optional<ReleasedBy> by);
   void publish_metrics();
   void log(const std::string& line) const;
   void log_lost_events();
-  std::string answer(const std::string& request);
-  std::string unguard(const std::string& id);
+  ControlReply answer(const std::string& request);
+  ControlReply unguard(const std::string& id);
 
   DaemonOptions options_;
   ProcFs proc_;

@@ -20,6 +20,12 @@
 
 namespace sigdrain {
 
+// How often the daemon's discovery walks cgroupfs where the cgroup change counter (observer/cgroup_changes.hpp)
+// cannot load; where it loads, how often discovery looks at the count: one atomic load, so it can look often and
+// guard a new container soon after its runtime describes it.
+inline constexpr std::chrono::milliseconds kCgroupWalkInterval{500};
+inline constexpr std::chrono::milliseconds kCgroupChangeLook{100};
+
 class ContainerDiscovery {
  public:
   // A count that moves whenever a cgroup is made or removed on the node (CgroupChangeCounter::count).

@@ -1,6 +1,5 @@
 #include "daemon/journal.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,10 +84,7 @@ void Journal::remove(pid_t tgid, int signo) { ::unlink(path_for(tgid, signo).c_s
 
 std::vector<HoldRecord> Journal::load(std::vector<std::string>& problems) {
   std::vector<HoldRecord> out;
-  UniqueDir d(::opendir(dir_.c_str()));
-  if (!d) return out;
-  while (dirent* e = ::readdir(d.get())) {
-    std::string name = e->d_name;
+  for (const std::string& name : directory_names(dir_).value_or({})) {
     if (name.size() < 6 || name.substr(name.size() - 5) != ".json") continue;
     std::string path = dir_ + "/" + name;
     struct stat st {};

@@ -39,7 +39,7 @@ Result<std::uint64_t> hold_signal_mask(const std::vector<int>& signals) {
     if (signo < 1 || signo > 64) return Error::msg(fmt::format("cannot hold signal {}: no such signal", signo));
     if (signo == SIGKILL || signo == SIGSTOP)
       return Error::msg(fmt::format("cannot hold {}: no process can refuse it and it never reaches a tracer", signal_name(signo)));
-    mask |= std::uint64_t{1} << (signo - 1);
+    mask |= signal_bit(signo);
   }
   return mask;
 }

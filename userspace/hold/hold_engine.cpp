@@ -5,9 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <utility>
 
@@ -16,34 +13,6 @@
 
 namespace sigdrain {
 namespace {
-
-// A numeric field of /proc/<pid>/status ("Tgid", "TracerPid"); nullopt when the file or field is missing.
-std::optional<long> status_field(const std::string& status_path, std::string_view key) {
-  std::ifstream in(status_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 || line[key.size()] != ':') continue;
-    std::string_view value(line);
-    value.remove_prefix(std::min(value.find_first_not_of(" \t", key.size() + 1), value.size()));
-    long n = 0;
-    if (std::from_chars(value.data(), value.data() + value.size(), n).ec != std::errc()) return std::nullopt;
-    return n;
-  }
-  return std::nullopt;
-}
-
-std::optional<std::vector<pid_t>> list_tasks(const std::string& task_dir) {
-  std::error_code ec;
-  std::vector<pid_t> tids;
-  for (const auto& entry : std::filesystem::directory_iterator(task_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    pid_t tid = 0;
-    if (std::from_chars(name.data(), name.data() + name.size(), tid).ec == std::errc()) tids.push_back(tid);
-  }
-  if (ec) return std::nullopt;
-  std::sort(tids.begin(), tids.end());  // the leader first
-  return tids;
-}
 
 Result<std::uint64_t> random_cookie() {
   std::uint64_t cookie = 0;
@@ -71,13 +40,12 @@ HoldEngine::~HoldEngine() { (void)detach_all(); }
 
 Result<void> HoldEngine::attach(pid_t tgid) {
   if (guarding(tgid)) return {};
-  const std::string dir = fmt::format("{}/{}", options_.proc_root, tgid);
-  auto real_tgid = status_field(dir + "/status", "Tgid");
-  if (!real_tgid) return Error{ESRCH, fmt::format("cannot guard PID {}: no such process", tgid)};
-  if (*real_tgid != tgid)
-    return Error::msg(fmt::format("cannot guard PID {}: it is a thread of PID {}", tgid, *real_tgid));
-  if (auto tracer = status_field(dir + "/status", "TracerPid"); tracer && *tracer != 0)
-    return Error{EPERM, fmt::format("cannot guard PID {}: traced by PID {}", tgid, *tracer)};
+  auto status = options_.proc.status(tgid);
+  if (!status) return Error{ESRCH, fmt::format("cannot guard PID {}: no such process", tgid)};
+  if (status->tgid != tgid)
+    return Error::msg(fmt::format("cannot guard PID {}: it is a thread of PID {}", tgid, status->tgid));
+  if (status->tracer_pid != 0)
+    return Error{EPERM, fmt::format("cannot guard PID {}: traced by PID {}", tgid, status->tracer_pid)};
 
   Process& process = processes_[tgid];
   process.tgid = tgid;
@@ -85,12 +53,14 @@ Result<void> HoldEngine::attach(pid_t tgid) {
   // so list again until a round finds nothing new.
   for (bool added = true; added;) {
     added = false;
-    auto tids = list_tasks(dir + "/task");
+    auto tids = options_.proc.threads(tgid);
     if (!tids) break;
     for (pid_t tid : *tids) {
       if (tgid_of_.contains(tid)) continue;
       auto seized = tracer_.seize(tid, kHoldTraceOptions);
-      const auto tracer = seized ? std::nullopt : status_field(fmt::format("{}/task/{}/status", dir, tid), "TracerPid");
+      std::optional<pid_t> tracer;  // who traces the thread, when the seize failed
+      if (!seized)
+        if (auto thread = options_.proc.thread_status(tgid, tid)) tracer = thread->tracer_pid;
       if (seized || (tracer && *tracer == ::gettid())) {  // seized, or adopted already through a seized clone
         add_thread(process, tid);
         added = true;
@@ -190,8 +160,8 @@ HoldEngine::Process* HoldEngine::find(pid_t tgid) {
 HoldEngine::Process* HoldEngine::owner_of(pid_t tid) {
   if (auto it = tgid_of_.find(tid); it != tgid_of_.end()) return find(it->second);
   // A thread auto-attached by TRACECLONE can report its first stop before its parent reports the clone.
-  auto tgid = status_field(fmt::format("{}/{}/status", options_.proc_root, tid), "Tgid");
-  Process* p = tgid ? find(static_cast<pid_t>(*tgid)) : nullptr;
+  auto status = options_.proc.status(tid);
+  Process* p = status ? find(status->tgid) : nullptr;
   if (p) add_thread(*p, tid);
   return p;
 }

@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "hold/tracer.hpp"
+#include "proc/proc.hpp"
+#include "signals/signal_names.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {
@@ -52,7 +54,7 @@ struct HoldOptions {
   std::chrono::milliseconds release_timeout{1000};
   // How long detach() waits for every thread to stop and be let go.
   std::chrono::milliseconds detach_timeout{2000};
-  std::string proc_root = "/proc";
+  ProcFs proc;  // where the processes' status and threads are read
   // The release marker; 0 draws a random one (the normal case; tests pin it).
   std::uint64_t cookie = 0;
 };
@@ -117,7 +119,7 @@ class HoldEngine {
   void on_stop(const ThreadExited& s);
   // Restarts a thread with `signo`, or lets it go with `signo` when its process is being detached.
   void pass(Process& p, pid_t tid, int signo);
-  bool holds(int signo) const { return signo >= 1 && signo <= 64 && (held_mask_ >> (signo - 1)) & 1; }
+  bool holds(int signo) const { return (held_mask_ & signal_bit(signo)) != 0; }
   bool is_marked(const siginfo_t& info) const;
   void expire_releases();
   void after_release_passed(Process& p);

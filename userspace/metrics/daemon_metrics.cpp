@@ -1,6 +1,12 @@
 #include "metrics/daemon_metrics.hpp"
 
 namespace sigdrain::metrics {
+namespace {
+
+// The release reason of a drain counted by the restart rather than by its own end.
+constexpr const char* kDaemonRestart = "daemon_restart";
+
+}  // namespace
 
 DaemonMetrics::DaemonMetrics()
     : info_(registry_.gauge("sigdrain_info", "The daemon's version, request probe set and hold backend; always 1")),
@@ -23,12 +29,13 @@ DaemonMetrics::DaemonMetrics()
       guarded_(registry_.gauge("sigdrain_guarded_containers", "Containers whose init the daemon holds stop signals for")),
       ringbuf_drops_(registry_.counter("sigdrain_ringbuf_drops_total", "BPF events lost because the ring buffer was full")) {
   holds_.inc({}, 0);
-  for (const char* reason : {"idle", "deadline", "exited", "daemon_restart"}) releases_.inc({{"reason", reason}}, 0);
+  for (ReleasedBy by : kReleasedByValues) releases_.inc({{"reason", std::string(released_by_name(by))}}, 0);
+  releases_.inc({{"reason", kDaemonRestart}}, 0);
   drain_seconds_.declare({});
   requests_completed_.inc({}, 0);
   sigkill_escalations_.inc({}, 0);
   for (const char* result : {"attached", "let_go"}) gate_stops_.inc({{"result", result}}, 0);
-  for (const char* outcome : {"graceful", "killed", "unknown"}) stops_.inc({{"outcome", outcome}}, 0);
+  for (StopOutcome outcome : kStopOutcomeValues) stops_.inc({{"outcome", std::string(stop_outcome_name(outcome))}}, 0);
   guarded_.set({}, 0);
   ringbuf_drops_.set_total({}, 0);
 }
@@ -44,15 +51,23 @@ void DaemonMetrics::held() {
   changed_ = true;
 }
 
-void DaemonMetrics::released(std::string_view reason, int64_t drain_ms, uint64_t requests_completed) {
+void DaemonMetrics::released(ReleasedBy by, int64_t drain_ms, uint64_t requests_completed) {
+  count_release(released_by_name(by), drain_ms, requests_completed);
+}
+
+void DaemonMetrics::released_by_restart(int64_t drain_ms, uint64_t requests_completed) {
+  count_release(kDaemonRestart, drain_ms, requests_completed);
+}
+
+void DaemonMetrics::count_release(std::string_view reason, int64_t drain_ms, uint64_t requests_completed) {
   releases_.inc({{"reason", std::string(reason)}});
   drain_seconds_.observe({}, static_cast<double>(drain_ms) / 1000.0);
   requests_completed_.inc({}, static_cast<double>(requests_completed));
   changed_ = true;
 }
 
-void DaemonMetrics::stopped(std::string_view outcome) {
-  stops_.inc({{"outcome", std::string(outcome)}});
+void DaemonMetrics::stopped(StopOutcome outcome) {
+  stops_.inc({{"outcome", std::string(stop_outcome_name(outcome))}});
   changed_ = true;
 }
 

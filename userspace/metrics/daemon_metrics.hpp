@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "metrics/registry.hpp"
+#include "stop/stop_outcome.hpp"
 
 namespace sigdrain::metrics {
 
@@ -22,9 +23,11 @@ class DaemonMetrics {
   DaemonMetrics();
   void set_info(std::string_view version, std::string_view probe_set, std::string_view hold_backend);
   void held();  // a stop signal was suppressed
-  // A drain ended: reason idle | deadline | exited | daemon_restart.
-  void released(std::string_view reason, int64_t drain_ms, uint64_t requests_completed);
-  void stopped(std::string_view outcome);  // graceful | killed | unknown
+  // A drain ended, counted by its reason (idle | deadline | exited), or as daemon_restart: one resumed from a
+  // previous daemon's journal, or cut short by the daemon stopping.
+  void released(ReleasedBy by, int64_t drain_ms, uint64_t requests_completed);
+  void released_by_restart(int64_t drain_ms, uint64_t requests_completed);
+  void stopped(StopOutcome outcome);
   void sigkill_escalation();
   // The stop gate stopped a runtime's kill: result attached (the init was seized) | let_go (a doubt: no hold).
   void gated(std::string_view result);
@@ -48,6 +51,8 @@ class DaemonMetrics {
   GaugeFamily& open_connections_;
   GaugeFamily& guarded_;
   CounterFamily& ringbuf_drops_;
+  void count_release(std::string_view reason, int64_t drain_ms, uint64_t requests_completed);
+
   bool changed_ = false;
 };
 

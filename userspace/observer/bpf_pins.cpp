@@ -1,6 +1,5 @@
 #include "observer/bpf_pins.hpp"
 
-#include <dirent.h>
 #include <errno.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 #include <linux/types.h>
 
 #include "sockets.h"
+#include "util/files.hpp"
 
 namespace sigdrain {
 namespace {
@@ -45,15 +45,11 @@ Result<void> prepare_pin_root(const std::string& root) {
 std::vector<std::string> other_socket_layouts(const std::string& root) {
   std::vector<std::string> out;
   const std::string ours = sockets_layout_dir(root);
-  DIR* dir = ::opendir(root.c_str());
-  if (!dir) return out;
-  while (const dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
+  for (const std::string& name : directory_names(root).value_or({})) {
     if (!name.starts_with(kLayoutPrefix)) continue;
     std::string path = fmt::format("{}/{}", root, name);
     if (path != ours) out.push_back(std::move(path));
   }
-  ::closedir(dir);
   return out;
 }
 
@@ -64,16 +60,8 @@ Result<void> remove_pin_tree(const std::string& path) {
     return Error::sys(errno, fmt::format("cannot stat {}", path));
   }
   if (S_ISDIR(st.st_mode)) {
-    std::vector<std::string> children;
-    if (DIR* dir = ::opendir(path.c_str())) {
-      while (const dirent* e = ::readdir(dir)) {
-        std::string_view name = e->d_name;
-        if (name != "." && name != "..") children.push_back(fmt::format("{}/{}", path, name));
-      }
-      ::closedir(dir);
-    }
-    for (const auto& child : children)
-      if (auto r = remove_pin_tree(child); !r) return r;
+    for (const std::string& name : directory_names(path).value_or({}))
+      if (auto r = remove_pin_tree(fmt::format("{}/{}", path, name)); !r) return r;
     if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Error::sys(errno, fmt::format("cannot remove {}", path));
     return {};
   }

@@ -16,26 +16,26 @@ StopExplanation explain_plain_stop(const PlanInputs& in, const StopPlan& plan, s
   StopExplanation e;
   e.forwards = "PID 1 serves itself";
 
-  if (plan.profile == "no-handler") {
+  if (plan.profile == PlanProfile::no_handler) {
     e.plain_stop = fmt::format("{} is dropped: PID 1 ({}) has no handler and the kernel ignores default-action signals to "
                                "a namespace's init; {}",
                                sig, init_name, kill_after);
     e.advice = fmt::format("add a {} handler to the app, or {}; drained, SIGKILL is then safe at once", sig, drain_first);
-  } else if (plan.profile == "wrapper") {
+  } else if (plan.profile == PlanProfile::wrapper) {
     e.forwards = fmt::format("PID 1 ({}) does not forward {} to its child", init_name, sig);
     e.plain_stop = fmt::format("{} reaches only the wrapper, which ignores it; {}", sig, kill_after);
     e.advice = fmt::format("`exec` the server from the shell (or use tini), or {}", drain_first);
-  } else if (plan.profile == "uwsgi") {
+  } else if (plan.profile == PlanProfile::uwsgi) {
     e.plain_stop = fmt::format("{} makes uWSGI reload brutally: requests in flight are cut, it keeps running, and {}", sig,
                                kill_after);
     e.advice = "set the stop signal to SIGINT (or SIGQUIT) and drain first: " + drain_first;
-  } else if (plan.profile == "nginx" || plan.profile == "php-fpm") {
-    e.plain_stop = fmt::format("{} is {}'s fast shutdown: requests in flight are cut", sig, plan.profile);
+  } else if (plan.profile == PlanProfile::nginx || plan.profile == PlanProfile::php_fpm) {
+    e.plain_stop = fmt::format("{} is {}'s fast shutdown: requests in flight are cut", sig, plan_profile_name(plan.profile));
     e.advice = "set the stop signal to SIGQUIT (graceful) and drain first: " + drain_first;
-  } else if (plan.profile == "httpd") {
+  } else if (plan.profile == PlanProfile::httpd) {
     e.plain_stop = fmt::format("{} stops Apache at once: requests in flight are cut", sig);
     e.advice = "set the stop signal to SIGWINCH (graceful-stop) and drain first: " + drain_first;
-  } else if (plan.profile == "supervisord") {
+  } else if (plan.profile == PlanProfile::supervisord) {
     e.forwards = "supervisord forwards its own stopsignal (per program) to its programs";
     e.plain_stop = fmt::format("supervisord stops its programs with their configured stopsignal, which may only reload them "
                                "(uWSGI on HUP); then {}",
@@ -47,7 +47,7 @@ StopExplanation explain_plain_stop(const PlanInputs& in, const StopPlan& plan, s
                                sig, init_name, kill_after);
     e.advice = drain_first;
   }
-  if (init && plan.steps.size() == 1 && plan.steps[0].target.kind == TargetKind::children && plan.profile != "wrapper")
+  if (init && plan.steps.size() == 1 && plan.steps[0].target.kind == TargetKind::children && plan.profile != PlanProfile::wrapper)
     e.forwards = fmt::format("PID 1 ({}) stands in front of the server; sigdrain signals the server directly", init_name);
   return e;
 }

@@ -33,10 +33,24 @@ struct PlanStep {
   bool operator==(const PlanStep&) const = default;
 };
 
+// Which rule of choose_plan() chose a plan. Its name is the "profile" in check's output and the stop record.
+enum class PlanProfile {
+  command_line,  // "explicit": --plan or --signal
+  label,         // "label": sigdrain.io/plan or sigdrain.io/stop-signal
+  uwsgi,
+  nginx,
+  php_fpm,  // "php-fpm"
+  httpd,
+  gunicorn,
+  supervisord,
+  no_handler,     // "no-handler": a pid-namespace init without a handler for the stop signal
+  wrapper,        // "wrapper": the runtime's signal to the child of a shell or init shim
+  runtime_signal  // "default": the runtime's signal to init
+};
+std::string_view plan_profile_name(PlanProfile profile);
+
 struct StopPlan {
-  // "explicit", "label", a server's ("uwsgi", "nginx", "php-fpm", "httpd", "gunicorn", "supervisord"),
-  // "no-handler", "wrapper" (the runtime's signal to the child of a shell or init shim) or "default".
-  std::string profile;
+  PlanProfile profile = PlanProfile::runtime_signal;
   std::string reason;  // one sentence for the report: why these signals
   std::vector<PlanStep> steps;
 };

@@ -78,18 +78,18 @@ bool is_init_shim(const ProcessFacts& p) {
 
 struct ServerProfile {
   std::string_view program;  // a name the process goes by; php-fpm matches as a prefix (php-fpm8.2)
-  std::string_view profile;
+  PlanProfile profile;
   int signo;
   std::string_view why;
 };
 
 constexpr ServerProfile kServerProfiles[] = {
-    {"uwsgi", "uwsgi", SIGINT, "SIGTERM makes uWSGI reload, SIGINT stops it"},
-    {"nginx", "nginx", SIGQUIT, "SIGTERM is nginx's fast shutdown, SIGQUIT its graceful one"},
-    {"php-fpm", "php-fpm", SIGQUIT, "SIGTERM is php-fpm's fast shutdown, SIGQUIT its graceful one"},
-    {"httpd", "httpd", SIGWINCH, "SIGTERM stops Apache at once, SIGWINCH lets its requests finish"},
-    {"apache2", "httpd", SIGWINCH, "SIGTERM stops Apache at once, SIGWINCH lets its requests finish"},
-    {"gunicorn", "gunicorn", SIGTERM, "SIGTERM is gunicorn's graceful shutdown"},
+    {"uwsgi", PlanProfile::uwsgi, SIGINT, "SIGTERM makes uWSGI reload, SIGINT stops it"},
+    {"nginx", PlanProfile::nginx, SIGQUIT, "SIGTERM is nginx's fast shutdown, SIGQUIT its graceful one"},
+    {"php-fpm", PlanProfile::php_fpm, SIGQUIT, "SIGTERM is php-fpm's fast shutdown, SIGQUIT its graceful one"},
+    {"httpd", PlanProfile::httpd, SIGWINCH, "SIGTERM stops Apache at once, SIGWINCH lets its requests finish"},
+    {"apache2", PlanProfile::httpd, SIGWINCH, "SIGTERM stops Apache at once, SIGWINCH lets its requests finish"},
+    {"gunicorn", PlanProfile::gunicorn, SIGTERM, "SIGTERM is gunicorn's graceful shutdown"},
 };
 
 const ServerProfile* server_profile_of(const ProcessFacts& p) {
@@ -100,6 +100,23 @@ const ServerProfile* server_profile_of(const ProcessFacts& p) {
 }
 
 }  // namespace
+
+std::string_view plan_profile_name(PlanProfile profile) {
+  switch (profile) {
+    case PlanProfile::command_line: return "explicit";
+    case PlanProfile::label: return "label";
+    case PlanProfile::uwsgi: return "uwsgi";
+    case PlanProfile::nginx: return "nginx";
+    case PlanProfile::php_fpm: return "php-fpm";
+    case PlanProfile::httpd: return "httpd";
+    case PlanProfile::gunicorn: return "gunicorn";
+    case PlanProfile::supervisord: return "supervisord";
+    case PlanProfile::no_handler: return "no-handler";
+    case PlanProfile::wrapper: return "wrapper";
+    case PlanProfile::runtime_signal: break;
+  }
+  return "default";
+}
 
 std::optional<std::string> server_signal_note(const ProcessFacts& process, int signo) {
   const ServerProfile* sp = server_profile_of(process);
@@ -131,7 +148,7 @@ PlanStep signal_step(int signo, TargetKind kind, std::string name = "") {
 
 StopPlan supervisord_plan(const std::vector<ProcessFacts>& processes, const ProcessFacts& supervisord,
                           TargetKind target, const std::string& who) {
-  StopPlan plan{"supervisord", "", {signal_step(SIGTERM, target), PlanStep{0, {}, kSupervisordGrace}}};
+  StopPlan plan{PlanProfile::supervisord, "", {signal_step(SIGTERM, target), PlanStep{0, {}, kSupervisordGrace}}};
   std::vector<std::string> named, notes;
   for (const ProcessFacts* child : children_of(processes, supervisord.pid)) {
     const ServerProfile* sp = server_profile_of(*child);
@@ -195,28 +212,28 @@ Result<StopPlan> choose_plan(const PlanInputs& in) {
   if (in.explicit_plan) {
     auto steps = parse_plan(*in.explicit_plan);
     if (!steps) return Error::msg(fmt::format("--plan: {}", steps.error().message));
-    return StopPlan{"explicit", "given with --plan", std::move(*steps)};
+    return StopPlan{PlanProfile::command_line, "given with --plan", std::move(*steps)};
   }
   if (in.explicit_signal) {
     if (*in.explicit_signal < 1 || *in.explicit_signal > 64)
       return Error::msg(fmt::format("--signal {}: not a signal number (1-64)", *in.explicit_signal));
-    return StopPlan{"explicit", fmt::format("given with --signal {}", signal_name(*in.explicit_signal)),
+    return StopPlan{PlanProfile::command_line, fmt::format("given with --signal {}", signal_name(*in.explicit_signal)),
                     {signal_step(*in.explicit_signal, TargetKind::init)}};
   }
 
   // 2. The image's or deployment's word.
   auto labels = parse_sigdrain_labels(in.labels);
   if (!labels) return labels.error();
-  if (labels->plan) return StopPlan{"label", "given by label sigdrain.io/plan", parse_plan(*labels->plan).value()};
+  if (labels->plan) return StopPlan{PlanProfile::label, "given by label sigdrain.io/plan", parse_plan(*labels->plan).value()};
   if (labels->stop_signal)
-    return StopPlan{"label",
+    return StopPlan{PlanProfile::label,
                     fmt::format("given by label sigdrain.io/stop-signal={}", signal_name(*labels->stop_signal)),
                     {signal_step(*labels->stop_signal, TargetKind::init)}};
 
   const int stop_signal = in.runtime_stop_signal;
   const ProcessFacts* init = find_process(in.processes, in.init_pid);
   if (!init)
-    return StopPlan{"default",
+    return StopPlan{PlanProfile::runtime_signal,
                     fmt::format("nothing is known about init (PID {}): the runtime's stop signal", in.init_pid),
                     {signal_step(stop_signal, TargetKind::init)}};
 
@@ -243,14 +260,14 @@ Result<StopPlan> choose_plan(const PlanInputs& in) {
   // 4. Servers whose graceful stop is not the runtime's signal.
   if (goes_by(*serving, "supervisord")) return supervisord_plan(in.processes, *serving, target, who);
   if (const ServerProfile* sp = server_profile_of(*serving))
-    return StopPlan{std::string(sp->profile), fmt::format("{} {}: {}", who, shown_name(*serving), sp->why),
+    return StopPlan{sp->profile, fmt::format("{} {}: {}", who, shown_name(*serving), sp->why),
                     {signal_step(sp->signo, target)}};
 
   const Disposition disposition = serving->masks.disposition(stop_signal);
   // 5. The kernel drops a signal without a handler for a pid-namespace init, even one from the host: the stop
   //    signal would do nothing but make the runtime wait for its timeout.
   if (serving == init && init->ns_pid == 1 && disposition != Disposition::handler)
-    return StopPlan{"no-handler",
+    return StopPlan{PlanProfile::no_handler,
                     fmt::format("PID 1 ({}) has no handler for {} (disposition: {}): the kernel drops it for a "
                                 "namespace init, so once drained SIGKILL is safe and immediate",
                                 shown_name(*init), signal_name(stop_signal), disposition_name(disposition)),
@@ -258,12 +275,12 @@ Result<StopPlan> choose_plan(const PlanInputs& in) {
 
   // 6. The runtime's signal, to where it does something.
   if (serving != init)
-    return StopPlan{"wrapper",
+    return StopPlan{PlanProfile::wrapper,
                     fmt::format("{} {}: it gets the runtime's stop signal {} directly", who, shown_name(*serving),
                                 signal_name(stop_signal)),
                     {signal_step(stop_signal, TargetKind::children)}};
   return StopPlan{
-      "default",
+      PlanProfile::runtime_signal,
       disposition == Disposition::handler
           ? fmt::format("{} ({}) handles {}, the runtime's stop signal", init_name, shown_name(*init),
                         signal_name(stop_signal))

@@ -1,7 +1,5 @@
 #include "proc/proc.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +10,7 @@
 
 #include "proc/net_tcp.hpp"
 #include "signals/signal_names.hpp"
-#include "util/fd.hpp"
+#include "util/files.hpp"
 #include "util/text.hpp"
 
 namespace sigdrain {
@@ -46,30 +44,15 @@ bool is_number(std::string_view s) {
 
 // Numeric entries of a directory, sorted; an error when it cannot be opened.
 Result<std::vector<pid_t>> numeric_entries(const std::string& dir) {
-  UniqueDir d(::opendir(dir.c_str()));
-  if (!d) return Error::sys(errno, fmt::format("open {}", dir));
+  auto names = directory_names(dir);
+  if (!names) return names.error();
   std::vector<pid_t> out;
-  while (dirent* e = ::readdir(d.get())) {
+  for (const std::string& name : *names) {
     pid_t p = 0;
-    if (is_number(e->d_name) && parse_number(std::string_view(e->d_name), p)) out.push_back(p);
+    if (is_number(name) && parse_number(std::string_view(name), p)) out.push_back(p);
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// /proc files report size 0: read until EOF.
-Result<std::string> read_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::sys(errno, fmt::format("open {}", path));
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::sys(errno, fmt::format("read {}", path));
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-  }
 }
 
 }  // namespace
@@ -177,12 +160,18 @@ Result<std::string> ProcFs::read(pid_t pid, std::string_view file) const {
   return read_file(fmt::format("{}/{}/{}", root_, pid, file));
 }
 
-Result<ProcStatus> ProcFs::status(pid_t pid) const {
-  auto text = read(pid, "status");
+Result<ProcStatus> ProcFs::read_status(pid_t pid, std::string_view file) const {
+  auto text = read(pid, file);
   if (!text) return text.error();
   auto st = parse_proc_status(*text);
-  if (!st) return Error::msg(fmt::format("{}/{}/status: {}", root_, pid, st.error().message));
+  if (!st) return Error::msg(fmt::format("{}/{}/{}: {}", root_, pid, file, st.error().message));
   return st;
+}
+
+Result<ProcStatus> ProcFs::status(pid_t pid) const { return read_status(pid, "status"); }
+
+Result<ProcStatus> ProcFs::thread_status(pid_t pid, pid_t tid) const {
+  return read_status(pid, fmt::format("task/{}/status", tid));
 }
 
 Result<std::vector<std::string>> ProcFs::cmdline(pid_t pid) const {

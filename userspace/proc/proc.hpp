@@ -45,8 +45,10 @@ Result<uint64_t> parse_stat_start_time(std::string_view stat_text);
 
 class ProcFs {
  public:
-  explicit ProcFs(std::string root = "/proc") : root_(std::move(root)) {}
+  ProcFs() = default;  // the host's /proc
+  explicit ProcFs(std::string root) : root_(std::move(root)) {}
   Result<ProcStatus> status(pid_t pid) const;
+  Result<ProcStatus> thread_status(pid_t pid, pid_t tid) const;  // /proc/<pid>/task/<tid>/status
   Result<std::vector<std::string>> cmdline(pid_t pid) const;
   Result<std::string> cgroup_file(pid_t pid) const;
   Result<uint64_t> start_time(pid_t pid) const;
@@ -61,7 +63,8 @@ class ProcFs {
 
  private:
   Result<std::string> read(pid_t pid, std::string_view file) const;
-  std::string root_;
+  Result<ProcStatus> read_status(pid_t pid, std::string_view file) const;
+  std::string root_ = "/proc";
 };
 
 struct ProcessFacts {

@@ -31,11 +31,11 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
     DrainState state = tracker.update(last);
     env.progress(last, times);
     if (state == DrainState::idle || state == DrainState::deadline) {
-      report.released_by = state == DrainState::idle ? "idle" : "deadline";
+      report.released_by = state == DrainState::idle ? ReleasedBy::idle : ReleasedBy::deadline;
       break;
     }
     if (env.pause_until(std::min(last.now + kTick, times.drain_deadline))) {
-      report.released_by = "exited";
+      report.released_by = ReleasedBy::exited;
       break;
     }
   }
@@ -45,7 +45,7 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
   report.open_inbound_at_release = std::max<int64_t>(last.open_inbound, 0);
 
   // 2. The plan, step by step; pauses end early when the container is already gone.
-  bool exited = report.released_by == "exited";
+  bool exited = report.released_by == ReleasedBy::exited;
   std::optional<Clock::time_point> first_signal_at;
   for (const PlanStep& step : plan.steps) {
     if (exited) break;
@@ -67,9 +67,9 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
 
   // 3. Wait for the exit; SIGKILL at the timeout.
   if (!exited) exited = env.wait_for_exit(times.kill_at);
-  report.outcome = "graceful";
+  report.outcome = StopOutcome::graceful;
   if (!exited) {
-    report.outcome = "killed";
+    report.outcome = StopOutcome::killed;
     SentSignal s{SIGKILL, init_pid, "", "init", 0, ""};
     if (auto r = env.send(init_pid, SIGKILL); !r) s.error = r.error().message;
     s.at_ms = ms_between(times.start, env.now());
@@ -80,7 +80,7 @@ StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes
   if (first_signal_at) report.exit_ms_after_signal = ms_between(*first_signal_at, env.now());
   if (auto status = env.exit_status()) report.exit = *status;
   // Ended by a SIGKILL the plan did not send (e.g. `podman rm -f` meanwhile): not graceful either.
-  if (report.exit.killed_by == SIGKILL && (report.sent.empty() || report.sent.back().signo != SIGKILL)) report.outcome = "killed";
+  if (report.exit.killed_by == SIGKILL && (report.sent.empty() || report.sent.back().signo != SIGKILL)) report.outcome = StopOutcome::killed;
   report.total_ms = ms_between(times.start, env.now());
   return report;
 }
@@ -96,16 +96,16 @@ nlohmann::json to_json(const StopReport& r) {
   return {
       {"event", "stop"},
       {"container", {{"id", r.container_id}, {"name", r.container_name}, {"runtime", r.runtime}}},
-      {"plan", {{"profile", r.plan.profile}, {"reason", r.plan.reason}, {"steps", format_plan(r.plan.steps)}}},
+      {"plan", {{"profile", plan_profile_name(r.plan.profile)}, {"reason", r.plan.reason}, {"steps", format_plan(r.plan.steps)}}},
       {"drain",
        {{"ms", r.drain_ms},
-        {"released_by", r.released_by},
+        {"released_by", released_by_name(r.released_by)},
         {"requests_completed", r.requests_completed},
         {"inflight_at_release", r.inflight_at_release},
         {"open_inbound_at_release", r.open_inbound_at_release}}},
       {"sent", sent},
       {"exit",
-       {{"outcome", r.outcome},
+       {{"outcome", stop_outcome_name(r.outcome)},
         {"ms_after_signal", opt(r.exit_ms_after_signal)},
         {"code", opt(r.exit.code)},
         {"killed_by", r.exit.killed_by ? nlohmann::json(signal_name(*r.exit.killed_by)) : nlohmann::json(nullptr)}}},
@@ -115,13 +115,13 @@ nlohmann::json to_json(const StopReport& r) {
 
 std::string human_report(const StopReport& r) {
   std::string out = fmt::format("sigdrain: stopped {} ({}) in {} ms: {}\n", r.container_name.empty() ? r.container_id.substr(0, 12) : r.container_name,
-                                r.runtime, r.total_ms, r.outcome);
-  std::string why = r.released_by == "idle" ? "no request in flight for the quiet window"
-                    : r.released_by == "exited" ? "the container exited on its own"
-                                                : "the drain deadline came first";
+                                r.runtime, r.total_ms, stop_outcome_name(r.outcome));
+  std::string_view why = r.released_by == ReleasedBy::idle     ? "no request in flight for the quiet window"
+                         : r.released_by == ReleasedBy::exited ? "the container exited on its own"
+                                                               : "the drain deadline came first";
   out += fmt::format("  drain:  {} ms, {} requests completed, released: {} ({} in flight, {} connections open)\n", r.drain_ms,
                      r.requests_completed, why, r.inflight_at_release, r.open_inbound_at_release);
-  out += fmt::format("  plan:   {} [{}]: {}\n", format_plan(r.plan.steps), r.plan.profile, r.plan.reason);
+  out += fmt::format("  plan:   {} [{}]: {}\n", format_plan(r.plan.steps), plan_profile_name(r.plan.profile), r.plan.reason);
   for (const auto& s : r.sent)
     out += fmt::format("  sent:   {} to {}[{}] ({}) at {} ms{}\n", signal_name(s.signo), s.comm, s.pid, s.target, s.at_ms,
                        s.error.empty() ? "" : " failed: " + s.error);

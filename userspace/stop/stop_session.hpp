@@ -14,6 +14,7 @@
 
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
+#include "stop/stop_outcome.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {
@@ -53,12 +54,12 @@ struct StopReport {
   std::string container_id, container_name, runtime;
   StopPlan plan;
   int64_t drain_ms = 0;
-  std::string released_by;  // "idle" | "deadline" | "exited"
+  ReleasedBy released_by = ReleasedBy::idle;  // set when the drain ends
   uint64_t requests_completed = 0;
   int64_t inflight_at_release = 0;
   int64_t open_inbound_at_release = 0;
   std::vector<SentSignal> sent;
-  std::string outcome;  // "graceful" | "killed"
+  StopOutcome outcome = StopOutcome::unknown;
   std::optional<int64_t> exit_ms_after_signal;
   ExitStatus exit;
   int64_t total_ms = 0;

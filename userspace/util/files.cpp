@@ -1,5 +1,6 @@
 #include "util/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,6 +24,17 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     if (out.size() > max_bytes) return Error::msg(fmt::format("{} is larger than {} bytes", path, max_bytes));
   }
   return out;
+}
+
+Result<std::vector<std::string>> directory_names(const std::string& path) {
+  UniqueDir dir(::opendir(path.c_str()));
+  if (!dir) return Error::sys(errno, fmt::format("cannot open {}", path));
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(dir.get())) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  return names;
 }
 
 }  // namespace sigdrain

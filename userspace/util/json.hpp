@@ -30,6 +30,20 @@ inline std::optional<int64_t> json_integer(const nlohmann::json& obj, const char
   return std::nullopt;
 }
 
+// A string member; nullopt when it is missing or not a string.
+inline std::optional<std::string> json_string(const nlohmann::json& obj, const char* key) {
+  const nlohmann::json* v = json_member(obj, key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return v->get<std::string>();
+}
+
+// A boolean member; nullopt when it is missing or not true or false.
+inline std::optional<bool> json_bool(const nlohmann::json& obj, const char* key) {
+  const nlohmann::json* v = json_member(obj, key);
+  if (!v || !v->is_boolean()) return std::nullopt;
+  return v->get<bool>();
+}
+
 // One line of JSON for output. comm, cmdline, labels and paths are bytes from outside, not UTF-8: invalid
 // sequences become U+FFFD instead of the type_error 316 that nlohmann's default dump() throws.
 inline std::string json_text(const nlohmann::json& j) {
