@@ -21,6 +21,8 @@ REQUIRED_HOST_PATHS = {
     "/run/sigdrain": "the journal (state-dir)",
 }
 CONFIG_DIR = "/etc/sigdrain"
+# What the old pod needs after its SIGTERM beyond its longest drain (max-hold-ms): the plans, the exits.
+FINISHING_MARGIN_S = 10
 
 
 class Checker:
@@ -87,13 +89,29 @@ def check_daemonset(c, ds, service_account, config_map, conf):
     # Probes: HTTP on the port the ConfigMap's metrics-address names.
     ports = {p.get("name"): p.get("containerPort") for p in ctr.get("ports") or []}
     metrics_port = conf.get("metrics-address", "").rpartition(":")[2]
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         get = ctr.get(probe, {}).get("httpGet", {})
         c.expect(get.get("path") == path, f"{probe} must GET {path}, has {get.get('path')!r}")
         port = get.get("port")
         number = ports.get(port, port)
         c.expect(str(number) == metrics_port,
                  f"{probe} port {port!r} is not the metrics-address port {metrics_port!r} of the ConfigMap")
+
+    # A rollout (docs/kubernetes.md, "Upgrades"): the old pod finishes its drains within its grace period, the new
+    # pod waits for it on the lock, and the liveness probe must not restart the new one meanwhile.
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if c.expect("max-hold-ms" in conf, "the ConfigMap's config must set max-hold-ms (the longest drain a rollout waits for)"):
+        longest_s = int(conf["max-hold-ms"]) / 1000
+        c.expect(grace >= longest_s + FINISHING_MARGIN_S,
+                 f"terminationGracePeriodSeconds {grace} must cover the longest drain (max-hold-ms, {longest_s:g} s) "
+                 f"plus {FINISHING_MARGIN_S} s")
+    rolling = spec.get("updateStrategy", {}).get("rollingUpdate", {})
+    c.expect(str(rolling.get("maxSurge", 0)) in ("0", "0%"),
+             "maxSurge must be 0: a surge pod would find a daemon that is not finishing and refuse to start")
+    startup = ctr.get("startupProbe", {})
+    waits_s = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+    c.expect(waits_s >= grace,
+             f"the startupProbe allows {waits_s} s, less than the old pod's grace period ({grace} s) the new pod may wait")
 
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
     mounts = {m.get("name"): m for m in ctr.get("volumeMounts") or []}

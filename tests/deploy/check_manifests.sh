@@ -78,6 +78,10 @@ kubernetes/daemonset.yaml|s#mountPath: /sys/kernel/tracing#mountPath: /tracing#|
 kubernetes/daemonset.yaml|/^            - name: cgroupfs$/,+3d|host path /sys/fs/cgroup (cgroupfs) is not mounted
 kubernetes/daemonset.yaml|s#path: /readyz#path: /ready#|readinessProbe must GET /readyz
 kubernetes/daemonset.yaml|s/serviceAccountName: sigdrain/serviceAccountName: default/|serviceAccountName
+kubernetes/daemonset.yaml|s/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 30/|must cover the longest drain
+kubernetes/daemonset.yaml|s/maxUnavailable: 1/maxSurge: 1/|maxSurge must be 0
+kubernetes/daemonset.yaml|s/failureThreshold: 30/failureThreshold: 3/|the startupProbe allows 6 s
+kubernetes/configmap.yaml|s/max-hold-ms = 30000/max-hold-ms = 60000/|max-hold-ms, 60 s
 kubernetes/daemonset.yaml|/- operator: Exists/d|tolerations
 kubernetes/daemonset.yaml|/memory: 256Mi/d|resources.limits.memory
 kubernetes/daemonset.yaml|s/^      hostPID: true/      hostPID: true  /|trailing-spaces

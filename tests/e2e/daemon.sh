@@ -4,7 +4,8 @@
 # and started again still stops the container gracefully before its timeout; SIGKILL during a hold kills at
 # once; a second daemon refuses to start. Issue #12: nothing of a guarded container is traced between stops (the
 # stop gate attaches at runc's kill), a SIGSTOPped daemon costs the app nothing, and a daemon SIGKILLed while runc
-# is stopped at the gate leaves nothing stopped. Needs root and scripts/podman-setup.sh; about 3 minutes.
+# is stopped at the gate leaves nothing stopped; a daemon upgraded mid-drain (SIGTERM, a new one started at once)
+# finishes the drain. Needs root and scripts/podman-setup.sh; about 3 minutes.
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,6 +33,30 @@ gated_runc() {
     sleep 0.1
   done
   return 1
+}
+
+# wait_log PATTERN TENTHS: waits up to TENTHS tenths of a second for a daemon log line matching PATTERN (grep).
+wait_log() {
+  for _ in $(seq "$2"); do
+    grep -q "$1" "$E2E_WORK_DIR/daemon.err" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# The daemon's discovery guarded NAME (the gate stops the runtime's kill only for a guarded id: a stop sent before
+# is drained without a hold); it held a SIGTERM sent to NAME.
+wait_guarded() { wait_log "guarding $1 " 100; }
+wait_held() { wait_log "holding SIGTERM sent to $1" 30; }
+
+# stop_long_requests PORT NAME MIN-MS MAX-MS: requests of MIN-MAX ms in flight, then `podman stop` of NAME in the
+# background (its pid in STOPPER, its start in STOP_START), all requests begun 1 s before it.
+stop_long_requests() {
+  e2e_loadgen_start "$1" --min-ms "$3" --max-ms "$4" --lb-lag 300
+  sleep 1
+  e2e_loadgen_begin_stop
+  STOP_START=$(e2e_now_ms)
+  timeout 60 podman stop -t "$STOP_TIMEOUT" "$2" >/dev/null 2>&1 &
+  STOPPER=$!
 }
 
 # guarded_stop ID: the scenario under load, stopped by plain `podman stop -t 20` with the daemon running.
@@ -230,12 +255,9 @@ start_daemon
 port=$(e2e_free_port)
 name=$(e2e_container_name daemon-kill)
 e2e_start_scenario d "$port" daemon-kill && e2e_wait_http "$port" && sleep 1
-# The daemon was just restarted: stop only once its discovery guards the container (the gate stops the runtime's
-# kill only for a guarded id), else the stop is drained without a hold and the check below fails for no fault.
-for _ in $(seq 100); do
-  grep -q "guarding $name " "$E2E_WORK_DIR/daemon.err" 2>/dev/null && break
-  sleep 0.1
-done
+# The daemon was just restarted: stop only once its discovery guards the container, else the check below fails for
+# no fault.
+wait_guarded "$name"
 e2e_loadgen_start "$port" --lb-lag 500
 sleep 1
 timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
@@ -243,10 +265,7 @@ stopper=$!
 sleep 1.5 # held now: requests keep the container busy
 # The test means something only if a hold is in place: the daemon logged it and the container drains.
 held_log=no
-for _ in $(seq 30); do
-  grep -q "holding SIGTERM sent to $name" "$E2E_WORK_DIR/daemon.err" 2>/dev/null && { held_log=yes; break; }
-  sleep 0.1
-done
+wait_held "$name" && held_log=yes
 state=$("$SIGDRAIN" ps --json --state-dir "$STATE_DIR" | grep "\"$name\"")
 state=$(e2e_json_get "$state" state)
 [[ $held_log == yes && $state == draining ]] && e2e_pass "SIGKILL during a hold: SIGTERM held ($name draining)" ||
@@ -265,12 +284,7 @@ port=$(e2e_free_port)
 name=$(e2e_container_name daemon-crash)
 e2e_start_scenario d "$port" daemon-crash && e2e_wait_http "$port" && sleep 1
 init_pid=$(e2e_container_pid "$name")
-e2e_loadgen_start "$port" --min-ms 4000 --max-ms 5000 --lb-lag 300
-sleep 1
-e2e_loadgen_begin_stop
-start=$(e2e_now_ms)
-timeout 60 podman stop -t "$STOP_TIMEOUT" "$name" >/dev/null 2>&1 &
-stopper=$!
+stop_long_requests "$port" "$name" 4000 5000
 sleep 1
 held=$(ls "$STATE_DIR/held" 2>/dev/null | wc -l)
 kill -KILL "$E2E_DAEMON_PID"
@@ -290,8 +304,8 @@ if [[ ${E2E_CRASH_UNPINNED:-0} == 1 ]]; then
 else
   start_daemon
 fi
-wait "$stopper"
-stop_ms=$(($(e2e_now_ms) - start))
+wait "$STOPPER"
+stop_ms=$(($(e2e_now_ms) - STOP_START))
 e2e_loadgen_wait || e2e_fail "crash: load generator"
 failed=$(e2e_json_get "$E2E_LOADGEN_JSON" failed)
 echo "  crash: podman stop took ${stop_ms} ms, failed=$failed"
@@ -304,6 +318,63 @@ grep -q "adopted the socket maps pinned under $E2E_PIN_DIR" "$E2E_WORK_DIR/daemo
 left=""
 for pid in $(pgrep -x runc); do [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == [tT] ]] && left+=" $pid"; done
 [[ -z $left ]] && e2e_pass "crash: no runc left stopped" || e2e_fail "crash: runc left stopped:$left"
+
+# Issue #12 item 4, a DaemonSet-style upgrade: the daemon gets SIGTERM 1 s into a hold, with 3-4 s requests of uWSGI
+# in flight, and a new daemon is started at once. The old one takes no new stop but finishes this drain (idle, then
+# the plan's SIGINT) and exits; the new one waits for it on the state directory's lock instead of failing.
+# E2E_UPGRADE_ABRUPT=1 sends the old daemon a second SIGTERM right after the first, which delivers the held SIGTERM
+# at once (the behaviour before this test existed): uWSGI's brutal reload cuts the requests and podman waits out its
+# timeout, so the checks below fail.
+port=$(e2e_free_port)
+name=$(e2e_container_name daemon-upgrade)
+if e2e_start_scenario b "$port" daemon-upgrade && e2e_wait_http "$port"; then
+  wait_guarded "$name"
+  stop_long_requests "$port" "$name" 3000 4000
+  wait_held "$name" && e2e_pass "upgrade: the SIGTERM to $name is held" || e2e_fail "upgrade: no hold in place"
+  sleep 1
+  old=$E2E_DAEMON_PID
+  kill -TERM "$old"
+  [[ ${E2E_UPGRADE_ABRUPT:-0} == 1 ]] && sleep 0.1 && kill -TERM "$old"
+  start_daemon # the new daemon, at once
+  new=$E2E_DAEMON_PID
+  kill -0 "$new" 2>/dev/null && e2e_pass "upgrade: the new daemon (pid $new) runs beside the finishing one" ||
+    e2e_fail "upgrade: the new daemon exited: $(tail -3 "$E2E_WORK_DIR/daemon.err")"
+  wait "$STOPPER"
+  stop_ms=$(($(e2e_now_ms) - STOP_START))
+  old_status=0
+  wait "$old" 2>/dev/null || old_status=$?
+  # Nothing stays stopped (a runtime kill at the gate, an app thread) or traced by either daemon: the new one
+  # traces nothing between stops.
+  traced=$(grep -lE "^TracerPid:[[:space:]]+($old|$new)\$" /proc/[0-9]*/status 2>/dev/null | tr -dc '0-9\n' | tr '\n' ' ')
+  stopped=""
+  for pid in $(pgrep -x runc; pgrep -x conmon; pgrep -x podman; pgrep -x uwsgi); do
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == [tT] ]] && stopped+=" $pid"
+  done
+  e2e_loadgen_wait || e2e_fail "upgrade: load generator"
+  failed=$(e2e_json_get "$E2E_LOADGEN_JSON" failed)
+  echo "  upgrade: podman stop took ${stop_ms} ms, failed=$failed, old daemon exit status $old_status"
+  [[ $failed == 0 ]] && e2e_pass "upgrade: no failed request" || e2e_fail "upgrade: $failed requests failed: $E2E_LOADGEN_JSON"
+  ((stop_ms < STOP_TIMEOUT * 1000 - 2000)) && e2e_pass "upgrade: stopped before the runtime's SIGKILL (${stop_ms} ms)" ||
+    e2e_fail "upgrade: podman stop took ${stop_ms} ms: the runtime had to SIGKILL"
+  [[ $(e2e_container_exit_code "$name") != 137 ]] && e2e_pass "upgrade: $name exited by its plan, not SIGKILL" ||
+    e2e_fail "upgrade: $name was SIGKILLed"
+  grep -q "stopping: finishing 1 drain in progress" "$E2E_WORK_DIR/daemon.err" &&
+    grep -q "stopped $name (podman) in [0-9]* ms: graceful" "$E2E_WORK_DIR/daemon.out" &&
+    e2e_pass "upgrade: the old daemon finished the drain and ran the plan" ||
+    e2e_fail "upgrade: no finished drain of $name in the old daemon's log"
+  [[ -z $traced && -z $stopped ]] && e2e_pass "upgrade: no process left traced or stopped" ||
+    e2e_fail "upgrade: traced by a daemon: ${traced:-none}; stopped:${stopped:- none}"
+  ((old_status == 0)) && e2e_pass "upgrade: the old daemon exited 0" || e2e_fail "upgrade: the old daemon exited $old_status"
+  grep -q "waiting for daemon pid $old to finish 1 drain" "$E2E_WORK_DIR/daemon.err" &&
+    grep -q "daemon pid $old finished; starting" "$E2E_WORK_DIR/daemon.err" &&
+    e2e_pass "upgrade: the new daemon waited for the old one on the lock, then started" ||
+    e2e_fail "upgrade: no wait for pid $old in the new daemon's log"
+  sleep 1.5 # the new daemon loaded and discovered
+  kill -0 "$new" 2>/dev/null && "$SIGDRAIN" ps --json --state-dir "$STATE_DIR" >/dev/null &&
+    e2e_pass "upgrade: the new daemon answers ps" || e2e_fail "upgrade: the new daemon does not answer"
+else
+  e2e_fail "daemon-upgrade did not start"
+fi
 
 e2e_stop_daemon
 "$SIGDRAIN" daemon --unpin --bpf-pin-dir "$E2E_PIN_DIR" >/dev/null && [[ ! -e $E2E_PIN_DIR ]] &&

@@ -94,7 +94,8 @@ e2e_remove_leftovers() {
     --format "{{.Names}} {{index .Labels \"$E2E_OWNER_LABEL\"}}" 2>/dev/null)
 }
 
-# Stops the daemon in E2E_DAEMON_PID (SIGINT: it delivers what it holds and detaches) and waits for it.
+# Stops the daemon in E2E_DAEMON_PID (SIGINT: it finishes the drains in progress, none between tests, and exits)
+# and waits for it.
 e2e_stop_daemon() {
   [[ -n $E2E_DAEMON_PID ]] || return 0
   kill -INT "$E2E_DAEMON_PID" 2>/dev/null

@@ -306,7 +306,7 @@ class Daemon:
         return self.wait_log("guarding", container.name, timeout_s=timeout_s)
 
     def stop(self):
-        end_process(self.proc, signal.SIGINT, 20)  # SIGINT: the daemon delivers what it holds and detaches
+        end_process(self.proc, signal.SIGINT, 20)  # SIGINT: the daemon finishes the drains in progress and exits
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,10 @@
 namespace sigdrain {
 namespace {
 
-std::atomic<bool> g_stop{false};
-void request_stop(int) { g_stop.store(true); }
+// SIGTERM or SIGINT: the first makes the daemon finish its drains and exit, a second makes it exit at once.
+std::atomic<int> g_stop_requests{0};
+static_assert(std::atomic<int>::is_always_lock_free, "changed from a signal handler");
+void request_stop(int) { g_stop_requests.fetch_add(1); }
 
 // The flags that win over the config file: the one list, which main.cpp asks CLI11 about too.
 struct FileOverride {
@@ -75,7 +77,7 @@ int run_daemon(const DaemonOptions& options) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  return daemon->run(g_stop);
+  return daemon->run(g_stop_requests);
 }
 
 }  // namespace sigdrain

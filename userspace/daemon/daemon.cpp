@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -37,6 +36,9 @@ constexpr auto kGateLease = std::chrono::seconds(2);
 constexpr auto kGateLeaseRenewal = std::chrono::milliseconds(250);
 // Attached at the gate, but the runtime's signal never came (its kill failed, or it was SIGKILL after all): let go.
 constexpr auto kArmedTimeout = std::chrono::seconds(5);
+// Finishing (a first SIGTERM), the daemon waits this long after a stop's plan for its container's exit, so that the
+// stop record has it; then it exits without it rather than delay its successor.
+constexpr auto kFinishingExitWait = std::chrono::seconds(2);
 constexpr auto kMetricsRefresh = std::chrono::milliseconds(250);  // gauges in the /metrics snapshot are at most this old
 
 int64_t wall_ms(Clock::time_point t) {
@@ -51,23 +53,6 @@ Clock::time_point steady_from_wall_ms(int64_t ms) {
 
 int64_t ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
-}
-
-// One daemon per node: a second one would fight over the same tracees.
-Result<UniqueFd> take_lock(const std::string& state_dir) {
-  std::string path = state_dir + "/daemon.lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return Error::sys(errno, fmt::format("cannot open {}", path));
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    char buf[32] = {};
-    (void)!::pread(fd.get(), buf, sizeof(buf) - 1, 0);
-    return Error::msg(fmt::format("another sigdrain daemon is running (pid {}); refusing to start a second one",
-                                  std::string(buf).substr(0, std::string(buf).find('\n'))));
-  }
-  std::string pid = fmt::format("{}\n", ::getpid());
-  (void)!::ftruncate(fd.get(), 0);
-  (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
-  return fd;
 }
 
 // The watchdog's bound; SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS is a test-only override (docs/daemon.md), so a test
@@ -99,10 +84,12 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   auto journal = Journal::open(options.state_dir);
   if (!journal) return journal.error();
   d->journal_.emplace(std::move(*journal));
-  auto lock = take_lock(options.state_dir);
-  if (!lock) return lock.error();
-  d->lock_fd_ = std::move(*lock);
   Daemon* self = d.get();
+  // One daemon per state directory: a second one would fight over the same tracees. One that is finishing (its
+  // first SIGTERM, a DaemonSet rollout) is waited for.
+  auto lock = DaemonLock::take(options.state_dir, [self](const std::string& line) { self->log(line); });
+  if (!lock) return lock.error();
+  d->lock_.emplace(std::move(*lock));
   // The gate and its watchdog first: the watchdog is forked, which is safe only while this is the only thread.
   if (options.hold_backend == HoldBackendSetting::lsm) {
     d->gate_unavailable_ = "hold-backend = lsm";
@@ -505,6 +492,8 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
   auto it = init_to_container_.find(held.tgid);
   if (it == init_to_container_.end() || !containers_.contains(it->second))
     return Error::msg("not a guarded container's init");  // let it through
+  if (finishing_ && !stops_.contains(it->second) && !armed_.contains(it->second))
+    return Error::msg("the daemon is stopping: it takes no new stop");  // let it through
   const ContainerInfo& info = containers_.at(it->second).info;
   auto start_time = proc_.start_time(held.tgid);
   if (!start_time) return start_time.error();
@@ -534,7 +523,8 @@ void Daemon::on_event(const ObservedEvent& event) {
         metrics_.sigkill_escalation();
     // A stop signal to a container's init that was not held (not traced): start the drain all the same. The
     // kernel drops it for an init without a handler, so the plan (SIGKILL once drained) ends the container.
-    if (static_cast<pid_t>(e->sender_tgid) == ::getpid() || !is_stop_signal(static_cast<int>(e->sig))) return;
+    // Finishing, the daemon takes no new stop: the signal acts as without sigdrain.
+    if (finishing_ || static_cast<pid_t>(e->sender_tgid) == ::getpid() || !is_stop_signal(static_cast<int>(e->sig))) return;
     auto it = init_to_container_.find(static_cast<pid_t>(e->target_pid));
     if (it == init_to_container_.end() || stops_.contains(it->second)) return;
     const Guarded& g = containers_.at(it->second);
@@ -640,6 +630,7 @@ void Daemon::tick(ActiveStop& s) {
     }
     if (s.next_step >= s.plan.steps.size()) {
       s.phase = Phase::awaiting_exit;
+      s.plan_done_at = Clock::now();
       for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
     }
   }
@@ -725,7 +716,49 @@ ControlReply Daemon::answer(const std::string& request) {
   return out;
 }
 
-int Daemon::run(const std::atomic<bool>& stop) {
+// The first SIGTERM or SIGINT (a DaemonSet rollout, `systemctl stop`): take no new stop, finish those in progress.
+// Nothing is handed to a successor, so nothing held depends on one starting.
+void Daemon::begin_finishing() {
+  finishing_ = true;
+  if (gate_) {
+    (void)gate_->poll(std::chrono::milliseconds(0));  // a runtime kill gated before the request: a stop in progress
+    gate_.reset();  // ends the lease and detaches the program: nothing new is stopped; continues any leftover
+    gate_watchdog_.reset();
+  }
+  for (auto& [id, g] : containers_) {
+    if (stops_.contains(id) || armed_.contains(id)) continue;
+    if (g.traced) {  // attached at discovery (no gate): let go, so a new stop's signal passes as without sigdrain
+      if (auto r = engine_->detach(g.info.init_pid); !r) log(fmt::format("{}: detach: {}", g.info.name, r.error().message));
+      g.traced = false;
+    }
+    if (lsm_ && lsm_->guarding(g.info.init_pid))
+      if (auto r = lsm_->unguard(g.info.init_pid); !r) log(fmt::format("{}: {}", g.info.name, r.error().message));
+    if (g.backend != HoldBackend::none) {
+      g.backend = HoldBackend::none;
+      g.why_not = "the daemon is stopping";
+    }
+  }
+  if (int n = drains_in_progress(); n > 0)
+    log(fmt::format("stopping: finishing {} drain{} in progress, then exiting; new stops pass as without sigdrain (a "
+                    "second SIGTERM or SIGINT delivers every held signal at once)", n, n == 1 ? "" : "s"));
+}
+
+int Daemon::drains_in_progress() const {
+  int n = 0;
+  for (const auto& [id, s] : stops_) n += s.phase != Phase::awaiting_exit;
+  for (const auto& [id, at] : armed_) n += !stops_.contains(id);
+  return n;
+}
+
+bool Daemon::finished() const {
+  if (!finishing_ || drains_in_progress() > 0) return false;
+  auto now = Clock::now();
+  for (const auto& [id, s] : stops_)
+    if (now < s.plan_done_at + kFinishingExitWait) return false;  // its container may exit in a moment
+  return true;
+}
+
+int Daemon::run(const std::atomic<int>& stop_requests) {
   if (gate_) continue_leftover_runtime_kills();
   recover_journal();
   log(fmt::format("started: state in {}, guarding {}", options_.state_dir,
@@ -744,7 +777,15 @@ int Daemon::run(const std::atomic<bool>& stop) {
     ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
   }
   constexpr int kTickMs = 10;  // while a stop is draining or signalling
-  while (!stop.load()) {
+  int marked_drains = -1;    // as the lock file says, for a successor that waits
+  for (;;) {
+    const int requests = stop_requests.load();
+    if (requests >= 2) break;  // the second request: deliver everything now
+    if (requests == 1 && !finishing_) begin_finishing();
+    if (finishing_) {
+      if (int n = drains_in_progress(); n != marked_drains) lock_->mark_finishing(marked_drains = n);
+      if (finished()) break;
+    }
     epoll_event ready[7];
     int timeout_ms = stops_.empty() && armed_.empty() ? static_cast<int>(kDiscoveryInterval.count()) : kTickMs;
     (void)::epoll_wait(epoll.get(), ready, 7, timeout_ms);  // EINTR: the stop handler ran
@@ -765,10 +806,15 @@ int Daemon::run(const std::atomic<bool>& stop) {
       if (stops_.contains(id)) tick(stops_.at(id));
     }
     control_->serve_pending();
-    if (auto running = discovery_->take()) reconcile(std::move(*running));
+    if (auto running = discovery_->take(); running && !finishing_) reconcile(std::move(*running));
     publish_metrics();
   }
-  log("stopping: delivering every held signal and detaching");
+  if (stop_requests.load() < 2)  // finished: what is left awaits its container's exit; its plan ran, nothing is held
+    for (auto it = stops_.begin(); it != stops_.end();) {
+      std::string id = (it++)->first;
+      if (stops_.at(id).phase == Phase::awaiting_exit) finish(id, std::nullopt);
+    }
+  log(stops_.empty() ? "exiting: no drain in progress" : "stopping now: delivering every held signal and detaching");
   if (gate_) {
     gate_->end_lease();  // stop nothing new; what is stopped now is continued when the gate goes
     (void)gate_->poll(std::chrono::milliseconds(0));

@@ -18,6 +18,7 @@
 
 #include "containers/resolver.hpp"
 #include "daemon/control.hpp"
+#include "daemon/daemon_lock.hpp"
 #include "daemon/discovery.hpp"
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
@@ -50,8 +51,12 @@ class Daemon {
  public:
   static Result<std::unique_ptr<Daemon>> make(const DaemonOptions& options);
   ~Daemon();
-  // Runs until `stop` becomes true; then delivers whatever is still held and lets every process go.
-  int run(const std::atomic<bool>& stop);
+  // Runs until the first stop request (`stop_requests` counts SIGTERMs and SIGINTs). Then it finishes: takes no new
+  // stop (the gate is detached, every container not being stopped is let go, so new stops pass as without
+  // sigdrain), finishes the drains in progress, each at idle or its deadline, runs their plans and returns. A
+  // second request delivers whatever is still held at once and lets every process go. No held signal depends on a
+  // successor starting.
+  int run(const std::atomic<int>& stop_requests);
 
  private:
   struct Guarded {
@@ -73,6 +78,7 @@ class Daemon {
     size_t next_step = 0;
     Clock::time_point next_step_at;
     Clock::time_point first_signal_at;
+    Clock::time_point plan_done_at;  // when the last step of the plan was sent (awaiting_exit)
     std::vector<HoldRecord> records;
     StopReport report;
     bool resumed = false;  // taken over from a previous daemon's journal
@@ -102,6 +108,9 @@ class Daemon {
   void release(ActiveStop& stop);
   void finish(const std::string& id, std::optional<ExitStatus> exit);
   void log_stop(const StopReport& report);
+  void begin_finishing();
+  int drains_in_progress() const;  // held or draining stops, and inits attached at the gate awaiting their signal
+  bool finished() const;           // finishing, and every stop in progress has run its plan
   void count_release(const ActiveStop& stop, std::optional<ReleasedBy> by);
   void publish_metrics();
   void log(const std::string& line) const;
@@ -113,7 +122,7 @@ class Daemon {
   ProcFs proc_;
   ContainerResolver resolver_;
   std::optional<Journal> journal_;
-  UniqueFd lock_fd_;
+  std::optional<DaemonLock> lock_;
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<HoldEngine> engine_;
@@ -136,6 +145,7 @@ class Daemon {
   Clock::time_point metrics_published_at_{};
   std::unique_ptr<CgroupChangeCounter> cgroup_changes_;  // read by discovery_'s thread: declared first, outlives it
   std::unique_ptr<ContainerDiscovery> discovery_;
+  bool finishing_ = false;  // a first stop request came: no new stops, the ones in progress are finished
   bool discovered_ = false;  // a scan was taken in: the daemon knows the node's containers
   uint64_t lost_events_logged_ = 0;  // BPF events lost to a full ring buffer, as last logged
   Clock::time_point lost_events_logged_at_{};
