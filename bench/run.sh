@@ -4,7 +4,9 @@
 # Writes the figures to build/bench/results.json and prints them as a table. See bench/README.md.
 #
 # Knobs (environment): BUILD_DIR (default build), BENCH_ROUNDS (nginx rounds, default 3), BENCH_WRK_SECONDS (5),
-# BENCH_NGINX_PORT (18431), BENCH_FLEET_CONTAINERS (500), BENCH_FLEET_CONNECTIONS (10000).
+# BENCH_NGINX_PORT (18431), BENCH_FLEET_CONTAINERS (500), BENCH_FLEET_CONNECTIONS (10000); figures 7 and 12
+# (bench/guard_cost.py): BENCH_GUARD_APPS (thread,go,shell,nginx,jvm), BENCH_GUARD_ROUNDS (3), BENCH_GUARD_SECONDS (2),
+# BENCH_GUARD_PAUSE_ROUNDS (2), BENCH_GUARD_PAUSE_SECONDS (5), BENCH_GUARD_PORT (18191, and the 9 after it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,6 +18,12 @@ WRK_SECONDS=${BENCH_WRK_SECONDS:-5}
 NGINX_PORT=${BENCH_NGINX_PORT:-18431}
 FLEET_CONTAINERS=${BENCH_FLEET_CONTAINERS:-500}
 FLEET_CONNECTIONS=${BENCH_FLEET_CONNECTIONS:-10000}
+GUARD_APPS=${BENCH_GUARD_APPS:-thread,go,shell,nginx,jvm}
+GUARD_ROUNDS=${BENCH_GUARD_ROUNDS:-3}
+GUARD_SECONDS=${BENCH_GUARD_SECONDS:-2}
+GUARD_PAUSE_ROUNDS=${BENCH_GUARD_PAUSE_ROUNDS:-2}
+GUARD_PAUSE_SECONDS=${BENCH_GUARD_PAUSE_SECONDS:-5}
+GUARD_PORT=${BENCH_GUARD_PORT:-18191}
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -163,9 +171,11 @@ fi
 say "figures 5 and 6 with $FLEET_CONTAINERS containers: the daemon guarding a synthetic fleet, $FLEET_CONNECTIONS connections to it"
 "$OUT/bench_fleet" "$OUT/fleet.json" "$BUILD/sigdrain" "$FLEET" "$SCRATCH/fleet" "$FLEET_CONTAINERS" "$FLEET_CONNECTIONS"
 
-# Figures 7 and 9 run their own daemon with --labelled-only: it guards only their containers, never a neighbour's.
-say "figure 7: what guarding costs a running thread-per-connection app (guarded / unguarded, interleaved)"
-SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/guard_cost.sh" 5 3 || echo "figure 7: guard_cost.sh failed"
+# Figures 7, 9 and 12 run their own daemon with --labelled-only: it guards only their containers, never a neighbour's.
+say "figures 7 and 12: what guarding costs running apps ($GUARD_APPS; guarded / unguarded, interleaved), and the daemon SIGSTOPped for ${GUARD_PAUSE_SECONDS} s"
+python3 "$(dirname "$0")/guard_cost.py" --sigdrain "$BUILD/sigdrain" --apps "$GUARD_APPS" --rounds "$GUARD_ROUNDS" \
+  --secs "$GUARD_SECONDS" --pause-rounds "$GUARD_PAUSE_ROUNDS" --pause-secs "$GUARD_PAUSE_SECONDS" --port "$GUARD_PORT" ||
+  echo "figures 7 and 12: guard_cost.py failed (an app not measured: see its line above)"
 
 # Figures 8 and 9: the stop gate (issue #12). 8 loads only the gate program.
 say "figure 8: what the stop gate costs every exec (fork + exec /bin/true, CPU per exec, interleaved)"

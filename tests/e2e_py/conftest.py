@@ -263,7 +263,8 @@ class Daemon:
         # guard = labelled, and the containers of test_daemon/test_kubernetes are labelled sigdrain.io/guard=true:
         # on a shared machine a daemon guarding all would hold other people's stops (tests/e2e/daemon.sh tests
         # guard = all). JSON: one stop record per line on stdout.
-        conf = {"state-dir": os.path.join(directory, "state"), "metrics-address": f"127.0.0.1:{self.metrics_port}",
+        self.state_dir = os.path.join(directory, "state")
+        conf = {"state-dir": self.state_dir, "metrics-address": f"127.0.0.1:{self.metrics_port}",
                 "log-format": "json", "guard": "labelled", **settings}
         with open(self.config, "w") as f:
             f.writelines(f"{k} = {v}\n" for k, v in conf.items())
@@ -301,6 +302,16 @@ class Daemon:
             assert self.proc.poll() is None, f"the daemon died ({self.proc.returncode}): {self.log()[-800:]}"
             return next((line for line in self.log().splitlines() if all(w in line for w in words)), None)
         return wait_for(find, timeout_s, f"a daemon log line with {words}")
+
+    def ps_row(self, container):
+        """The container's row of `sigdrain ps --json` (one JSON object per container)."""
+        p = subprocess.run([self.binary, "ps", "--json", "--state-dir", self.state_dir], capture_output=True,
+                           text=True, timeout=20)
+        assert p.returncode == 0, f"sigdrain ps exited {p.returncode}: {p.stderr}"
+        rows = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        row = next((r for r in rows if r.get("id") == container.id), None)
+        assert row is not None, f"{container.name} is not in sigdrain ps: {p.stdout[:800]}"
+        return row
 
     def wait_guarding(self, container, timeout_s=15):
         return self.wait_log("guarding", container.name, timeout_s=timeout_s)

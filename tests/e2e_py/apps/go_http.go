@@ -4,6 +4,8 @@
 //
 //	/            answers 200 "ok" at once
 //	/slow?ms=N   sleeps N ms (0..60000), then answers 200 "ok"
+//	/spin?ms=N   burns N ms of CPU (0..60000), then answers 200 "ok": a CPU-bound handler, which Go's runtime
+//	             preempts with SIGURG (bench/guard_cost.py)
 package main
 
 import (
@@ -19,14 +21,12 @@ func main() {
 		port = os.Args[1]
 	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
-			if ms < 0 {
-				ms = 0
-			} else if ms > 60000 {
-				ms = 60000
+		switch r.URL.Path {
+		case "/slow":
+			time.Sleep(millis(r))
+		case "/spin":
+			for end := time.Now().Add(millis(r)); time.Now().Before(end); {
 			}
-			time.Sleep(time.Duration(ms) * time.Millisecond)
 		}
 		w.Write([]byte("ok"))
 	})
@@ -34,4 +34,15 @@ func main() {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
 	}
+}
+
+// millis is the request's ?ms=N as a duration, clamped to 0..60 s.
+func millis(r *http.Request) time.Duration {
+	ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+	if ms < 0 {
+		ms = 0
+	} else if ms > 60000 {
+		ms = 60000
+	}
+	return time.Duration(ms) * time.Millisecond
 }

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""What guarding costs a running app (issue #12; bench/README.md figures 7 and 12).
+
+For each app kind, two podman containers under one `sigdrain daemon --labelled-only`: one labelled
+sigdrain.io/guard=true, one sigdrain.io/guard=false. Figure 7: wrk rounds alternate guarded/unguarded (the order
+flips each round, so a busy host hurts both alike); the ratio of median throughputs vs >= 0.99 and the added p99
+(median p99 guarded - unguarded) vs <= 0.5 ms. Figure 12: the guarded app under the same load for a window with the
+daemon SIGSTOPped (a CPU-throttled pod, a debugger) and the same window with it running, interleaved: the longest
+request (wrk's max latency, medians over the rounds) may grow by <= 10 ms.
+
+Apps (--apps, comma-separated):
+  thread  tests/e2e/apps/plain_http.py, a thread per connection (ThreadingHTTPServer), a new connection per request
+  go      the pytest tier's Go net/http server (tests/e2e_py/apps/go_http.go), /spin?ms=30: CPU-bound handlers that
+          Go's runtime preempts with SIGURG
+  shell   bench/apps/fork_per_request.sh: a shell PID 1 forking one busybox nc per request (a SIGCHLD each)
+  nginx   nginx as PID 1, one worker, `return 200`, keep-alive
+  jvm     the pytest tier's JDK HttpServer (tests/e2e_py/apps/Server.java), a new connection per request
+
+Each figure prints one line "... vs goal ..., met|MISSED"; an app that cannot be measured prints "not measured: why"
+and the others still run (exit status 1 then). Needs root, podman (runc), wrk, the e2e rootfs
+(scripts/podman-setup.sh), go and a JDK (scripts/setup.sh). Container names: SIGDRAIN_BENCH_PREFIX (default sdb-).
+"""
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+PREFIX = os.environ.get("SIGDRAIN_BENCH_PREFIX", "sdb-")
+# The pytest tier's runtime and app helpers label what they make with their owner: ours, so that a pytest session
+# removing its own leftovers never takes these.
+os.environ["SIGDRAIN_PYTEST_PREFIX"] = PREFIX
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e_py"))
+import apps  # noqa: E402
+from runtimes import Mount, Podman, Spec, wait_for  # noqa: E402
+
+THROUGHPUT_GOAL = 0.99
+P99_GOAL_MS = 0.5
+PAUSE_GOAL_MS = 10.0
+
+
+class App:
+    """One app kind: how to run it and how wrk loads it."""
+
+    def __init__(self, key, what, path, connections, close_each=False):
+        self.key, self.what, self.path, self.connections, self.close_each = key, what, path, connections, close_each
+
+
+APPS = {
+    "thread": App("thread", "thread per connection (Python)", "/", 8, close_each=True),
+    "go": App("go", "Go net/http, 30 ms CPU-bound handlers", "/spin?ms=30", 4),
+    "shell": App("shell", "shell PID 1 forking per request", "/", 2, close_each=True),
+    "nginx": App("nginx", "nginx", "/", 16),
+    # A new connection per request: with keep-alive, HttpServer's two writes per answer meet the client's delayed ACK
+    # (40 ms a request), which would be all that wrk measures.
+    "jvm": App("jvm", "JVM HttpServer", "/", 8, close_each=True),
+}
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+user www-data www-data;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp; uwsgi_temp_path /tmp; scgi_temp_path /tmp;
+  server {{ listen {port}; location / {{ return 200 "ok"; }} }}
+}}
+"""
+
+
+def spec(app, port, extra_dir, work, guarded):
+    labels = {"sigdrain.io/guard": "true" if guarded else "false"}
+    if app == "thread":
+        return apps.spec_for("d", port, extra_dir, labels)
+    if app in ("go", "jvm"):
+        return apps.spec_for(app, port, extra_dir, labels)
+    bench_apps = Mount(os.path.join(REPO, "bench", "apps"), "/bench")
+    if app == "shell":
+        return Spec(["/usr/bin/sh", "/bench/fork_per_request.sh", str(port)], port, {}, [bench_apps], labels)
+    if app == "nginx":
+        conf_dir = os.path.join(work, f"nginx-{port}")
+        os.makedirs(conf_dir, exist_ok=True)
+        with open(os.path.join(conf_dir, "nginx.conf"), "w") as f:
+            f.write(NGINX_CONF.format(port=port))
+        return Spec(["/usr/sbin/nginx", "-e", "stderr", "-c", "/nginx/nginx.conf"], port, {},
+                    [Mount(conf_dir, "/nginx")], labels)
+    raise ValueError(app)
+
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def to_ms(text):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text)
+    if not m:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(m.group(1)) * UNITS_MS[m.group(2)]
+
+
+def wrk(app, port, secs):
+    """One wrk run: requests/s, p99 and max latency (ms), and how many requests timed out or failed."""
+    argv = ["wrk", "-t1", f"-c{app.connections}", f"-d{secs}s", "--latency", "--timeout", "10s"]
+    if app.close_each:
+        argv += ["-H", "Connection: close"]
+    out = subprocess.run(argv + [f"http://127.0.0.1:{port}{app.path}"], capture_output=True, text=True,
+                         timeout=secs + 30).stdout
+    try:
+        rps = float(re.search(r"^Requests/sec:\s+([0-9.]+)", out, re.M).group(1))
+        p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+        longest = to_ms(re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", out, re.M).group(1))
+    except (AttributeError, ValueError) as e:
+        raise RuntimeError(f"cannot read wrk's output ({e}): {out[-400:]}")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    timeouts = int(errors.group(4)) if errors else 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p99_ms": p99, "max_ms": longest, "timeouts": timeouts,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "connect_errors": int(errors.group(1)) if errors else 0}
+
+
+def answers(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class Daemon:
+    def __init__(self, binary, work):
+        self.binary, self.state = binary, os.path.join(work, "state")
+        self.err_path = os.path.join(work, "daemon.err")
+        # --labelled-only: it guards only the containers labelled here, never a neighbour's.
+        self.proc = subprocess.Popen([binary, "daemon", "--labelled-only", "--state-dir", self.state,
+                                      "--bpf-pin-dir", "none"], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.err_path, "wb"))
+
+    def log(self):
+        return open(self.err_path, errors="replace").read()
+
+    def wait_line(self, *words, timeout_s=20):
+        def find():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the daemon exited {self.proc.returncode}: {self.log()[-400:]}")
+            return any(all(w in line for w in words) for line in self.log().splitlines())
+        wait_for(find, timeout_s, f"a daemon log line with {words}", 0.1)
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "T", 5,
+                 "the daemon to stop", 0.01)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.resume()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def tracer_pid(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("TracerPid:"))
+
+
+def median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def verdict(ok):
+    return "met" if ok else "MISSED"
+
+
+def measure(app, podman, daemon, extra_dir, work, ports, args):
+    """Figures 7 and 12 for one app; returns nothing, prints its lines; raises when it cannot measure."""
+    made = []
+    try:
+        pair = {}
+        for guarded, port in zip((True, False), ports):
+            name = f"{PREFIX}gc-{app.key}-{'g' if guarded else 'u'}"
+            subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=60)
+            c = podman.run(name, spec(app.key, port, extra_dir, work, guarded))
+            made.append(c)
+            # One answer is the proof (the shell app refuses while it forks its next listener).
+            state = wait_for(lambda: "up" if answers(port) else (None if podman.running(c) else "gone"), 90,
+                             f"{name} to answer", 0.2)
+            if state != "up":
+                raise RuntimeError(f"{name} exited before it answered")
+            daemon.wait_line("guarding" if guarded else "observing", name)
+            pair[guarded] = c
+        g, u = pair[True], pair[False]
+        if tracer_pid(g.init_pid) != 0:
+            raise RuntimeError(f"the guarded init {g.init_pid} is traced between stops")
+        for c in (g, u):
+            wrk(app, c.port, 1)  # warm-up: JIT, caches, the first connections
+        rounds = {True: [], False: []}
+        for r in range(args.rounds):
+            for guarded in ((True, False) if r % 2 == 0 else (False, True)):
+                res = wrk(app, pair[guarded].port, args.secs)
+                rounds[guarded].append(res)
+                print(f"  {app.key:6} round {r} {'guarded  ' if guarded else 'unguarded'} {res['rps']:9.0f} req/s  "
+                      f"p99 {res['p99_ms']:8.2f} ms  max {res['max_ms']:8.2f} ms"
+                      + (f"  timeouts {res['timeouts']}" if res["timeouts"] else ""), flush=True)
+        ratio = median(rounds[True], "rps") / median(rounds[False], "rps")
+        added = median(rounds[True], "p99_ms") - median(rounds[False], "p99_ms")
+        print(f"guard cost, {app.what}: throughput {ratio:.3f} of unguarded vs goal >= {THROUGHPUT_GOAL}, "
+              f"{verdict(ratio >= THROUGHPUT_GOAL)}")
+        print(f"guard cost, {app.what}: p99 {added:+.2f} ms vs goal <= {P99_GOAL_MS} ms, {verdict(added <= P99_GOAL_MS)}")
+
+        windows = {True: [], False: []}  # paused?
+        for r in range(args.pause_rounds):
+            for paused in ((True, False) if r % 2 == 0 else (False, True)):
+                if paused:
+                    daemon.pause()
+                try:
+                    res = wrk(app, g.port, args.pause_secs)
+                finally:
+                    if paused:
+                        daemon.resume()
+                windows[paused].append(res)
+                print(f"  {app.key:6} window {r} daemon {'SIGSTOPped' if paused else 'running   '} "
+                      f"{res['rps']:9.0f} req/s  max {res['max_ms']:8.2f} ms  timeouts {res['timeouts']}", flush=True)
+        grown = median(windows[True], "max_ms") - median(windows[False], "max_ms")
+        timeouts = sum(w["timeouts"] for w in windows[True])
+        print(f"paused daemon ({args.pause_secs} s SIGSTOP), {app.what}: longest request {grown:+.1f} ms "
+              f"({median(windows[True], 'max_ms'):.1f} vs {median(windows[False], 'max_ms'):.1f} ms, {timeouts} timed out)"
+              f" vs goal <= {PAUSE_GOAL_MS:.0f} ms, {verdict(grown <= PAUSE_GOAL_MS and timeouts == 0)}")
+    finally:
+        for c in made:
+            podman.remove(c)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sigdrain", default=os.path.join(REPO, "build", "sigdrain"))
+    p.add_argument("--apps", default=",".join(APPS), help="comma-separated: " + ", ".join(APPS))
+    p.add_argument("--rounds", type=int, default=3, help="figure 7: rounds per variant (default 3)")
+    p.add_argument("--secs", type=int, default=2, help="figure 7: seconds per round (default 2)")
+    p.add_argument("--pause-rounds", type=int, default=2, help="figure 12: windows per variant (default 2)")
+    p.add_argument("--pause-secs", type=int, default=5, help="figure 12: window and SIGSTOP length (default 5)")
+    p.add_argument("--port", type=int, default=18191, help="first of the two ports per app (default 18191)")
+    args = p.parse_args()
+    chosen = [a for a in args.apps.split(",") if a]
+    unknown = [a for a in chosen if a not in APPS]
+    if unknown or args.rounds < 1 or args.secs < 1 or args.pause_rounds < 1 or args.pause_secs < 1:
+        print(f"guard_cost: bad arguments: {unknown or 'rounds, secs must be >= 1'}", file=sys.stderr)
+        return 2
+    rootfs = os.environ.get("SIGDRAIN_E2E_ROOTFS", "/var/lib/sigdrain-e2e/rootfs")
+    podman = Podman(rootfs)
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="sd-guard-cost.") as work:
+        extra_dir = None
+        if {"go", "jvm"} & set(chosen):
+            try:
+                extra_dir = apps.build_extra(os.path.join(work, "extra"))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                print(f"guard cost, go and jvm: not measured: {e}")
+                failed += [a for a in ("go", "jvm") if a in chosen]
+                chosen = [a for a in chosen if a not in ("go", "jvm")]
+        daemon = Daemon(os.path.realpath(args.sigdrain), work)
+        try:
+            daemon.wait_line("started: state in", timeout_s=30)
+            for i, key in enumerate(chosen):
+                app = APPS[key]
+                try:
+                    measure(app, podman, daemon, extra_dir or work, work, (args.port + 2 * i, args.port + 2 * i + 1), args)
+                except Exception as e:  # one app's failure is its own line; the others still run
+                    print(f"guard cost, {app.what}: not measured: {type(e).__name__}: {e}")
+                    failed.append(key)
+        finally:
+            daemon.stop()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
