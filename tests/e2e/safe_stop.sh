@@ -17,6 +17,8 @@
 #                      lost (a, f) or SIGKILL at the timeout (b, c, d, e)
 #   in flight before   one 4 s request already in flight when safe-stop starts, nothing after it (scenario d): it
 #                      must complete (sigdrain cannot have seen its start, only the connection)
+#   min-drain label    an idle container labelled sigdrain.io/min-drain-ms=3000: --dry-run shows it, and the drain
+#                      lasts at least 3000 ms (the quiet window alone would release it at 1 s), released by idleness
 #   bad input          unknown container, a container that already stopped, --timeout 1 --quiet 2000: exit 2 with
 #                      one line on stderr
 #
@@ -301,12 +303,43 @@ request_in_flight_before() {
   timeout 30 podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
 }
 
+# sigdrain.io/min-drain-ms holds an idle container's drain that long under safe-stop as under the daemon (it was
+# ignored here once). A lower bound only: without the label the quiet window releases the idle container at 1 s.
+min_drain_label() {
+  local port name out=$E2E_WORK_DIR/min_drain.out dry status drain_ms released
+  port=$(e2e_free_port)
+  name=$(e2e_container_name mindrain)
+  if ! e2e_start_scenario d "$port" mindrain "${UNGUARDED[@]}" --label sigdrain.io/min-drain-ms=3000 ||
+    ! e2e_wait_http "$port" 30; then
+    e2e_fail "min-drain label: container did not come up"
+    return 0
+  fi
+  dry=$(timeout 30 "$SIGDRAIN" safe-stop "$name" --timeout 10 --dry-run --json 2>"$E2E_WORK_DIR/min_drain.err")
+  if [[ $(e2e_json_get "$dry" min_drain_ms) == 3000 ]]; then
+    e2e_pass "min-drain label: --dry-run shows min_drain_ms 3000"
+  else
+    e2e_fail "min-drain label: --dry-run min_drain_ms is $(e2e_json_get "$dry" min_drain_ms), want 3000"
+  fi
+  timeout 30 "$SIGDRAIN" safe-stop "$name" --timeout 10 --json >"$out" 2>>"$E2E_WORK_DIR/min_drain.err"
+  status=$?
+  drain_ms=$(e2e_json_get "$(e2e_json_get "$(<"$out")" drain)" ms)
+  released=$(e2e_json_get "$(e2e_json_get "$(<"$out")" drain)" released_by)
+  if ((status == 0)) && [[ $released == idle && $drain_ms =~ ^[0-9]+$ ]] && ((drain_ms >= 3000)); then
+    e2e_pass "min-drain label: idle, yet drained $drain_ms ms (>= 3000), released by idleness, exit 0"
+  else
+    e2e_fail "min-drain label: exit $status, drained '$drain_ms' ms (want >= 3000), released by '$released' (want idle)"
+    head -n 5 "$E2E_WORK_DIR/min_drain.err" | sed 's/^/     /'
+  fi
+  timeout 30 podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+}
+
 e2e_init
 [[ -x $SIGDRAIN ]] || e2e_die "no sigdrain binary at $SIGDRAIN (make build, or set SIGDRAIN)"
 echo "safe_stop: timeout $stop_timeout s, 4 clients of /slow?ms=1000..2000 for ${load_before_s} s, LB lag $lb_lag_ms ms"
 echo "id  mode     stop_ms   gone exit sent   ok failed  cut refused profile            errors"
 bad_inputs
 request_in_flight_before
+min_drain_label
 for id in "${scenarios[@]}"; do
   ((run_baseline)) && run_once "$id" plain
   run_once "$id" sigdrain

@@ -1,5 +1,10 @@
 #include "policy/drain.hpp"
 
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace sigdrain {
@@ -177,6 +182,147 @@ TEST(DrainMinimum, ZeroOrNegativeHoldsNothingBack) {
   EXPECT_EQ(with_min_drain(plain, -5ms).earliest_release, plain.earliest_release);
   DrainTracker tr(with_min_drain(plain, 0ms), 1000ms, 0);
   EXPECT_EQ(tr.update(at(1000ms, 0, 0ms)), DrainState::idle);
+}
+
+// ---- drain_for_stop / drain_for_signalled_stop: one place for safe-stop's and the daemon's drain times ----
+
+LabelSettings drain_labels(std::optional<std::chrono::milliseconds> quiet, std::optional<std::chrono::milliseconds> max_drain,
+                           std::optional<std::chrono::milliseconds> min_drain) {
+  LabelSettings l;
+  l.quiet = quiet;
+  l.max_drain = max_drain;
+  l.min_drain = min_drain;
+  return l;
+}
+
+DrainSettings with_timeout(std::chrono::milliseconds timeout) {
+  DrainSettings s;
+  s.timeout = timeout;
+  return s;
+}
+
+StopDrain safe_stop_drain(const LabelSettings& labels, const DrainSettings& settings) {
+  auto d = drain_for_stop(kStart, labels, settings);
+  EXPECT_TRUE(d.ok()) << d.error().message;
+  return d.ok() ? d.value() : StopDrain{};
+}
+
+void expect_same(const StopDrain& a, const StopDrain& b, const std::string& what) {
+  EXPECT_EQ(a.times.start, b.times.start) << what;
+  EXPECT_EQ(a.times.drain_deadline, b.times.drain_deadline) << what;
+  EXPECT_EQ(a.times.kill_at, b.times.kill_at) << what;
+  EXPECT_EQ(a.times.earliest_release, b.times.earliest_release) << what;
+  EXPECT_EQ(a.quiet, b.quiet) << what;
+}
+
+TEST(StopDrain, SafeStopAndTheDaemonGiveTheSameContainerTheSameTimes) {
+  // Every label combination a container may carry, under every timeout that leaves room: both callers agree.
+  const std::vector<std::optional<std::chrono::milliseconds>> quiets{std::nullopt, 0ms, 500ms, 3000ms};
+  const std::vector<std::optional<std::chrono::milliseconds>> caps{std::nullopt, 0ms, 200ms, 2500ms, 20s};
+  int compared = 0;
+  for (auto timeout : {5s, 10s, 30s, 120s})
+    for (const auto& quiet : quiets)
+      for (const auto& max_drain : caps)
+        for (const auto& min_drain : caps) {
+          LabelSettings labels = drain_labels(quiet, max_drain, min_drain);
+          std::string what = fmt::format("timeout {} quiet {} max {} min {}", timeout.count(), quiet ? quiet->count() : -1,
+                                         max_drain ? max_drain->count() : -1, min_drain ? min_drain->count() : -1);
+          expect_same(safe_stop_drain(labels, with_timeout(timeout)),
+                      drain_for_signalled_stop(kStart, labels, with_timeout(timeout)), what);
+          ++compared;
+        }
+  EXPECT_EQ(compared, 4 * 4 * 5 * 5);
+}
+
+TEST(StopDrain, SafeStopHonoursTheMinDrainLabel) {
+  // The bug this fixes: safe-stop ignored sigdrain.io/min-drain-ms; a 30 s timeout, 5 s min-drain.
+  StopDrain d = safe_stop_drain(drain_labels(std::nullopt, std::nullopt, 5000ms), with_timeout(30s));
+  EXPECT_EQ(d.times.earliest_release, kStart + 5s);
+  EXPECT_EQ(d.times.drain_deadline, kStart + 22500ms);
+  DrainTracker tr(d.times, d.quiet, 0);
+  EXPECT_EQ(tr.update(at(1000ms, 0, 0ms)), DrainState::draining) << "idle after the quiet window, held by the min-drain";
+  EXPECT_EQ(tr.update(at(5000ms, 0, 0ms)), DrainState::idle);
+}
+
+TEST(StopDrain, MinDrainNeverPastTheDeadline) {
+  for (auto cap : {std::optional<std::chrono::milliseconds>{}, std::optional<std::chrono::milliseconds>{4000ms}}) {
+    StopDrain d = safe_stop_drain(drain_labels(std::nullopt, cap, 60s), with_timeout(30s));
+    EXPECT_EQ(d.times.earliest_release, d.times.drain_deadline) << "the deadline wins";
+    EXPECT_EQ(d.times.drain_deadline, cap ? kStart + *cap : kStart + 22500ms);
+  }
+  DrainSettings daemon = with_timeout(30s);
+  daemon.max_hold = 3000ms;
+  daemon.default_min_drain = 10s;
+  StopDrain d = drain_for_signalled_stop(kStart, LabelSettings{}, daemon);
+  EXPECT_EQ(d.times.drain_deadline, kStart + 3s) << "max-hold caps the deadline";
+  EXPECT_EQ(d.times.earliest_release, kStart + 3s) << "and the min-drain with it";
+}
+
+TEST(StopDrain, TheLabelMinDrainWinsOverTheDaemonDefault) {
+  DrainSettings daemon = with_timeout(30s);
+  daemon.default_min_drain = 5000ms;
+  EXPECT_EQ(drain_for_signalled_stop(kStart, LabelSettings{}, daemon).times.earliest_release, kStart + 5s);
+  EXPECT_EQ(drain_for_signalled_stop(kStart, drain_labels(std::nullopt, std::nullopt, 2000ms), daemon).times.earliest_release,
+            kStart + 2s);
+  EXPECT_EQ(drain_for_signalled_stop(kStart, drain_labels(std::nullopt, std::nullopt, 0ms), daemon).times.earliest_release,
+            Clock::time_point{})
+      << "a label of 0 turns the default off";
+}
+
+TEST(StopDrain, MaxDrainIsFlooredAtTheQuietWindow) {
+  // A drain always waits one quiet window for late traffic, however small the max-drain label.
+  for (auto max_drain : {0ms, 200ms, 999ms}) {
+    LabelSettings labels = drain_labels(std::nullopt, max_drain, std::nullopt);
+    EXPECT_EQ(safe_stop_drain(labels, with_timeout(30s)).times.drain_deadline, kStart + 1s) << max_drain.count();
+    EXPECT_EQ(drain_for_signalled_stop(kStart, labels, with_timeout(30s)).times.drain_deadline, kStart + 1s) << max_drain.count();
+  }
+  EXPECT_EQ(safe_stop_drain(drain_labels(3000ms, 200ms, std::nullopt), with_timeout(30s)).times.drain_deadline, kStart + 3s)
+      << "the quiet label is the floor";
+  EXPECT_EQ(safe_stop_drain(drain_labels(std::nullopt, 5000ms, std::nullopt), with_timeout(30s)).times.drain_deadline,
+            kStart + 5s);
+}
+
+TEST(StopDrain, MaxHoldIsAHardCapOnlyTheDaemonHas) {
+  DrainSettings daemon = with_timeout(30s);
+  daemon.max_hold = 500ms;
+  EXPECT_EQ(drain_for_signalled_stop(kStart, LabelSettings{}, daemon).times.drain_deadline, kStart + 500ms)
+      << "the operator's bound on a held signal is not floored at the quiet window";
+  daemon.max_hold = 8000ms;
+  EXPECT_EQ(drain_for_signalled_stop(kStart, drain_labels(std::nullopt, 5000ms, std::nullopt), daemon).times.drain_deadline,
+            kStart + 5s) << "the smaller of max-drain and max-hold";
+  EXPECT_EQ(drain_for_signalled_stop(kStart, drain_labels(std::nullopt, 12000ms, std::nullopt), daemon).times.drain_deadline,
+            kStart + 8s);
+}
+
+TEST(StopDrain, AGracePeriodShorterThanTheDefaultSetsTheDeadline) {
+  // A 5 s grace period (shorter than the default 10 s): reserve 1.25 s, deadline 3.75 s, SIGKILL at 5 s.
+  for (const StopDrain& d : {safe_stop_drain(LabelSettings{}, with_timeout(5s)),
+                             drain_for_signalled_stop(kStart, LabelSettings{}, with_timeout(5s))}) {
+    EXPECT_EQ(d.times.drain_deadline, kStart + 3750ms);
+    EXPECT_EQ(d.times.kill_at, kStart + 5s);
+    EXPECT_EQ(d.quiet, kDefaultQuiet);
+    EXPECT_EQ(d.times.earliest_release, Clock::time_point{}) << "no min-drain unless asked";
+  }
+  EXPECT_EQ(safe_stop_drain(LabelSettings{}, DrainSettings{}).times.kill_at, kStart + kDefaultStopTimeout);
+}
+
+TEST(StopDrain, TheCallersQuietWinsOverTheLabel) {
+  DrainSettings s = with_timeout(30s);
+  s.quiet = 250ms;
+  EXPECT_EQ(safe_stop_drain(drain_labels(3000ms, std::nullopt, std::nullopt), s).quiet, 250ms);
+  EXPECT_EQ(safe_stop_drain(drain_labels(3000ms, std::nullopt, std::nullopt), with_timeout(30s)).quiet, 3000ms);
+  EXPECT_EQ(quiet_window(LabelSettings{}, std::nullopt), kDefaultQuiet);
+}
+
+TEST(StopDrain, ATimeoutWithNoRoomIsRefusedBySafeStopAndDrainsTheQuietWindowUnderTheDaemon) {
+  auto refused = drain_for_stop(kStart, LabelSettings{}, with_timeout(1500ms));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("1500 ms"), std::string::npos) << refused.error().message;
+  // The daemon cannot refuse: the runtime already sent its signal.
+  StopDrain d = drain_for_signalled_stop(kStart, drain_labels(std::nullopt, std::nullopt, 5000ms), with_timeout(1500ms));
+  EXPECT_EQ(d.times.drain_deadline, kStart + 1s);
+  EXPECT_EQ(d.times.kill_at, kStart + 1500ms);
+  EXPECT_EQ(d.times.earliest_release, kStart + 1s) << "min-drain still capped at the deadline";
 }
 
 }  // namespace

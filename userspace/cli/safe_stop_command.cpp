@@ -38,6 +38,7 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
                    std::chrono::milliseconds timeout, std::chrono::milliseconds quiet, const DrainTimes& times,
                    std::optional<CgroupStats> stats, bool json) {
   auto ms = [&](Clock::time_point t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t - times.start).count(); };
+  const int64_t min_drain_ms = std::max<int64_t>(ms(times.earliest_release), 0);  // the epoch: no min-drain
   nlohmann::json targets = nlohmann::json::array();
   for (const auto& step : plan.steps) {
     if (step.signo == 0) continue;
@@ -57,6 +58,7 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
       {"timeout_ms", timeout.count()},
       {"quiet_ms", quiet.count()},
       {"drain_deadline_ms", ms(times.drain_deadline)},
+      {"min_drain_ms", min_drain_ms},
       {"inflight", stats ? nlohmann::json(std::max<int64_t>(stats->inflight, 0)) : nlohmann::json(nullptr)},
       {"open_inbound", stats ? nlohmann::json(std::max<int64_t>(stats->open_inbound, 0)) : nlohmann::json(nullptr)},
   };
@@ -71,8 +73,9 @@ void print_dry_run(const ContainerInfo& info, const StopPlan& plan, const std::v
     std::printf("  target:   %s to %s[%d] (%s), its disposition: %s\n", t["signal"].get<std::string>().c_str(),
                 t["comm"].get<std::string>().c_str(), t["pid"].get<int>(), t["target"].get<std::string>().c_str(),
                 t["disposition"].get<std::string>().c_str());
-  std::printf("  drain:    quiet window %lld ms, deadline %lld ms, SIGKILL at %lld ms\n", static_cast<long long>(quiet.count()),
-              static_cast<long long>(ms(times.drain_deadline)), static_cast<long long>(timeout.count()));
+  std::printf("  drain:    quiet window %lld ms, deadline %lld ms, SIGKILL at %lld ms%s\n", static_cast<long long>(quiet.count()),
+              static_cast<long long>(ms(times.drain_deadline)), static_cast<long long>(timeout.count()),
+              min_drain_ms > 0 ? fmt::format(", min-drain {} ms", min_drain_ms).c_str() : "");
   if (stats)
     std::printf("  now:      %lld in flight, %lld connections open (seen since sigdrain started)\n",
                 static_cast<long long>(std::max<int64_t>(stats->inflight, 0)), static_cast<long long>(std::max<int64_t>(stats->open_inbound, 0)));
@@ -94,11 +97,13 @@ int run_safe_stop(const SafeStopOptions& options) {
   auto timeout = options.timeout_s ? std::chrono::milliseconds(static_cast<int64_t>(*options.timeout_s * 1000))
                  : info.stop_timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*info.stop_timeout_s))
                                        : std::chrono::milliseconds(kDefaultStopTimeout);
-  auto quiet = options.quiet_ms ? std::chrono::milliseconds(*options.quiet_ms) : labels.quiet.value_or(kDefaultQuiet);
-  const auto start = Clock::now();
-  DrainTimes times = value_or_throw(plan_drain(start, timeout, quiet));
-  if (labels.max_drain && times.drain_deadline > start + *labels.max_drain)
-    times.drain_deadline = std::max(start + *labels.max_drain, start + quiet);
+  DrainSettings settings;
+  settings.timeout = timeout;
+  if (options.quiet_ms) settings.quiet = std::chrono::milliseconds(*options.quiet_ms);
+  // No max_hold, no default_min_drain: those are the daemon's config; the labels apply as under the daemon.
+  const StopDrain drain = value_or_throw(drain_for_stop(Clock::now(), labels, settings));
+  const DrainTimes& times = drain.times;
+  const std::chrono::milliseconds quiet = drain.quiet;
 
   auto env = value_or_throw(LiveStopEnvironment::make(info, proc, !options.json && ::isatty(STDERR_FILENO)));
   StopPlan plan = value_or_throw(choose_plan(plan_inputs(options, info, env->processes())));

@@ -232,24 +232,16 @@ void Daemon::publish_metrics() {
   metrics_server_->publish(metrics_.render());
 }
 
-std::chrono::milliseconds Daemon::quiet_for(const ContainerInfo& info) const {
-  if (options_.quiet_ms) return std::chrono::milliseconds(*options_.quiet_ms);
+// The container's drain, decided by policy's drain_for_signalled_stop() as safe-stop's is by drain_for_stop(), from
+// this daemon's config. Malformed labels count as none: the stop is not refused (the plan reports them).
+StopDrain Daemon::drain_for(const ContainerInfo& info, Clock::time_point start) const {
+  DrainSettings settings;
+  settings.timeout = std::chrono::seconds(info.stop_timeout_s.value_or(options_.default_timeout_s));
+  if (options_.quiet_ms) settings.quiet = std::chrono::milliseconds(*options_.quiet_ms);
+  settings.default_min_drain = std::chrono::milliseconds(options_.min_drain_ms);
+  if (options_.max_hold_ms) settings.max_hold = std::chrono::milliseconds(*options_.max_hold_ms);
   auto labels = parse_sigdrain_labels(info.labels);
-  return labels && labels->quiet ? *labels->quiet : kDefaultQuiet;
-}
-
-DrainTimes Daemon::times_for(const ContainerInfo& info, Clock::time_point start) const {
-  auto timeout = std::chrono::milliseconds(std::chrono::seconds(info.stop_timeout_s.value_or(options_.default_timeout_s)));
-  auto labels = parse_sigdrain_labels(info.labels);
-  auto quiet = quiet_for(info);
-  auto times = plan_drain(start, timeout, quiet);
-  DrainTimes t = times ? *times : DrainTimes{start, start + quiet, start + timeout};  // tiny timeouts: release after quiet
-  std::optional<std::chrono::milliseconds> cap;
-  if (options_.max_hold_ms) cap = std::chrono::milliseconds(*options_.max_hold_ms);
-  if (labels && labels->max_drain && (!cap || *labels->max_drain < *cap)) cap = *labels->max_drain;
-  if (cap && t.drain_deadline > start + *cap) t.drain_deadline = start + *cap;
-  auto min_drain = labels && labels->min_drain ? *labels->min_drain : std::chrono::milliseconds(options_.min_drain_ms);
-  return with_min_drain(t, min_drain);
+  return drain_for_signalled_stop(start, labels ? *labels : LabelSettings{}, settings);
 }
 
 void Daemon::reconcile(std::vector<ContainerInfo> running) {
@@ -497,7 +489,7 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
   const ContainerInfo& info = containers_.at(it->second).info;
   auto start_time = proc_.start_time(held.tgid);
   if (!start_time) return start_time.error();
-  DrainTimes times = stops_.contains(info.id) ? stops_.at(info.id).times : times_for(info, Clock::now());
+  DrainTimes times = stops_.contains(info.id) ? stops_.at(info.id).times : drain_for(info, Clock::now()).times;
   HoldRecord record{info.id, held.tgid, *start_time, held.signo, wall_ms(Clock::now()), wall_ms(times.drain_deadline),
                     wall_ms(times.kill_at)};
   // The one wait left between a tracee's stop and its resume: the fsync that makes the held signal survive us.
@@ -548,7 +540,8 @@ void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::op
   s.info = info;
   s.signo = signo;
   s.held = held;
-  s.times = times ? *times : times_for(info, Clock::now());
+  const StopDrain drain = drain_for(info, Clock::now());
+  s.times = times ? *times : drain.times;  // a journalled or already held stop keeps its recorded times
   PlanInputs in;
   in.processes = process_tree(proc_, info.init_pid);
   in.init_pid = info.init_pid;
@@ -559,7 +552,7 @@ void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::op
                 : StopPlan{PlanProfile::runtime_signal, "labels are malformed (" + plan.error().message + "); the held signal is delivered",
                            {PlanStep{signo, PlanTarget{}, {}}}};
   auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
-  s.tracker.emplace(s.times, quiet_for(info), stats.requests_completed);
+  s.tracker.emplace(s.times, drain.quiet, stats.requests_completed);
   s.report.container_id = info.id;
   s.report.container_name = info.name;
   s.report.runtime = std::string(runtime_name(info.runtime));

@@ -102,8 +102,7 @@ class Daemon {
   Result<void> on_held(const HeldSignal& held);
   void on_event(const ObservedEvent& event);
   void start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times);
-  DrainTimes times_for(const ContainerInfo& info, Clock::time_point start) const;
-  std::chrono::milliseconds quiet_for(const ContainerInfo& info) const;
+  StopDrain drain_for(const ContainerInfo& info, Clock::time_point start) const;
   void tick(ActiveStop& stop);
   void release(ActiveStop& stop);
   void finish(const std::string& id, std::optional<ExitStatus> exit);

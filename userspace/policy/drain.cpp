@@ -28,6 +28,33 @@ DrainTimes with_min_drain(DrainTimes t, milliseconds min_drain) {
   return t;
 }
 
+milliseconds quiet_window(const LabelSettings& labels, std::optional<milliseconds> override_quiet) {
+  return override_quiet ? *override_quiet : labels.quiet.value_or(kDefaultQuiet);
+}
+
+namespace {
+
+StopDrain capped(DrainTimes t, milliseconds quiet, const LabelSettings& labels, const DrainSettings& settings) {
+  if (labels.max_drain) t.drain_deadline = std::min(t.drain_deadline, t.start + std::max(*labels.max_drain, quiet));
+  if (settings.max_hold) t.drain_deadline = std::min(t.drain_deadline, t.start + *settings.max_hold);
+  return {with_min_drain(t, labels.min_drain.value_or(settings.default_min_drain)), quiet};
+}
+
+}  // namespace
+
+Result<StopDrain> drain_for_stop(Clock::time_point start, const LabelSettings& labels, const DrainSettings& settings) {
+  const milliseconds quiet = quiet_window(labels, settings.quiet);
+  auto times = plan_drain(start, settings.timeout, quiet);
+  if (!times) return times.error();
+  return capped(*times, quiet, labels, settings);
+}
+
+StopDrain drain_for_signalled_stop(Clock::time_point start, const LabelSettings& labels, const DrainSettings& settings) {
+  const milliseconds quiet = quiet_window(labels, settings.quiet);
+  auto times = plan_drain(start, settings.timeout, quiet);
+  return capped(times ? *times : DrainTimes{start, start + quiet, start + settings.timeout}, quiet, labels, settings);
+}
+
 DrainState DrainTracker::update(const DrainSample& s) {
   completed_ = std::max(completed_, s.requests_completed);
   last_activity_ = std::max(last_activity_, s.last_activity);

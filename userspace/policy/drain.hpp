@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
+#include "policy/plan.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {
@@ -46,6 +48,37 @@ Result<DrainTimes> plan_drain(Clock::time_point start, std::chrono::milliseconds
 // that lag), and a pod with sparse traffic may see its last request only after the quiet window. Never past the
 // drain deadline: the grace period wins. Zero or negative: no minimum.
 DrainTimes with_min_drain(DrainTimes times, std::chrono::milliseconds min_drain);
+
+// What a stop's drain times come from besides the container's labels. safe-stop fills it from its flags, the daemon
+// from its config, so the same container drains for the same times whichever of the two stops it.
+struct DrainSettings {
+  std::chrono::milliseconds timeout{kDefaultStopTimeout};  // the stop's start to SIGKILL, as the caller resolved it
+  std::optional<std::chrono::milliseconds> quiet;          // --quiet, the daemon's quiet-ms: wins over the label
+  std::chrono::milliseconds default_min_drain{0};          // the daemon's min-drain-ms: the label wins
+  // The daemon's max-hold-ms: the longest it withholds a signal the runtime already sent. safe-stop holds nothing
+  // (it sends the first signal itself, at the drain's end), so it leaves this unset.
+  std::optional<std::chrono::milliseconds> max_hold;
+};
+
+// One stop's drain: its times (earliest_release is the min-drain) and the quiet window the tracker judges idle by.
+struct StopDrain {
+  DrainTimes times;
+  std::chrono::milliseconds quiet{kDefaultQuiet};
+};
+
+// The quiet window: the caller's override, else the label, else kDefaultQuiet.
+std::chrono::milliseconds quiet_window(const LabelSettings& labels, std::optional<std::chrono::milliseconds> override_quiet);
+
+// The one place a stop's drain times are decided, for safe-stop and the daemon alike. plan_drain() from the timeout
+// and the quiet window; then `sigdrain.io/max-drain-ms` caps the deadline, floored at the quiet window like the
+// deadline itself (a drain always waits one quiet window for late traffic); then max-hold caps it, unfloored (the
+// operator's bound on a held signal is hard); then the min-drain (the label, else default_min_drain) delays an idle
+// release, never past the deadline. A timeout too short for the quiet window plus 1 s is plan_drain()'s error.
+Result<StopDrain> drain_for_stop(Clock::time_point start, const LabelSettings& labels, const DrainSettings& settings);
+
+// The same for a stop that cannot be refused (the daemon's: the runtime already sent its signal). A timeout too
+// short for the quiet window plus 1 s drains for the quiet window, then the caps and the min-drain apply as above.
+StopDrain drain_for_signalled_stop(Clock::time_point start, const LabelSettings& labels, const DrainSettings& settings);
 
 enum class DrainState { draining, idle, deadline };
 
