@@ -38,7 +38,7 @@ PREFIX = os.environ.get("SIGDRAIN_BENCH_PREFIX", "sdb-")
 os.environ["SIGDRAIN_PYTEST_PREFIX"] = PREFIX
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e_py"))
 import apps  # noqa: E402
-from runtimes import Mount, Podman, Spec, wait_for  # noqa: E402
+from runtimes import Mount, Podman, Spec, tracer_pid, wait_for  # noqa: E402
 
 THROUGHPUT_GOAL = 0.99
 P99_GOAL_MS = 0.5
@@ -170,11 +170,6 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def tracer_pid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("TracerPid:"))
 
 
 def median(rows, key):

@@ -56,6 +56,15 @@ def wait_pid_exit(pidfd, timeout_s):
     return bool(ready)
 
 
+
+def tracer_pid(pid):
+    """The pid tracing `pid` (0: none), from /proc/<pid>/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    raise AssertionError(f"/proc/{pid}/status has no TracerPid line")
+
 @dataclass
 class Mount:
     host: str

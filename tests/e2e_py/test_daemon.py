@@ -5,6 +5,7 @@ import pytest
 
 from apps import APPS
 from conftest import wait_requests_in_flight
+from runtimes import tracer_pid
 
 STOP_TIMEOUT_S = 20
 DAEMON_SETTINGS = {"default-timeout": STOP_TIMEOUT_S}
@@ -12,11 +13,6 @@ DAEMON_SETTINGS = {"default-timeout": STOP_TIMEOUT_S}
 GUARDED = {"sigdrain.io/guard": "true"}  # the daemon guards labelled containers only (conftest.Daemon)
 RUNTIMES = ("podman", "docker", "containerd")
 CASES = [(rt, app) for rt in RUNTIMES for app in APPS]
-
-
-def tracer_pid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("TracerPid:"))
 
 
 @pytest.mark.parametrize("runtime,app_id", CASES, ids=[f"{rt}-{app}" for rt, app in CASES])

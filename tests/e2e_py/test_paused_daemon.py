@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from conftest import http_ok
-from runtimes import wait_for
+from runtimes import tracer_pid, wait_for
 
 GUARDED = {"sigdrain.io/guard": "true"}
 # A thread per connection (http.server) and the Go runtime (SIGURG preemption) on the three runtimes.
@@ -25,13 +25,6 @@ def request_ms(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=4) as r:
         r.read()
     return (time.monotonic() - start) * 1000
-
-
-def tracer_pid(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("TracerPid:"):
-            return int(line.split()[1])
-    raise AssertionError(f"/proc/{pid}/status has no TracerPid line")
 
 
 def latencies(port, n):
