@@ -702,9 +702,9 @@ ControlReply Daemon::answer(const std::string& request) {
     auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
     e.inflight = std::max<int64_t>(stats.inflight, 0);
     e.open_inbound = std::max<int64_t>(stats.open_inbound, 0);
-    e.state = !stops_.contains(id)                      ? "running"
-              : stops_.at(id).phase == Phase::draining ? "draining"
-                                                       : "stopping";
+    e.state = !stops_.contains(id)                      ? PsState::running
+              : stops_.at(id).phase == Phase::draining ? PsState::draining
+                                                       : PsState::stopping;
     if (last_stops_.contains(id)) e.last_stop = last_stops_.at(id);
     out += json_text(to_json(e)) + "\n";
   }
