@@ -17,10 +17,12 @@ Apps (--apps, comma-separated):
   jvm     the pytest tier's JDK HttpServer (tests/e2e_py/apps/Server.java), a new connection per request
 
 Each figure prints one line "... vs goal ..., met|MISSED"; an app that cannot be measured prints "not measured: why"
-and the others still run (exit status 1 then). Needs root, podman (runc), wrk, the e2e rootfs
+and the others still run (exit status 1 then). --out writes every app's rounds and figures as JSON for bench_report
+(an app not measured with its reason). Needs root, podman (runc), wrk, the e2e rootfs
 (scripts/podman-setup.sh), go and a JDK (scripts/setup.sh). Container names: SIGDRAIN_BENCH_PREFIX (default sdb-).
 """
 import argparse
+import json
 import os
 import re
 import signal
@@ -181,7 +183,7 @@ def verdict(ok):
 
 
 def measure(app, podman, daemon, extra_dir, work, ports, args):
-    """Figures 7 and 12 for one app; returns nothing, prints its lines; raises when it cannot measure."""
+    """Figures 7 and 12 for one app: prints its lines and returns its figures; raises when it cannot measure."""
     made = []
     try:
         pair = {}
@@ -234,6 +236,11 @@ def measure(app, podman, daemon, extra_dir, work, ports, args):
         print(f"paused daemon ({args.pause_secs} s SIGSTOP), {app.what}: longest request {grown:+.1f} ms "
               f"({median(windows[True], 'max_ms'):.1f} vs {median(windows[False], 'max_ms'):.1f} ms, {timeouts} timed out)"
               f" vs goal <= {PAUSE_GOAL_MS:.0f} ms, {verdict(grown <= PAUSE_GOAL_MS and timeouts == 0)}")
+        return {"what": app.what, "measured": True,
+                "throughput_ratio": ratio, "added_p99_ms": added,
+                "guarded": rounds[True], "unguarded": rounds[False],
+                "pause_secs": args.pause_secs, "longest_growth_ms": grown, "paused_timeouts": timeouts,
+                "paused": windows[True], "running": windows[False]}
     finally:
         for c in made:
             podman.remove(c)
@@ -248,6 +255,7 @@ def main():
     p.add_argument("--pause-rounds", type=int, default=2, help="figure 12: windows per variant (default 2)")
     p.add_argument("--pause-secs", type=int, default=5, help="figure 12: window and SIGSTOP length (default 5)")
     p.add_argument("--port", type=int, default=18191, help="first of the two ports per app (default 18191)")
+    p.add_argument("--out", help="write the figures as JSON here (bench_report's guard_cost.json)")
     args = p.parse_args()
     chosen = [a for a in args.apps.split(",") if a]
     unknown = [a for a in chosen if a not in APPS]
@@ -257,6 +265,20 @@ def main():
     rootfs = os.environ.get("SIGDRAIN_E2E_ROOTFS", "/var/lib/sigdrain-e2e/rootfs")
     podman = Podman(rootfs)
     failed = []
+    figures = {"goals": {"throughput_ratio_min": THROUGHPUT_GOAL, "added_p99_ms_max": P99_GOAL_MS,
+                         "longest_growth_ms_max": PAUSE_GOAL_MS},
+               "rounds": args.rounds, "secs": args.secs, "pause_rounds": args.pause_rounds, "apps": {}}
+    try:
+        measure_all(args, chosen, podman, figures["apps"], failed)
+    finally:  # what was measured is kept, also when the daemon or an app's set-up failed
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(figures, f, indent=1)
+    return 1 if failed else 0
+
+
+def measure_all(args, chosen, podman, figures, failed):
+    """Runs figures 7 and 12 for each chosen app into figures[app]; an app that cannot be measured gets its reason."""
     with tempfile.TemporaryDirectory(prefix="sd-guard-cost.") as work:
         extra_dir = None
         if {"go", "jvm"} & set(chosen):
@@ -264,7 +286,10 @@ def main():
                 extra_dir = apps.build_extra(os.path.join(work, "extra"))
             except (RuntimeError, OSError, subprocess.SubprocessError) as e:
                 print(f"guard cost, go and jvm: not measured: {e}")
-                failed += [a for a in ("go", "jvm") if a in chosen]
+                for key in ("go", "jvm"):
+                    if key in chosen:
+                        failed.append(key)
+                        figures[key] = {"what": APPS[key].what, "measured": False, "reason": str(e)}
                 chosen = [a for a in chosen if a not in ("go", "jvm")]
         daemon = Daemon(os.path.realpath(args.sigdrain), work)
         try:
@@ -272,13 +297,14 @@ def main():
             for i, key in enumerate(chosen):
                 app = APPS[key]
                 try:
-                    measure(app, podman, daemon, extra_dir or work, work, (args.port + 2 * i, args.port + 2 * i + 1), args)
+                    figures[key] = measure(app, podman, daemon, extra_dir or work, work,
+                                           (args.port + 2 * i, args.port + 2 * i + 1), args)
                 except Exception as e:  # one app's failure is its own line; the others still run
                     print(f"guard cost, {app.what}: not measured: {type(e).__name__}: {e}")
+                    figures[key] = {"what": app.what, "measured": False, "reason": f"{type(e).__name__}: {e}"}
                     failed.append(key)
         finally:
             daemon.stop()
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

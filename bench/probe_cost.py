@@ -11,6 +11,12 @@ cancels. Rounds go on until the 95 % interval of the mean ratio is within +-1 % 
   daemon   `sigdrain daemon --labelled-only`: every probe loaded as deployed; nginx is in no container, so its
            sockets take the early exit for cgroups sigdrain does not watch
   trace    `sigdrain trace`: every probe loaded and every cgroup counted: the cost of a watched socket
+Figure 10b: then, for daemon and trace, the kernel's own run time of the programs the sigdrain process holds
+(kernel.bpf_stats_enabled=1, run_time_ns and run_cnt from fdinfo) around each wrk run, per request. It resolves
+what figure 10 cannot on a noisy host, but counts only the programs' own run time (tracepoint dispatch and cache
+effects are not in it) and every run on the host, wrk's end of each connection included: for nginx's share it is
+an upper bound. With --floor-from (bench_loopback's JSON, where an empty program's ns/run is measured), also the
+same net of bpf_stats' own per-run cost.
 Writes one JSON object (--out) that bench_report turns into rows.
 """
 import argparse
@@ -64,18 +70,49 @@ def port_free(port):
             return False
 
 
-def bpf_progs(pid):
-    n = 0
+def bpf_prog_fds(pid):
+    fds = []
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
             try:
                 if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:bpf-prog":
-                    n += 1
+                    fds.append(fd)
             except OSError:
                 pass
     except OSError:
         pass
-    return n
+    return fds
+
+
+def bpf_progs(pid):
+    return len(bpf_prog_fds(pid))
+
+
+def bpf_run_totals(pid):
+    """(run_time_ns, run_cnt) summed over the distinct BPF programs pid holds; they grow only while bpf_stats is on."""
+    by_id = {}
+    for fd in bpf_prog_fds(pid):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if "prog_id" in info:  # two descriptors of one program count it once
+            by_id[int(info["prog_id"])] = (int(info.get("run_time_ns", 0)), int(info.get("run_cnt", 0)))
+    return sum(ns for ns, _ in by_id.values()), sum(n for _, n in by_id.values())
+
+
+BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+def empty_program_floor(path):
+    """An empty program's ns/run as bench_loopback measured it on this host (bpf_stats' own cost), or None."""
+    try:
+        with open(path) as f:
+            floor = json.load(f).get("bpf_stats_empty_program") or {}
+    except (OSError, ValueError):
+        return None
+    return floor.get("ns_per_run") if floor.get("available") else None
 
 
 class Loader:
@@ -139,6 +176,74 @@ def wrk(url, mode, seconds):
     return int(m.group(1))
 
 
+def summary(key, values):
+    mean, half = interval(values)
+    return {f"{key}_mean": mean, f"{key}_halfwidth95": half}
+
+
+def bpf_stats_pass(url, a, scratch, modes, off_cpu, floor):
+    """Figure 10b: the programs' own run time per request, for daemon and trace, over --stats-rounds rounds.
+
+    A pass of its own after figure 10's rounds, not interleaved with them: bpf_stats adds its two clock reads to
+    every program run on the host (~50 ns each here), which figure 10 would charge to its "on" variants. Its
+    variants are not paired with an "off": without sigdrain there is nothing to count. The share is of figure 10's
+    median "off" CPU per request."""
+    try:
+        with open(BPF_STATS) as f:
+            old = f.read().strip()
+    except OSError as e:
+        return {"available": False, "reason": f"cannot read kernel.bpf_stats_enabled: {e}"}
+    per = {m: {v: [] for v in ("daemon", "trace")} for m in modes}  # (BPF ns, program runs) per request
+    try:
+        try:
+            with open(BPF_STATS, "w") as f:
+                f.write("1")
+        except OSError as e:
+            return {"available": False, "reason": f"cannot set kernel.bpf_stats_enabled=1: {e}"}
+        for r in range(a.stats_rounds):
+            order = ["daemon", "trace"]
+            random.shuffle(order)
+            for v in order:
+                with Loader(v, a.sigdrain, scratch, a.metrics_port) as loader:
+                    for m in modes:
+                        ns0, runs0 = bpf_run_totals(loader.proc.pid)
+                        n = wrk(url, m, a.seconds)
+                        ns1, runs1 = bpf_run_totals(loader.proc.pid)
+                        # Another tool that turned the sysctl off meanwhile would make the figure look cheap.
+                        with open(BPF_STATS) as f:
+                            if f.read().strip() != "1" or runs1 == runs0:
+                                return {"available": False, "reason": "kernel.bpf_stats_enabled was turned off "
+                                        "during a run (another tool?)" if runs1 != runs0 else "no program run counted"}
+                        per[m][v].append(((ns1 - ns0) / n, (runs1 - runs0) / n))
+            print(f"  bpf_stats round {r + 1:2d}: " + "  ".join(
+                f"{m[:4]}/{v} {per[m][v][-1][0]:.0f} ns {per[m][v][-1][1]:.2f} runs" for m in modes
+                for v in ("daemon", "trace")), flush=True)
+    finally:
+        try:
+            with open(BPF_STATS, "w") as f:
+                f.write(old)
+        except OSError as e:
+            print(f"probe_cost: could not restore kernel.bpf_stats_enabled={old}: {e}", file=sys.stderr)
+    out = {"available": True, "rounds": a.stats_rounds, "floor_ns_per_run": floor, "modes": {}}
+    for m in modes:
+        out["modes"][m] = {}
+        for v, runs in per[m].items():
+            row = summary("ns_per_request", [ns for ns, _ in runs])
+            row |= summary("runs_per_request", [n for _, n in runs])
+            row |= summary("share_of_off", [ns / off_cpu[m] for ns, _ in runs])
+            if floor is not None:  # each run's bpf_stats clock reads taken out
+                row |= summary("net_ns_per_request", [ns - floor * n for ns, n in runs])
+                row |= summary("net_share_of_off", [(ns - floor * n) / off_cpu[m] for ns, n in runs])
+            out["modes"][m][v] = row
+            net = (f", net of the {floor:.0f} ns/run floor {100 * row['net_share_of_off_mean']:.2f} % "
+                   f"+- {100 * row['net_share_of_off_halfwidth95']:.2f} %" if floor is not None else "")
+            print(f"figure 10b, {m}, {v}: BPF {row['ns_per_request_mean']:.0f} +- "
+                  f"{row['ns_per_request_halfwidth95']:.0f} ns/request ({row['runs_per_request_mean']:.2f} runs), "
+                  f"{100 * row['share_of_off_mean']:.2f} % +- {100 * row['share_of_off_halfwidth95']:.2f} % of off"
+                  + net, flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sigdrain", required=True)
@@ -149,7 +254,11 @@ def main():
     ap.add_argument("--min-rounds", type=int, default=8)
     ap.add_argument("--max-rounds", type=int, default=30)
     ap.add_argument("--goal-halfwidth", type=float, default=0.01)
+    ap.add_argument("--stats-rounds", type=int, default=5, help="figure 10b rounds (0: none; else >= 2 for an interval)")
+    ap.add_argument("--floor-from", help="bench_loopback's JSON: the empty program's ns/run for 10b's net figure")
     a = ap.parse_args()
+    if a.stats_rounds == 1 or a.stats_rounds < 0 or a.max_rounds < 2:
+        die("--stats-rounds must be 0 or >= 2 and --max-rounds >= 2: one round has no interval")
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
             die(f"{tool} is not installed")
@@ -242,6 +351,10 @@ http {{
                     "rps_median": statistics.median(r for _, r in samples[m][v]),
                     "rps_ratio": statistics.median(r for _, r in samples[m][v]) / out["modes"][m]["off_rps_median"],
                 }
+        if a.stats_rounds:
+            floor = empty_program_floor(a.floor_from) if a.floor_from else None
+            off_cpu = {m: out["modes"][m]["off_cpu_ns_per_request"] for m in modes}
+            out["bpf_stats"] = bpf_stats_pass(url, a, scratch, modes, off_cpu, floor)
         with open(a.out, "w") as f:
             json.dump(out, f, indent=1)
     finally:

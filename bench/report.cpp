@@ -1,7 +1,7 @@
 // Merges the figures the other tools wrote into one JSON document and prints them as a table with their targets.
 //
 // usage: bench_report DIR     reads DIR/nginx.tsv and DIR/{loopback,signals,connections,release,footprint,fleet,
-//                             skipped}.json, writes DIR/results.json
+//                             probe_cost,guard_cost,skipped}.json, writes DIR/results.json
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common.hpp"
 #include "signals.skel.h"
@@ -97,8 +98,142 @@ struct Row {
 std::string num(double v, int decimals = 0) { return std::isnan(v) ? "-" : fmt::format("{:.{}f}", v, decimals); }
 std::string verdict(bool met) { return met ? "met" : "MISSED"; }
 
+// An added cost with its 95 % interval against a goal: met only when the whole interval is within the goal, missed
+// only when the whole interval is past it.
+std::string judge_interval(double added, double half, double goal) {
+  return added + half <= goal ? "met" : added - half > goal ? "MISSED" : "unresolved (interval spans the goal)";
+}
+
+std::vector<double> values_of(const json& runs, const char* key) {
+  std::vector<double> out;
+  for (const json& run : runs) out.push_back(run[key].get<double>());
+  return out;
+}
+
+// How far one variant's own runs lie apart: a difference between variants smaller than this is the host's noise.
+double spread_of(const std::vector<double>& values) {
+  if (values.empty()) return NAN;
+  auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  return *hi - *lo;
+}
+
+// Figure 10b: the BPF programs' own run time per request (bpf_stats) as a share of nginx's "off" CPU per request,
+// net of bpf_stats' own per-run cost (the empty program's ns/run) where figure 2 measured it. Counted host-wide,
+// so wrk's end of each connection is in it; tracepoint dispatch and cache effects are not.
+void add_bpf_time_rows(const json& stats, std::vector<Row>& rows) {
+  if (!stats.is_object()) return;
+  if (!stats["available"].get<bool>()) {
+    rows.push_back({"10b BPF time", "nginx: the programs' own ns/request (bpf_stats)", "", "",
+                    stats.value("reason", std::string("not measured")), "-", "not measured"});
+    return;
+  }
+  const bool net = stats["floor_ns_per_run"].is_number();
+  for (auto [mode, goal] : {std::pair{"keepalive", 0.01}, std::pair{"new_connection", 0.02}}) {
+    if (!stats["modes"].contains(mode)) continue;
+    for (const char* variant : {"daemon", "trace"}) {
+      const json& v = stats["modes"][mode][variant];
+      std::string key = net ? "net_share_of_off" : "share_of_off";
+      double share = v[key + "_mean"].get<double>(), half = v[key + "_halfwidth95"].get<double>();
+      std::string result = fmt::format(
+          "{} +- {} ns, {} runs per request = {:.2f}% +- {:.2f}% of off CPU ({} rounds)",
+          num(v["ns_per_request_mean"].get<double>()), num(v["ns_per_request_halfwidth95"].get<double>()),
+          num(v["runs_per_request_mean"].get<double>(), 2), 100 * v["share_of_off_mean"].get<double>(),
+          100 * v["share_of_off_halfwidth95"].get<double>(), stats["rounds"].get<int>());
+      if (net)
+        result += fmt::format("; net of bpf_stats' {} ns/run: {} ns = {:.2f}% +- {:.2f}%",
+                              num(stats["floor_ns_per_run"].get<double>(), 1),
+                              num(v["net_ns_per_request_mean"].get<double>()), 100 * share, 100 * half);
+      std::string judged = judge_interval(share, half, goal);
+      if (judged == "MISSED") judged += " (host-wide: wrk's end counted too)";
+      rows.push_back({"10b BPF time",
+                      fmt::format("nginx {}, {}: the programs' own run time{} (not dispatch or cache effects)", mode,
+                                  variant, net ? ", net" : ""),
+                      "", num(v["ns_per_request_mean"].get<double>()), result, fmt::format("<= +{}%", num(100 * goal)),
+                      judged});
+    }
+  }
+}
+
+// Figures 7 and 12 (bench/guard_cost.py): per app kind, guarded vs unguarded throughput and p99, and the longest
+// request while the daemon is SIGSTOPped vs running. A miss smaller than one variant's own spread over its rounds
+// says so: that is this host's noise, not a cost.
+void add_guard_rows(const json& g, std::vector<Row>& rows) {
+  if (!g.is_object()) return;
+  const json& goals = g["goals"];
+  const double ratio_goal = goals["throughput_ratio_min"].get<double>(), p99_goal = goals["added_p99_ms_max"].get<double>(),
+               pause_goal = goals["longest_growth_ms_max"].get<double>();
+  for (const auto& [key, app] : g["apps"].items()) {
+    const std::string what = app["what"].get<std::string>();
+    if (!app["measured"].get<bool>()) {
+      rows.push_back({"7 guard cost", what, "", "", app["reason"].get<std::string>(), "-", "not measured"});
+      continue;
+    }
+    auto guarded_rps = values_of(app["guarded"], "rps"), unguarded_rps = values_of(app["unguarded"], "rps");
+    double ratio = app["throughput_ratio"].get<double>(), added = app["added_p99_ms"].get<double>();
+    double rps_spread = std::max(spread_of(guarded_rps) / median(guarded_rps), spread_of(unguarded_rps) / median(unguarded_rps));
+    double p99_spread = std::max(spread_of(values_of(app["guarded"], "p99_ms")), spread_of(values_of(app["unguarded"], "p99_ms")));
+    std::vector<std::string> missed;
+    if (ratio < ratio_goal)
+      missed.push_back(1 - ratio < rps_spread ? "throughput, within its rounds' spread" : "throughput");
+    if (added > p99_goal) missed.push_back(added < p99_spread ? "p99, within its rounds' spread" : "p99");
+    std::string judged = "met";
+    if (!missed.empty()) judged = fmt::format("MISSED ({})", fmt::join(missed, "; "));
+    rows.push_back({"7 guard cost", fmt::format("{}: req/s unguarded / guarded ({} rounds of {} s)", what,
+                                                guarded_rps.size(), g["secs"].get<int>()),
+                    num(median(unguarded_rps)), num(median(guarded_rps)),
+                    fmt::format("ratio {}, p99 {:+.2f} ms; rounds spread {}% req/s, {} ms p99", num(ratio, 3), added,
+                                num(100 * rps_spread, 1), num(p99_spread, 2)),
+                    fmt::format(">= {}; p99 <= +{} ms", ratio_goal, p99_goal), judged});
+
+    auto paused = values_of(app["paused"], "max_ms"), running = values_of(app["running"], "max_ms");
+    double grown = app["longest_growth_ms"].get<double>();
+    auto timeouts = app["paused_timeouts"].get<uint64_t>();
+    double running_spread = spread_of(running);
+    std::string pause_judged = verdict(grown <= pause_goal && timeouts == 0);
+    if (timeouts == 0 && grown > pause_goal && grown < running_spread) pause_judged += " (within the running windows' spread)";
+    rows.push_back({"12 paused daemon",
+                    fmt::format("{}: longest request (ms), daemon running / SIGSTOPped {} s ({} windows)", what,
+                                app["pause_secs"].get<int>(), paused.size()),
+                    num(median(running), 1), num(median(paused), 1),
+                    fmt::format("{:+.1f} ms, {} timed out; running windows spread {} ms", grown, timeouts,
+                                num(running_spread, 1)),
+                    fmt::format("<= +{} ms, none timed out", pause_goal), pause_judged});
+  }
+}
+
+// The empty program's ns/run that figure 2 measured: what bpf_stats charges every run on this host (NAN if absent).
+double bpf_stats_floor(const json& r) {
+  const json& l = r["loopback"];
+  if (!l.is_object() || !l.contains("bpf_stats_empty_program") || !l["bpf_stats_empty_program"]["available"].get<bool>())
+    return NAN;
+  return l["bpf_stats_empty_program"]["ns_per_run"].get<double>();
+}
+
+// Goals of issue #15 per program run: a socket of a cgroup sigdrain does not watch, a watched one, a signal.
+// Program names are cut to 15 characters by the kernel ("on_sock_recv_le").
+double program_goal_ns(const std::string& prog, bool watched) {
+  for (const char* data : {"sock_send_le", "sock_recv_le", "tcp_sendmsg", "tcp_recvmsg"})
+    if (prog.find(data) != std::string::npos) return watched ? 120 : 60;
+  if (prog.find("signal_gener") != std::string::npos) return 300;
+  return NAN;
+}
+
+// One program's bpf_stats ns/run ({"program", "ns_per_run"}) against its goal, and above the floor where known.
+Row program_row(const std::string& figure, const std::string& context, const json& p, bool watched, double floor_ns) {
+  std::string prog = p["program"].get<std::string>();
+  double ns = p["ns_per_run"].get<double>(), goal = program_goal_ns(prog, watched);
+  // Where the floor alone is near the goal (a nested VM's slow clock), say what the program's own work costs.
+  std::string result = std::isnan(floor_ns) ? num(ns, 1) : fmt::format("{} ({} above the floor)", num(ns, 1), num(ns - floor_ns, 1));
+  std::string judged = std::isnan(goal) ? "-" : verdict(ns <= goal);
+  if (!std::isnan(goal) && ns > goal && !std::isnan(floor_ns) && ns - floor_ns <= goal)
+    judged = fmt::format("MISSED here; the floor is {} ns", num(floor_ns));
+  return {figure, fmt::format("{} ns/run ({})", prog, context), "", "", result,
+          std::isnan(goal) ? "-" : "<= " + num(goal) + " ns", judged};
+}
+
 std::vector<Row> rows_of(const json& r) {
   std::vector<Row> rows;
+  const double floor_ns = bpf_stats_floor(r);
   if (const json& n = r["nginx"]; n.is_object()) {
     for (auto [variant, target] : {std::pair{"keepalive", 0.99}, std::pair{"new_connection", 0.97}}) {
       if (!n.contains(variant)) continue;
@@ -121,7 +256,7 @@ std::vector<Row> rows_of(const json& r) {
       for (auto [variant, label] : {std::pair{"daemon", "daemon (nginx not watched)"}, std::pair{"trace", "trace (every cgroup counted)"}}) {
         const json& v = m[variant];
         double added = v["cpu_ratio_mean"].get<double>() - 1, half = v["cpu_ratio_halfwidth95"].get<double>();
-        std::string judged = added + half <= goal ? "met" : added - half > goal ? "MISSED" : "unresolved (interval spans the goal)";
+        std::string judged = judge_interval(added, half, goal);
         rows.push_back({"10 server CPU", fmt::format("nginx {} ns/request, {}", mode, label),
                         num(m["off_cpu_ns_per_request"].get<double>()), num(v["cpu_ns_per_request_median"].get<double>()),
                         fmt::format("{:+.2f}% +- {:.2f}% (95%, {} rounds); req/s ratio {}", 100 * added, 100 * half,
@@ -129,7 +264,9 @@ std::vector<Row> rows_of(const json& r) {
                         fmt::format("<= +{}%", num(100 * goal)), judged});
       }
     }
+    add_bpf_time_rows(p.value("bpf_stats", json(nullptr)), rows);
   }
+  add_guard_rows(r["guard_cost"], rows);
   if (const json& l = r["loopback"]; l.is_object()) {
     const json& sr = l["send_recv"];
     double added = sr["added_ns"].get<double>();
@@ -138,33 +275,13 @@ std::vector<Row> rows_of(const json& r) {
     const json& cc = l["connect_close"];
     rows.push_back({"2 per event", "ns per connect+accept+close", num(cc["off_ns"].get<double>()),
                     num(cc["on_ns"].get<double>()), "+" + num(cc["added_ns"].get<double>()) + " ns", "-", "-"});
-    // Goals of issue #15 per program run: a socket of a cgroup sigdrain does not watch, a watched one, a signal.
-    // Program names are cut to 15 characters by the kernel ("on_sock_recv_le").
-    auto goal_of = [](const std::string& prog, bool watched) -> double {
-      for (const char* data : {"sock_send_le", "sock_recv_le", "tcp_sendmsg", "tcp_recvmsg"})
-        if (prog.find(data) != std::string::npos) return watched ? 120 : 60;
-      if (prog.find("signal_gener") != std::string::npos) return 300;
-      return NAN;
-    };
-    double floor_ns = NAN;
-    if (l.contains("bpf_stats_empty_program") && l["bpf_stats_empty_program"]["available"].get<bool>()) {
-      floor_ns = l["bpf_stats_empty_program"]["ns_per_run"].get<double>();
+    if (!std::isnan(floor_ns))
       rows.push_back({"2 bpf_stats", "an empty program on sock_recv_length ns/run (this host's floor)", "", "",
                       num(floor_ns, 1), "-", "-"});
-    }
     for (auto [key, watched] : {std::pair{"bpf_stats", true}, std::pair{"bpf_stats_unwatched", false}}) {
       if (!l.contains(key) || !l[key]["available"].get<bool>()) continue;
-      for (const json& p : l[key]["programs"]) {
-        std::string prog = p["program"].get<std::string>();
-        double ns = p["ns_per_run"].get<double>(), goal = goal_of(prog, watched);
-        // Where the floor alone is near the goal (a nested VM's slow clock), say what the program's own work costs.
-        std::string result = std::isnan(floor_ns) ? num(ns, 1) : fmt::format("{} ({} above the floor)", num(ns, 1), num(ns - floor_ns, 1));
-        std::string judged = std::isnan(goal) ? "-" : verdict(ns <= goal);
-        if (!std::isnan(goal) && ns > goal && !std::isnan(floor_ns) && ns - floor_ns <= goal)
-          judged = fmt::format("MISSED here; the floor is {} ns", num(floor_ns));
-        rows.push_back({"2 bpf_stats", fmt::format("{} ns/run ({})", prog, watched ? "socket counted" : "cgroup not watched"),
-                        "", "", result, std::isnan(goal) ? "-" : "<= " + num(goal) + " ns", judged});
-      }
+      for (const json& p : l[key]["programs"])
+        rows.push_back(program_row("2 bpf_stats", watched ? "socket counted" : "cgroup not watched", p, watched, floor_ns));
     }
   }
   if (const json& s = r["signals"]; s.is_object()) {
@@ -178,18 +295,39 @@ std::vector<Row> rows_of(const json& r) {
                                   run["handled"].get<uint64_t>(), drops),
                       "report drops", drops == 0 ? "no drops" : "drops"});
     };
+    // The programs' own time per signal during a storm (bpf_stats, a run of its own), beside which a sender's loss
+    // per signal reads as the programs' time or something else (wakeups, the consumer's CPU).
+    double programs_ns = NAN, programs_net_ns = NAN;
+    if (const json& b = s.value("bpf_stats", json(nullptr)); b.is_object() && b["available"].get<bool>()) {
+      programs_ns = programs_net_ns = 0;
+      for (const json& p : b["programs"]) {
+        double per_signal = p["runs_per_signal"].get<double>();
+        programs_ns += p["ns_per_run"].get<double>() * per_signal;
+        programs_net_ns += (p["ns_per_run"].get<double>() - floor_ns) * per_signal;
+        if (per_signal >= 0.01)  // a program the storm runs, not one that other tenants' events ran meanwhile
+          rows.push_back(program_row("3 bpf_stats", fmt::format("1-sender storm, {} runs per signal", num(per_signal, 2)),
+                                     p, true, floor_ns));
+      }
+    }
     // Issue #15's goal for a storm: senders keep at least 2/3 of their unobserved rate, and nothing is dropped.
     for (const json& run : s["runs"]) {
       if (!run["observer"].get<bool>()) continue;
       int senders = run["senders"].get<int>();
       std::string wakeup = run.value("wakeup", "each event");
-      double ratio = run["signals_per_s"].get<double>() / off[senders];
+      double rate = run["signals_per_s"].get<double>(), ratio = rate / off[senders];
       uint64_t drops = run["ringbuf_drops"].get<uint64_t>();
+      std::string result = fmt::format("{} of unobserved; sent {}, handled {}, {} drops", num(ratio, 2),
+                                       run["sent"].get<uint64_t>(), run["handled"].get<uint64_t>(), drops);
+      if (ratio < 2.0 / 3) {
+        // Each sender's time per signal, with and without the observer (each sender has a CPU of its own).
+        double lost_ns = 1e9 * senders / rate - 1e9 * senders / off[senders];
+        result += fmt::format("; a sender loses {} ns per signal", num(lost_ns));
+        if (!std::isnan(programs_ns))
+          result += fmt::format(", the programs' own time is {} ns per signal{}", num(programs_ns),
+                                std::isnan(programs_net_ns) ? "" : fmt::format(" ({} above the floor)", num(programs_net_ns)));
+      }
       rows.push_back({"3 capacity", fmt::format("signals/s, {} sender(s), wakeup {}", senders, wakeup), num(off[senders]),
-                      num(run["signals_per_s"].get<double>()),
-                      fmt::format("{} of unobserved; sent {}, handled {}, {} drops", num(ratio, 2),
-                                  run["sent"].get<uint64_t>(), run["handled"].get<uint64_t>(), drops),
-                      ">= 0.67, 0 drops", verdict(ratio >= 2.0 / 3 && drops == 0)});
+                      num(rate), result, ">= 0.67, 0 drops", verdict(ratio >= 2.0 / 3 && drops == 0)});
     }
     for (const json& run : s.value("paced", json::array()))
       signal_row(fmt::format("signals/s paced at {}/s, 2 senders", num(run["target_per_s"].get<double>())), "", run);
@@ -307,7 +445,8 @@ int main(int argc, char** argv) {
   const fs::path dir = argv[1];
   json results = {{"machine", machine()}};
   results["nginx"] = nginx_figure(dir / "nginx.tsv");
-  for (const char* name : {"loopback", "signals", "connections", "release", "footprint", "fleet", "probe_cost", "skipped"})
+  for (const char* name : {"loopback", "signals", "connections", "release", "footprint", "fleet", "probe_cost", "guard_cost",
+                           "skipped"})
     results[name] = load(dir / (std::string(name) + ".json")).value_or(json(nullptr));
 
   const json& m = results["machine"];

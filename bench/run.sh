@@ -41,7 +41,7 @@ fi
 say "building the benchmarks into $OUT"
 cmake -S bench -B "$OUT" -DSIGDRAIN_BUILD_DIR="$BUILD" >/dev/null
 cmake --build "$OUT" -j "$(nproc)" >/dev/null
-rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,skipped.json,results.json}
+rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,guard_cost.json,skipped.json,results.json}
 FLEET=$BUILD/tests/sigdrain_fleet # the synthetic CRI-O fleet (tests/load/), for the figures with 500 containers
 if [[ ! -x $FLEET ]]; then
   cmake --build "$BUILD" --target sigdrain_fleet >/dev/null || die "cannot build sigdrain_fleet in $BUILD (SIGDRAIN_TESTS=OFF?)"
@@ -174,7 +174,8 @@ say "figures 5 and 6 with $FLEET_CONTAINERS containers: the daemon guarding a sy
 # Figures 7, 9 and 12 run their own daemon with --labelled-only: it guards only their containers, never a neighbour's.
 say "figures 7 and 12: what guarding costs running apps ($GUARD_APPS; guarded / unguarded, interleaved), and the daemon SIGSTOPped for ${GUARD_PAUSE_SECONDS} s"
 python3 "$(dirname "$0")/guard_cost.py" --sigdrain "$BUILD/sigdrain" --apps "$GUARD_APPS" --rounds "$GUARD_ROUNDS" \
-  --secs "$GUARD_SECONDS" --pause-rounds "$GUARD_PAUSE_ROUNDS" --pause-secs "$GUARD_PAUSE_SECONDS" --port "$GUARD_PORT" ||
+  --secs "$GUARD_SECONDS" --pause-rounds "$GUARD_PAUSE_ROUNDS" --pause-secs "$GUARD_PAUSE_SECONDS" --port "$GUARD_PORT" \
+  --out "$OUT/guard_cost.json" ||
   echo "figures 7 and 12: guard_cost.py failed (an app not measured: see its line above)"
 
 # Figures 8 and 9: the stop gate (issue #12). 8 loads only the gate program.
@@ -183,10 +184,12 @@ say "figure 8: what the stop gate costs every exec (fork + exec /bin/true, CPU p
 say "figure 9: how long the runtime's kill stays stopped at the gate (100 threads in init), and the journal fsync"
 SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/gate_stop.sh" 10 || echo "figure 9: gate_stop.sh failed"
 
-# Figure 10 resolves 1 %: nginx's own CPU per request, paired rounds until the 95 % interval is +-1 % wide.
-say "figure 10: server CPU per request with the probes loaded (nginx, paired rounds)"
+# Figure 10 resolves 1 %: nginx's own CPU per request, paired rounds until the 95 % interval is +-1 % wide. 10b:
+# the programs' own run time per request (bpf_stats), net of the empty program's ns/run that figure 2 measured.
+say "figures 10 and 10b: server CPU per request with the probes loaded (nginx, paired rounds), the programs' own time"
 python3 "$(dirname "$0")/probe_cost.py" --sigdrain "$BUILD/sigdrain" --out "$OUT/probe_cost.json" \
-  --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" || echo "figure 10: probe_cost.py failed"
+  --floor-from "$OUT/loopback.json" --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" ||
+  echo "figure 10: probe_cost.py failed"
 
 say "figure 11: what trace's disposition record costs (ns per rt_sigaction, rt_sigprocmask, clone + exit)"
 SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/disposition_cost.sh" || echo "figure 11: disposition_cost.sh failed"

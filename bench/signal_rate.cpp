@@ -3,6 +3,8 @@
 // buffer in this process, as `sigdrain trace` does), with one and two senders: the send rate, the events the
 // observer handled and the ring buffer's drop counter. Then a paced ramp with the observer (two senders sharing a
 // target rate, in 1 ms bursts) up to the first rate where the ring buffer drops events, or the senders' limit.
+// Last, one more observed storm with kernel.bpf_stats_enabled=1: the programs' own ns per run and runs per signal,
+// beside which the senders' loss per signal can be read (a run of its own: bpf_stats slows every program run).
 //
 // usage: bench_signal_rate OUT.json [SECONDS]
 #include <signal.h>
@@ -74,13 +76,17 @@ struct RateRun {
 };
 
 // wakeup_backlog: ObserverOptions::wakeup_backlog_bytes (0: every event may wake the reader, as in the daemon;
-// kLaggingReaderWakeupBytes: as trace runs), polled every kLaggingReaderPoll like trace.
+// kLaggingReaderWakeupBytes: as trace runs), polled every kLaggingReaderPoll like trace. program_stats (with the
+// observer): bpf_stats is turned on for the storm and the observer's programs' run time and count go there.
 RateRun measure(int senders, bool with_observer, std::chrono::milliseconds duration, double target_per_s = 0,
-                uint32_t wakeup_backlog = kLaggingReaderWakeupBytes) {
+                uint32_t wakeup_backlog = kLaggingReaderWakeupBytes,
+                std::vector<std::pair<BpfProgRunStats, BpfProgRunStats>>* program_stats = nullptr) {
   pid_t target = spawn_ignoring_target();
   uint64_t handled = 0;
   std::unique_ptr<Observer> observer;
+  std::set<uint32_t> programs;
   if (with_observer) {
+    auto before = bpf_prog_ids();
     ObserverOptions options;
     options.wakeup_backlog_bytes = wakeup_backlog;
     observer = need(Observer::start(options, [&](const ObservedEvent& ev) {
@@ -88,8 +94,11 @@ RateRun measure(int senders, bool with_observer, std::chrono::milliseconds durat
                         ++handled;
                     }),
                     "starting the observer");
+    programs = added(before, bpf_prog_ids());
   }
   uint64_t drops_before = observer ? observer->counters().ringbuf_drops : 0;
+  int stats_before = program_stats && observer ? set_bpf_stats(1) : -1;
+  auto run_stats_before = stats_before >= 0 ? bpf_prog_run_stats(programs) : std::vector<BpfProgRunStats>{};
 
   int report[2];
   if (pipe(report) != 0) die("pipe");
@@ -104,6 +113,12 @@ RateRun measure(int senders, bool with_observer, std::chrono::milliseconds durat
       std::this_thread::sleep_for(kLaggingReaderPoll);
   }
   for (pid_t c : children) waitpid(c, nullptr, 0);
+  if (stats_before >= 0) {
+    for (const auto& after : bpf_prog_run_stats(programs))
+      for (const auto& b : run_stats_before)
+        if (b.name == after.name) program_stats->emplace_back(b, after);
+    set_bpf_stats(stats_before);
+  }
   if (observer)
     for (auto n = observer->poll(100ms); n && *n > 0; n = observer->poll(100ms)) {  // drain what is left
     }
@@ -158,8 +173,25 @@ int main(int argc, char** argv) {
                     {"ringbuf_drops", r.drops}});
     if (r.drops > 0 || r.signals_per_s < 0.9 * rate) break;  // the first drops, or the senders' limit
   }
+  // One sender, trace's batched wakeups: per signal sent, each program's runs and ns (the target ignores SIGUSR1,
+  // so signal_generate runs in the sender's kill() and nothing is delivered).
+  std::vector<std::pair<BpfProgRunStats, BpfProgRunStats>> stats;
+  RateRun counted = measure(1, true, duration, 0, sigdrain::kLaggingReaderWakeupBytes, &stats);
+  nlohmann::json programs = nlohmann::json::array();
+  for (const auto& [before, after] : stats) {
+    uint64_t n = after.run_cnt - before.run_cnt;
+    if (n == 0 || counted.sent == 0) continue;
+    programs.push_back({{"program", after.name}, {"runs", n},
+                        {"ns_per_run", static_cast<double>(after.run_time_ns - before.run_time_ns) / static_cast<double>(n)},
+                        {"runs_per_signal", static_cast<double>(n) / static_cast<double>(counted.sent)}});
+  }
+  for (const auto& p : programs)
+    std::printf("bpf_stats during a 1-sender storm: %s %.0f ns/run, %.2f runs per signal\n",
+                p["program"].get<std::string>().c_str(), p["ns_per_run"].get<double>(), p["runs_per_signal"].get<double>());
+  nlohmann::json bpf_stats = {{"available", !stats.empty()}, {"senders", 1}, {"wakeup", "batched"},
+                              {"sent", counted.sent}, {"programs", programs}};
   need(write_json(argv[1], {{"seconds_per_run", std::chrono::duration<double>(duration).count()}, {"runs", runs},
-                            {"paced", ramp}}),
+                            {"paced", ramp}, {"bpf_stats", bpf_stats}}),
        "writing results");
   return 0;
 }
