@@ -124,7 +124,6 @@ bool LiveStopEnvironment::pause_until(Clock::time_point until) {
   }
 }
 
-bool LiveStopEnvironment::wait_for_exit(Clock::time_point until) { return pause_until(until); }
 
 void LiveStopEnvironment::progress(const DrainSample& s, const DrainTimes& times) {
   if (!show_progress_) return;

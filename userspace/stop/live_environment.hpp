@@ -26,7 +26,6 @@ class LiveStopEnvironment : public StopEnvironment {
   std::vector<ProcessFacts> processes() override;
   std::vector<pid_t> listener_pids() override;
   Result<void> send(pid_t pid, int signo) override;
-  bool wait_for_exit(Clock::time_point until) override;
   bool pause_until(Clock::time_point until) override;
   std::optional<ExitStatus> exit_status() override { return exit_; }
   void progress(const DrainSample& sample, const DrainTimes& times) override;
