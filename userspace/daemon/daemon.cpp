@@ -229,10 +229,19 @@ StopDrain Daemon::drain_for(const ContainerInfo& info, Clock::time_point start) 
 }
 
 void Daemon::reconcile(std::vector<ContainerInfo> running) {
+  const bool first_scan = !discovered_;
   discovered_ = true;
   std::map<std::string, ContainerInfo> seen;
   for (auto& info : running)
     if (info.id != own_container_id_) seen.emplace(info.id, std::move(info));
+  // The node's first scan with socket counts that start now (nothing pinned was adopted): the containers' open
+  // connections are older than the observer. Read before any container is guarded, so no runtime kill stopped at
+  // the gate waits on these /proc reads.
+  if (first_scan && observer_->socket_pins() != SocketPins::adopted)
+    for (const auto& [id, info] : seen)
+      if (info.init_pid > 0)
+        if (auto open = container_inbound_connections(proc_, info.init_pid); !open.empty())
+          old_connections_.insert_or_assign(id, OldConnections(std::move(open)));
 
   for (auto it = containers_.begin(); it != containers_.end();) {
     // A container being stopped stays known until its stop ends: the runtime may remove its cgroup before this loop
@@ -251,6 +260,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     resolver_.forget(it->second.info.cgroup_id);
     observer_->unwatch_cgroup(it->second.info.cgroup_id);
     last_stops_.erase(it->first);
+    old_connections_.erase(it->first);
     it = containers_.erase(it);
   }
   for (auto& [id, info] : seen) {
@@ -524,12 +534,17 @@ void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::op
   stops_.start(info, signo, held, drain, resumed);
 }
 
-// The container's drain sample: its BPF aggregates.
+// The container's drain sample: its BPF aggregates, and its connections older than them as safe-stop counts them.
 DrainSample Daemon::drain_sample(const ContainerInfo& info) {
   auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
   // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
-  return DrainSample{Clock::now(), stats.inflight, stats.open_inbound, stats.requests_completed,
+  DrainSample sample{Clock::now(), stats.inflight, stats.open_inbound, stats.requests_completed,
                      Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
+  if (auto old = old_connections_.find(info.id); old != old_connections_.end()) {
+    sample = old->second.adjust(sample, container_inbound_connections(proc_, info.init_pid), stats.adopted_open);
+    if (old->second.empty()) old_connections_.erase(old);
+  }
+  return sample;
 }
 
 std::vector<ProcessFacts> Daemon::processes(const ContainerInfo& info) { return process_tree(proc_, info.init_pid); }

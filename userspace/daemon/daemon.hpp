@@ -36,6 +36,7 @@
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
 #include "proc/proc.hpp"
+#include "stop/old_connections.hpp"
 #include "stop/stop_session.hpp"
 #include "util/fd.hpp"
 
@@ -126,6 +127,9 @@ class Daemon : private StopHost {
   std::string own_container_id_;  // the container this daemon runs in (its DaemonSet pod): never guarded
   std::map<std::string, Guarded> containers_;  // by container id
   std::map<pid_t, std::string> init_to_container_;
+  // Inbound connections open before this daemon's socket counts began (its first scan, nothing pinned adopted):
+  // counted busy at a stop until they close or show data. By container id; gone once all are seen.
+  std::map<std::string, OldConnections> old_connections_;
   std::map<std::string, nlohmann::json> last_stops_;  // the latest stop record of each container still known
   std::optional<ControlServer> control_;
   metrics::DaemonMetrics metrics_;

@@ -296,4 +296,19 @@ std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid) {
   return out;
 }
 
+std::set<std::string> container_inbound_connections(const ProcFs& proc, pid_t init_pid) {
+  // Only the container's own sockets: on the host's network its net/tcp lists every connection of the host.
+  std::set<uint64_t> owned;
+  for (const auto& process : process_tree(proc, init_pid))
+    for (uint64_t inode : proc.socket_inodes(process.pid)) owned.insert(inode);
+  std::vector<TcpSocketEntry> entries;
+  for (const char* table : {"tcp", "tcp6"}) {
+    auto text = read_file(fmt::format("{}/{}/net/{}", proc.root(), init_pid, table));
+    if (!text) continue;
+    auto more = parse_proc_net_tcp(*text);
+    entries.insert(entries.end(), more.begin(), more.end());
+  }
+  return inbound_connections(entries, &owned);
+}
+
 }  // namespace sigdrain

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,10 @@ struct ProcessFacts {
 // come before children; processes that vanish while being read are skipped; an unreadable root_pid gives an empty
 // list.
 std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid);
+
+// The inbound connections (inbound_connections() keys) of the container whose init is `init_pid`, from its network
+// namespace's net/tcp and tcp6, only those of sockets its processes hold.
+std::set<std::string> container_inbound_connections(const ProcFs& proc, pid_t init_pid);
 
 // The process with this pid among `processes`, or nullptr.
 const ProcessFacts* find_process(const std::vector<ProcessFacts>& processes, pid_t pid);
