@@ -220,7 +220,7 @@ void Daemon::publish_metrics() {
 // this daemon's config. Malformed labels count as none: the stop is not refused (the plan reports them).
 StopDrain Daemon::drain_for(const ContainerInfo& info, Clock::time_point start) const {
   DrainSettings settings;
-  settings.timeout = std::chrono::seconds(info.stop_timeout_s.value_or(options_.default_timeout_s));
+  settings.timeout = stop_timeout(std::nullopt, info.stop_timeout_s, std::chrono::seconds(options_.default_timeout_s));
   if (options_.quiet_ms) settings.quiet = std::chrono::milliseconds(*options_.quiet_ms);
   settings.default_min_drain = std::chrono::milliseconds(options_.min_drain_ms);
   if (options_.max_hold_ms) settings.max_hold = std::chrono::milliseconds(*options_.max_hold_ms);
