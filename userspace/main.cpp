@@ -1,4 +1,3 @@
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "metrics/listen_address.hpp"
 #include "policy/drain.hpp"
+#include "util/parse_number.hpp"
 #include "util/result.hpp"
 
 namespace {
@@ -31,9 +31,8 @@ EXIT CODES: 0 success, 1 safe-stop had to SIGKILL, 2 error (bad input, no privil
 CLI::Validator whole_number(long lo, long hi) {
   return CLI::Validator(
       [lo, hi](std::string& text) -> std::string {
-        long v = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec == std::errc() && end == text.data() + text.size() && v >= lo && v <= hi) return "";
+        auto v = sigdrain::parse_integer<long>(text);
+        if (v && *v >= lo && *v <= hi) return "";
         return fmt::format("want a whole number from {} to {}, got \"{}\"", lo, hi, text);
       },
       fmt::format("INT in {}..{}", lo, hi));

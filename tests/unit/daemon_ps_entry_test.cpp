@@ -21,7 +21,7 @@ PsEntry guarded_entry() {
   e.dispositions = {{"SIGTERM", "handler"}, {"SIGINT", "handler"}, {"SIGQUIT", "default"}, {"SIGHUP", "ignore"}};
   e.inflight = 3;
   e.open_inbound = 7;
-  e.state = "draining";
+  e.state = PsState::draining;
   e.last_stop = {{"event", "stop"}, {"total_ms", 1200}};
   return e;
 }
@@ -36,7 +36,7 @@ TEST(PsEntry, RoundTripsThroughTheReplyLine) {
   unreadable_init.id = "fedcba9876543210";
   unreadable_init.why_not = "its runtime does not describe it";
   unreadable_init.backend = "none";
-  unreadable_init.state = "running";
+  unreadable_init.state = PsState::running;
   nlohmann::json j = to_json(unreadable_init);
   EXPECT_FALSE(j.contains("init_comm"));
   EXPECT_FALSE(j.contains("dispositions"));
@@ -52,6 +52,50 @@ TEST(PsEntry, TheKeysAreTheOnesPsJsonHasAlwaysWritten) {
   for (const auto& item : j.items()) keys.push_back(item.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"backend", "backend_why", "dispositions", "guarded", "id", "inflight", "init_comm",
                                             "init_pid", "last_stop", "name", "open_inbound", "runtime", "state", "why_not"}));
+}
+
+TEST(PsEntry, TheLineIsByteForByteWhatPsJsonHasAlwaysPrinted) {
+  EXPECT_EQ(json_text(to_json(guarded_entry())),
+            R"({"backend":"ptrace","backend_why":"","dispositions":{"SIGHUP":"ignore","SIGINT":"handler","SIGQUIT":"default",)"
+            R"("SIGTERM":"handler"},"guarded":true,"id":"0123456789abcdef","inflight":3,"init_comm":"uwsgi","init_pid":4242,)"
+            R"("last_stop":{"event":"stop","total_ms":1200},"name":"web","open_inbound":7,"runtime":"podman","state":"draining",)"
+            R"("why_not":""})");
+}
+
+TEST(PsEntry, TheStatesAreNamedAsPsJsonHasAlwaysNamedThem) {
+  std::vector<std::string_view> names;
+  for (PsState state : kPsStateValues) {
+    names.push_back(ps_state_name(state));
+    EXPECT_EQ(parse_ps_state(ps_state_name(state)), state);
+  }
+  EXPECT_EQ(names, (std::vector<std::string_view>{"running", "draining", "stopping"}));
+  EXPECT_EQ(parse_ps_state("Running"), std::nullopt);
+  EXPECT_EQ(parse_ps_state(""), std::nullopt);
+
+  PsEntry stopping = guarded_entry();
+  stopping.state = PsState::stopping;
+  nlohmann::json j = to_json(stopping);
+  EXPECT_EQ(j["state"], "stopping") << "a JSON string, as before it was an enum";
+}
+
+TEST(PsEntry, AStateOfAnotherVersionIsAnErrorNamingIt) {
+  nlohmann::json unknown = to_json(guarded_entry());
+  unknown["state"] = "paused";
+  auto r = parse_ps_entry(json_text(unknown));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "\"state\" is \"paused\", not running, draining or stopping");
+
+  nlohmann::json retyped = to_json(guarded_entry());
+  retyped["state"] = 1;
+  r = parse_ps_entry(json_text(retyped));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "\"state\" is missing or of the wrong type");
+
+  nlohmann::json missing = to_json(guarded_entry());
+  missing.erase("state");
+  r = parse_ps_entry(json_text(missing));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "\"state\" is missing or of the wrong type");
 }
 
 TEST(PsEntry, ARenamedMissingOrRetypedKeyIsAnErrorNamingIt) {

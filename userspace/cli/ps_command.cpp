@@ -31,7 +31,7 @@ int run_ps(const PsOptions& options) {
     std::string guard = e.guarded ? "held by " + e.backend + (e.backend_why.empty() ? "" : " (" + e.backend_why + ")")
                                   : "no: " + e.why_not;
     std::fputs(fmt::format(kRow, printable_text(name.substr(0, 28)), e.runtime, e.init_pid, printable_text(e.init_comm.value_or("-")),
-                           disposition, e.inflight, e.open_inbound, e.state, printable_text(guard))
+                           disposition, e.inflight, e.open_inbound, ps_state_name(e.state), printable_text(guard))
                    .c_str(),
                stdout);
   }

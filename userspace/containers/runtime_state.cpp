@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <filesystem>
 #include <initializer_list>
@@ -16,6 +15,7 @@
 #include "signals/signal_names.hpp"
 #include "util/files.hpp"
 #include "util/json.hpp"
+#include "util/parse_number.hpp"
 #include "util/text.hpp"
 
 namespace sigdrain {
@@ -89,9 +89,8 @@ std::optional<int> seconds_from(std::optional<int64_t> v) {
 }
 
 std::optional<int> parse_seconds(std::string_view text) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v < 0) return std::nullopt;
+  auto v = parse_integer<int>(text);
+  if (!v || *v < 0) return std::nullopt;
   return v;
 }
 
@@ -134,10 +133,8 @@ void apply_kubernetes_metadata(RuntimeDetails& d) {
 pid_t read_pid_file(const std::string& path) {
   auto text = read_file(path, kMaxStateFile);
   if (!text) return 0;
-  std::string_view s = trim(*text);
-  int pid = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
-  return ec == std::errc() && p == s.data() + s.size() && pid > 0 ? pid : 0;
+  auto pid = parse_integer<pid_t>(trim(*text));
+  return pid && *pid > 0 ? *pid : 0;
 }
 
 // Subdirectory names of `dir`; empty when it does not exist.

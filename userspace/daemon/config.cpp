@@ -1,11 +1,11 @@
 #include "daemon/config.hpp"
 
-#include <charconv>
 
 #include <fmt/format.h>
 
 #include "metrics/listen_address.hpp"
 #include "policy/drain.hpp"
+#include "util/parse_number.hpp"
 #include "util/text.hpp"
 
 namespace sigdrain {
@@ -24,11 +24,10 @@ const std::map<std::string_view, std::string_view>& known_keys() {
 }
 
 Result<int> ranged(const std::string& key, const ConfigSetting& s, int lo, int hi) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.value.data(), s.value.data() + s.value.size(), v);
-  if (ec != std::errc() || p != s.value.data() + s.value.size() || v < lo || v > hi)
+  auto v = parse_integer<int>(s.value);
+  if (!v || *v < lo || *v > hi)
     return Error::msg(fmt::format("line {}: {} = {}: want a whole number from {} to {}", s.line, key, s.value, lo, hi));
-  return v;
+  return *v;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "signals/signal_names.hpp"
 #include "util/exit_codes.hpp"
 #include "util/json.hpp"
+#include "util/parse_number.hpp"
 
 namespace sigdrain {
 namespace {
@@ -51,7 +52,8 @@ Clock::time_point steady_from_wall_ms(int64_t ms) {
 // can tell the watchdog's reaction to the daemon's death from its bound.
 std::chrono::milliseconds gate_watchdog_bound() {
   const char* test_bound = std::getenv("SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS");
-  return test_bound && std::atoi(test_bound) > 0 ? std::chrono::milliseconds(std::atoi(test_bound)) : kGateWatchdogBound;
+  const int test_ms = test_bound ? parse_integer<int>(test_bound).value_or(0) : 0;
+  return test_ms > 0 ? std::chrono::milliseconds(test_ms) : kGateWatchdogBound;
 }
 
 }  // namespace
@@ -361,7 +363,7 @@ std::string Daemon::gate_doubt(const GatedProcess& gp, const Guarded** guarded) 
 // Nothing slow between the stop and the continue (no runtime query, no fsync); on any doubt continue at once.
 void Daemon::on_gated(const GatedProcess& gp) {
   if (const char* pause = std::getenv("SIGDRAIN_TEST_GATE_PAUSE_MS"))  // test-only fault hook (docs/daemon.md)
-    ::usleep(static_cast<useconds_t>(std::atoi(pause)) * 1000);
+    ::usleep(static_cast<useconds_t>(parse_integer<int>(pause).value_or(0)) * 1000);
   const Guarded* g = nullptr;
   std::string doubt = gate_doubt(gp, &g);
   std::string attached;
@@ -629,7 +631,7 @@ ControlReply Daemon::answer(const std::string& request) {
     auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
     e.inflight = std::max<int64_t>(stats.inflight, 0);
     e.open_inbound = std::max<int64_t>(stats.open_inbound, 0);
-    e.state = !stops_.stopping(id) ? "running" : stops_.draining(id) ? "draining" : "stopping";
+    e.state = !stops_.stopping(id) ? PsState::running : stops_.draining(id) ? PsState::draining : PsState::stopping;
     if (last_stops_.contains(id)) e.last_stop = last_stops_.at(id);
     out += json_text(to_json(e)) + "\n";
   }

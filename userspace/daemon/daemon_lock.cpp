@@ -4,20 +4,21 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "util/parse_number.hpp"
 
 namespace sigdrain {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A prefix on purpose: what follows the number on its line is not this reader's to judge.
 std::optional<int> leading_number(std::string_view text) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data() || value < 0) return std::nullopt;
+  auto value = parse_leading_integer<int>(text);
+  if (!value || *value < 0) return std::nullopt;
   return value;
 }
 

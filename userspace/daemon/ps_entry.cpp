@@ -5,8 +5,24 @@
 #include <fmt/format.h>
 
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 namespace sigdrain {
+
+std::string_view ps_state_name(PsState state) {
+  switch (state) {
+    case PsState::running: return "running";
+    case PsState::draining: return "draining";
+    case PsState::stopping: break;
+  }
+  return "stopping";
+}
+
+std::optional<PsState> parse_ps_state(std::string_view name) {
+  for (PsState state : kPsStateValues)
+    if (ps_state_name(state) == name) return state;
+  return std::nullopt;
+}
 
 nlohmann::json to_json(const PsEntry& e) {
   nlohmann::json j = {{"id", e.id},           {"name", e.name},       {"runtime", e.runtime},
@@ -16,24 +32,24 @@ nlohmann::json to_json(const PsEntry& e) {
   for (const auto& [signal, disposition] : e.dispositions) j["dispositions"][signal] = disposition;
   j["inflight"] = e.inflight;
   j["open_inbound"] = e.open_inbound;
-  j["state"] = e.state;
+  j["state"] = ps_state_name(e.state);
   j["last_stop"] = e.last_stop;
   return j;
 }
 
 namespace {
 
-// Reads the members of one object, remembering the first that is missing or of the wrong type.
+// Reads the members of one object, remembering the first that is missing, of the wrong type or of an unknown value.
 class Fields {
  public:
   explicit Fields(const nlohmann::json& j) : j_(j) {}
   std::string text(const char* key) { return take(key, json_string(j_, key)); }
   int64_t integer(const char* key) { return take(key, json_integer(j_, key)); }
   bool flag(const char* key) { return take(key, json_bool(j_, key)); }
-  void fail(const char* key) {
-    if (!bad_) bad_ = key;
+  void fail(const char* key, std::string why = "is missing or of the wrong type") {
+    if (!bad_) bad_ = fmt::format("\"{}\" {}", key, why);
   }
-  const char* bad() const { return bad_; }
+  const std::optional<std::string>& bad() const { return bad_; }
 
  private:
   template <typename T>
@@ -42,7 +58,7 @@ class Fields {
     return v.value_or(T{});
   }
   const nlohmann::json& j_;
-  const char* bad_ = nullptr;
+  std::optional<std::string> bad_;
 };
 
 }  // namespace
@@ -75,13 +91,15 @@ Result<PsEntry> parse_ps_entry(std::string_view line) {
   }
   e.inflight = f.integer("inflight");
   e.open_inbound = f.integer("open_inbound");
-  e.state = f.text("state");
+  const std::string state = f.text("state");  // when missing, that is the error, not its empty value
+  if (auto known = parse_ps_state(state)) e.state = *known;
+  else f.fail("state", fmt::format("is \"{}\", not running, draining or stopping", printable_text(state)));
   const nlohmann::json* last = json_member(j, "last_stop");
   if (last && (last->is_null() || last->is_object()))
     e.last_stop = *last;
   else
     f.fail("last_stop");
-  if (f.bad()) return Error::msg(fmt::format("\"{}\" is missing or of the wrong type", f.bad()));
+  if (f.bad()) return Error::msg(*f.bad());
   return e;
 }
 

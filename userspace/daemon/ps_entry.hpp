@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -18,6 +19,14 @@
 
 namespace sigdrain {
 
+// What the daemon does with a container: no stop of it in progress, draining it before the stop, or the stop let
+// through. The names are the reply's "state" values.
+enum class PsState { running, draining, stopping };
+inline constexpr std::array kPsStateValues{PsState::running, PsState::draining, PsState::stopping};
+std::string_view ps_state_name(PsState state);  // "running", "draining", "stopping"
+// The state a name stands for; nullopt for any other text (a daemon of another version).
+std::optional<PsState> parse_ps_state(std::string_view name);
+
 struct PsEntry {
   std::string id, name, runtime;
   pid_t init_pid = 0;
@@ -27,8 +36,8 @@ struct PsEntry {
   std::optional<std::string> init_comm;             // absent when the init's status could not be read
   std::map<std::string, std::string> dispositions;  // the init's, by signal name; empty with init_comm absent
   int64_t inflight = 0, open_inbound = 0;
-  std::string state;                        // running | draining | stopping
-  nlohmann::json last_stop = nullptr;       // the last stop record, or null
+  PsState state = PsState::running;
+  nlohmann::json last_stop = nullptr;  // the last stop record, or null
   bool operator==(const PsEntry&) const = default;
 };
 

@@ -3,7 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <charconv>
+
+#include "util/parse_number.hpp"
 
 namespace sigdrain {
 
@@ -17,11 +18,8 @@ bool is_runtime_binary(std::string_view path) {
 }
 
 std::optional<int> parse_runtime_signal(std::string_view text) {
-  if (!text.empty() && text.size() <= 2 && std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; })) {
-    int n = 0;
-    std::from_chars(text.data(), text.data() + text.size(), n);
-    return n;
-  }
+  if (!text.empty() && text.size() <= 2 && std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; }))
+    return parse_integer<int>(text);
   if (text.starts_with("SIG")) text.remove_prefix(3);
   static constexpr std::pair<std::string_view, int> kNames[] = {
       {"TERM", SIGTERM}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"HUP", SIGHUP}, {"KILL", SIGKILL}};

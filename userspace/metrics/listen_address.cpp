@@ -1,8 +1,9 @@
 #include "metrics/listen_address.hpp"
 
-#include <charconv>
 
 #include <fmt/format.h>
+
+#include "util/parse_number.hpp"
 
 namespace sigdrain::metrics {
 
@@ -19,11 +20,9 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     return bad("an IPv6 host goes in brackets");
   }
   if (host.empty()) return bad("no host");
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535)
-    return bad("the port must be a number from 1 to 65535");
-  return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
+  auto port = parse_integer<unsigned>(port_text);
+  if (!port || *port < 1 || *port > 65535) return bad("the port must be a number from 1 to 65535");
+  return ListenAddress{std::string(host), static_cast<uint16_t>(*port)};
 }
 
 std::string format_listen_address(const ListenAddress& address) {

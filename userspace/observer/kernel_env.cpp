@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 
 #include "util/files.hpp"
+#include "util/parse_number.hpp"
 #include "util/text.hpp"
 
 namespace sigdrain {
@@ -125,8 +126,7 @@ Result<KernelEnv> prepare_kernel_env() {
   env.lockdown = selected_lockdown(read_trimmed("/sys/kernel/security/lockdown"));
   env.lsms = read_trimmed("/sys/kernel/security/lsm");
   env.lsm_programs = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_LSM, nullptr) == 1;
-  if (auto scope = read_file("/proc/sys/kernel/yama/ptrace_scope"); scope && !scope->empty())
-    env.yama_ptrace_scope = (*scope)[0] - '0';
+  if (auto scope = parse_integer<int>(read_trimmed("/proc/sys/kernel/yama/ptrace_scope"))) env.yama_ptrace_scope = *scope;
   struct stat st {};
   env.btf = ::stat("/sys/kernel/btf/vmlinux", &st) == 0;
   if (!env.btf) return Error::msg("kernel has no BTF (/sys/kernel/btf/vmlinux); CONFIG_DEBUG_INFO_BTF is needed for CO-RE");

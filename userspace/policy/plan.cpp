@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include <fmt/format.h>
 
 #include "signals/signal_names.hpp"
+#include "util/parse_number.hpp"
 #include "util/text.hpp"
 
 namespace sigdrain {
@@ -19,11 +19,8 @@ constexpr size_t kMaxNameLength = 64;
 
 // Digits only: no sign, no blanks.
 std::optional<int64_t> parse_count(std::string_view s) {
-  int64_t v = 0;
   if (s.empty() || !std::isdigit(static_cast<unsigned char>(s.front()))) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
+  return parse_integer<int64_t>(s);
 }
 
 // "500ms", but also "5 ms" or "1.5s", which then get the pause's error; "28@listeners" is a signal.

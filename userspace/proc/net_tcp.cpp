@@ -1,9 +1,10 @@
 #include "proc/net_tcp.hpp"
 
-#include <charconv>
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "util/parse_number.hpp"
 
 namespace sigdrain {
 namespace {
@@ -14,12 +15,10 @@ constexpr int kTcpListen = 10;
 bool parse_endpoint(std::string_view text, std::string& address, uint16_t& port) {
   size_t colon = text.find(':');
   if (colon == std::string_view::npos || (colon != 8 && colon != 32)) return false;
-  std::string_view port_hex = text.substr(colon + 1);
-  unsigned value = 0;
-  auto [p, ec] = std::from_chars(port_hex.data(), port_hex.data() + port_hex.size(), value, 16);
-  if (ec != std::errc() || p != port_hex.data() + port_hex.size() || value > 0xffff) return false;
+  auto value = parse_integer<unsigned>(text.substr(colon + 1), 16);
+  if (!value || *value > 0xffff) return false;
   address = std::string(text.substr(0, colon));
-  port = static_cast<uint16_t>(value);
+  port = static_cast<uint16_t>(*value);
   return true;
 }
 
@@ -36,11 +35,10 @@ std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view text) {
     uint64_t inode = 0;  // stays 0 on a line cut short, which still names its endpoints
     if (!(fields >> queues >> timer >> retransmits >> uid >> timeout >> inode)) inode = 0;
     TcpSocketEntry e;
-    int st = 0;
-    auto [p, ec] = std::from_chars(state.data(), state.data() + state.size(), st, 16);
-    if (ec != std::errc() || p != state.data() + state.size()) continue;
+    auto st = parse_integer<int>(state, 16);
+    if (!st) continue;
     if (!parse_endpoint(local, e.local_address, e.local_port) || !parse_endpoint(remote, e.remote_address, e.remote_port)) continue;
-    e.state = st;
+    e.state = *st;
     e.inode = inode;
     out.push_back(std::move(e));
   }
@@ -62,11 +60,7 @@ std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& ent
 std::optional<uint64_t> parse_socket_link(std::string_view link) {
   constexpr std::string_view kPrefix = "socket:[";
   if (!link.starts_with(kPrefix) || !link.ends_with(']')) return std::nullopt;
-  std::string_view digits = link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1);
-  uint64_t inode = 0;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), inode);
-  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
-  return inode;
+  return parse_integer<uint64_t>(link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1));
 }
 
 }  // namespace sigdrain

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,16 +10,18 @@
 #include "proc/net_tcp.hpp"
 #include "signals/signal_names.hpp"
 #include "util/files.hpp"
+#include "util/parse_number.hpp"
 #include "util/text.hpp"
 
 namespace sigdrain {
 namespace {
 
+// parse_integer() into a field of the struct being filled; false, leaving it as it was, when `s` is no number.
 template <typename T>
-bool parse_number(std::string_view s, T& out, int base = 10) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
-  return ec == std::errc() && p == s.data() + s.size();
+bool parse_into(std::string_view s, T& out, int base = 10) {
+  auto v = parse_integer<T>(s, base);
+  if (v) out = *v;
+  return v.has_value();
 }
 
 // Splits on runs of spaces and tabs.
@@ -49,7 +50,7 @@ Result<std::vector<pid_t>> numeric_entries(const std::string& dir) {
   std::vector<pid_t> out;
   for (const std::string& name : *names) {
     pid_t p = 0;
-    if (is_number(name) && parse_number(std::string_view(name), p)) out.push_back(p);
+    if (is_number(name) && parse_into(std::string_view(name), p)) out.push_back(p);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -95,28 +96,28 @@ Result<ProcStatus> parse_proc_status(std::string_view text) {
       ok = !value.empty();
       if (ok) st.state = value[0];
     } else if (key == "Tgid") {
-      ok = parse_number(value, st.tgid);
+      ok = parse_into(value, st.tgid);
     } else if (key == "PPid") {
-      ok = parse_number(value, st.ppid);
+      ok = parse_into(value, st.ppid);
     } else if (key == "TracerPid") {
-      ok = parse_number(value, st.tracer_pid);
+      ok = parse_into(value, st.tracer_pid);
     } else if (key == "NSpid") {
       for (std::string_view tok : fields(value)) {
         pid_t p = 0;
-        if (!parse_number(tok, p)) ok = false;
+        if (!parse_into(tok, p)) ok = false;
         st.nspid.push_back(p);
       }
       ok = ok && !st.nspid.empty();
     } else if (key == "SigPnd") {
-      ok = parse_number(value, private_pending, 16);
+      ok = parse_into(value, private_pending, 16);
     } else if (key == "ShdPnd") {
-      ok = parse_number(value, shared_pending, 16);
+      ok = parse_into(value, shared_pending, 16);
     } else if (key == "SigBlk") {
-      ok = parse_number(value, st.masks.blocked, 16);
+      ok = parse_into(value, st.masks.blocked, 16);
     } else if (key == "SigIgn") {
-      ok = parse_number(value, st.masks.ignored, 16);
+      ok = parse_into(value, st.masks.ignored, 16);
     } else if (key == "SigCgt") {
-      ok = parse_number(value, st.masks.caught, 16);
+      ok = parse_into(value, st.masks.caught, 16);
     } else {
       continue;
     }
@@ -151,7 +152,7 @@ Result<uint64_t> parse_stat_start_time(std::string_view text) {
   if (after.size() <= kStartTimeIndex)
     return Error::msg(fmt::format("malformed /proc stat: {} fields after comm, start time is the 20th", after.size()));
   uint64_t v = 0;
-  if (!parse_number(after[kStartTimeIndex], v))
+  if (!parse_into(after[kStartTimeIndex], v))
     return Error::msg(fmt::format("malformed /proc stat: start time \"{}\"", after[kStartTimeIndex]));
   return v;
 }
@@ -210,7 +211,7 @@ std::vector<pid_t> ProcFs::children(pid_t pid) const {
     }
     for (std::string_view tok : fields(*text)) {
       pid_t child = 0;
-      if (parse_number(tok, child)) out.push_back(child);
+      if (parse_into(tok, child)) out.push_back(child);
     }
   }
   if (!have_children_files && out.empty()) {

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <csignal>
 
 #include <fmt/format.h>
+
+#include "util/parse_number.hpp"
 
 namespace sigdrain {
 namespace {
@@ -21,13 +22,6 @@ constexpr std::array<std::string_view, 32> kNames = {
 constexpr int kRtMin = 34;  // the kernel's SIGRTMIN (glibc reserves 32 and 33 for itself)
 constexpr int kMaxSignal = 64;
 
-std::optional<int> parse_int(std::string_view s) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 std::string signal_name(int signo) {
@@ -40,7 +34,7 @@ std::string signal_name(int signo) {
 std::optional<int> parse_signal(std::string_view text) {
   if (text.empty()) return std::nullopt;
   if (std::isdigit(static_cast<unsigned char>(text[0]))) {
-    auto n = parse_int(text);
+    auto n = parse_integer<int>(text);
     if (n && *n >= 1 && *n <= kMaxSignal) return n;
     return std::nullopt;
   }
@@ -52,7 +46,7 @@ std::optional<int> parse_signal(std::string_view text) {
   if (upper == "SIGIOT") return SIGABRT;
   // "SIG32", as signal_name() spells the numbers that have no name (32 and 33, reserved by glibc).
   if (upper.size() > 3 && std::isdigit(static_cast<unsigned char>(upper[3]))) {
-    auto n = parse_int(std::string_view(upper).substr(3));
+    auto n = parse_integer<int>(std::string_view(upper).substr(3));
     if (n && *n >= 1 && *n <= kMaxSignal) return n;
     return std::nullopt;
   }
@@ -61,7 +55,7 @@ std::optional<int> parse_signal(std::string_view text) {
     std::string_view rest = std::string_view(upper).substr(8);
     if (rest.empty()) return kRtMin;
     if (rest[0] != '+') return std::nullopt;
-    auto n = parse_int(rest.substr(1));
+    auto n = parse_integer<int>(rest.substr(1));
     if (n && *n >= 0 && kRtMin + *n <= kMaxSignal) return kRtMin + *n;
   }
   return std::nullopt;
