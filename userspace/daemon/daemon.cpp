@@ -36,6 +36,9 @@ constexpr auto kGateLease = std::chrono::seconds(2);
 constexpr auto kGateLeaseRenewal = std::chrono::milliseconds(250);
 // Attached at the gate, but the runtime's signal never came (its kill failed, or it was SIGKILL after all): let go.
 constexpr auto kArmedTimeout = std::chrono::seconds(5);
+// While a container with connections older than the socket counts drains: how often its fds are read to tell
+// which of those closed.
+constexpr auto kOldConnectionsLook = std::chrono::milliseconds(500);
 constexpr auto kMetricsRefresh = std::chrono::milliseconds(250);  // gauges in the /metrics snapshot are at most this old
 
 int64_t wall_ms(Clock::time_point t) {
@@ -239,11 +242,13 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
   // The node's first scan with socket counts that start now (nothing pinned was adopted): the containers' open
   // connections are older than the observer. Read before any container is guarded, so no runtime kill stopped at
   // the gate waits on these /proc reads.
-  if (first_scan && observer_->socket_pins() != SocketPins::adopted)
+  if (first_scan && observer_->socket_pins() != SocketPins::adopted) {
+    NetTcpTables tables;  // containers on the host's network share one table: read it once
     for (const auto& [id, info] : seen)
       if (info.init_pid > 0)
-        if (auto open = container_inbound_connections(proc_, info.init_pid); !open.empty())
-          old_connections_.insert_or_assign(id, OldConnections(std::move(open)));
+        if (auto open = container_inbound_connections(proc_, info.init_pid, &tables); !open.empty())
+          old_connections_.insert_or_assign(id, OldLiveConnections{OldConnections(std::move(open)), {}, {}});
+  }
 
   for (auto it = containers_.begin(); it != containers_.end();) {
     // A container being stopped stays known until its stop ends: the runtime may remove its cgroup before this loop
@@ -543,8 +548,14 @@ DrainSample Daemon::drain_sample(const ContainerInfo& info) {
   DrainSample sample{Clock::now(), stats.inflight, stats.open_inbound, stats.requests_completed,
                      Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
   if (auto old = old_connections_.find(info.id); old != old_connections_.end()) {
-    sample = old->second.adjust(sample, container_inbound_connections(proc_, info.init_pid), stats.adopted_open);
-    if (old->second.empty()) old_connections_.erase(old);
+    // Which are still open, from the container's fds only (no net/tcp), at most every kOldConnectionsLook: the
+    // loop that ticks this resumes tracees too.
+    if (old->second.open_read_at + kOldConnectionsLook <= sample.now) {
+      old->second.open = container_socket_inodes(proc_, info.init_pid);
+      old->second.open_read_at = sample.now;
+    }
+    sample = old->second.connections.adjust(sample, old->second.open, stats.adopted_open);
+    if (old->second.connections.empty()) old_connections_.erase(old);
   }
   return sample;
 }

@@ -129,7 +129,12 @@ class Daemon : private StopHost {
   std::map<pid_t, std::string> init_to_container_;
   // Inbound connections open before this daemon's socket counts began (its first scan, nothing pinned adopted):
   // counted busy at a stop until they close or show data. By container id; gone once all are seen.
-  std::map<std::string, OldConnections> old_connections_;
+  struct OldLiveConnections {
+    OldConnections connections;
+    std::set<uint64_t> open;  // the container's socket inodes, as last read
+    Clock::time_point open_read_at{};
+  };
+  std::map<std::string, OldLiveConnections> old_connections_;
   std::map<std::string, nlohmann::json> last_stops_;  // the latest stop record of each container still known
   std::optional<ControlServer> control_;
   metrics::DaemonMetrics metrics_;

@@ -66,7 +66,7 @@ DrainSample LiveStopEnvironment::sample() {
   // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
   s.last_activity = Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns));
   if (!old_connections_.empty())
-    s = old_connections_.adjust(s, container_inbound_connections(proc_, container_.init_pid), stats.adopted_open);
+    s = old_connections_.adjust(s, container_socket_inodes(proc_, container_.init_pid), stats.adopted_open);
   return s;
 }
 
