@@ -327,3 +327,17 @@ TEST(StopDrain, ATimeoutWithNoRoomIsRefusedBySafeStopAndDrainsTheQuietWindowUnde
 
 }  // namespace
 }  // namespace sigdrain
+
+namespace sigdrain {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(StopTimeout, TheCallersThenTheContainersThenTheFallback) {
+  EXPECT_EQ(stop_timeout(2500ms, 30, 10s), 2500ms) << "safe-stop --timeout wins";
+  EXPECT_EQ(stop_timeout(std::nullopt, 30, 10s), 30s) << "the runtime's StopTimeout, the pod's grace period";
+  EXPECT_EQ(stop_timeout(std::nullopt, std::nullopt, 10s), 10s);
+}
+
+}  // namespace
+}  // namespace sigdrain

@@ -51,7 +51,6 @@ class FakeEnvironment : public StopEnvironment {
     clock = std::max(clock, until);
     return false;
   }
-  bool wait_for_exit(Clock::time_point until) override { return pause_until(until); }
   std::optional<ExitStatus> exit_status() override {
     if (!exit_at) return std::nullopt;
     bool killed = !sent.empty() && sent.back().second == SIGKILL;

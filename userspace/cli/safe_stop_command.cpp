@@ -94,9 +94,9 @@ int run_safe_stop(const SafeStopOptions& options) {
     throw UserError(fmt::format("container {} is not running", info.name.empty() ? info.id : info.name));
 
   LabelSettings labels = value_or_throw(parse_sigdrain_labels(info.labels));
-  auto timeout = options.timeout_s ? std::chrono::milliseconds(static_cast<int64_t>(*options.timeout_s * 1000))
-                 : info.stop_timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*info.stop_timeout_s))
-                                       : std::chrono::milliseconds(kDefaultStopTimeout);
+  std::optional<std::chrono::milliseconds> asked;
+  if (options.timeout_s) asked = std::chrono::milliseconds(static_cast<int64_t>(*options.timeout_s * 1000));
+  const std::chrono::milliseconds timeout = stop_timeout(asked, info.stop_timeout_s, kDefaultStopTimeout);
   DrainSettings settings;
   settings.timeout = timeout;
   if (options.quiet_ms) settings.quiet = std::chrono::milliseconds(*options.quiet_ms);

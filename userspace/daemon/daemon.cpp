@@ -26,7 +26,6 @@ namespace {
 
 // The loop's idle wake-up: discovery's interval where it walks cgroupfs at every look.
 constexpr auto kDiscoveryInterval = kCgroupWalkInterval;
-constexpr auto kExitGrace = std::chrono::seconds(5);  // after the runtime's SIGKILL is due, stop waiting for the exit
 // The BPF LSM backend refuses signals only while its lease runs: if the daemon dies, they pass again within
 // kLsmLease. The loop wakes at least every kDiscoveryInterval, well within it.
 constexpr auto kLsmLease = std::chrono::seconds(5);
@@ -37,9 +36,9 @@ constexpr auto kGateLease = std::chrono::seconds(2);
 constexpr auto kGateLeaseRenewal = std::chrono::milliseconds(250);
 // Attached at the gate, but the runtime's signal never came (its kill failed, or it was SIGKILL after all): let go.
 constexpr auto kArmedTimeout = std::chrono::seconds(5);
-// Finishing (a first SIGTERM), the daemon waits this long after a stop's plan for its container's exit, so that the
-// stop record has it; then it exits without it rather than delay its successor.
-constexpr auto kFinishingExitWait = std::chrono::seconds(2);
+// While a container with connections older than the socket counts drains: how often its fds are read to tell
+// which of those closed.
+constexpr auto kOldConnectionsLook = std::chrono::milliseconds(500);
 constexpr auto kMetricsRefresh = std::chrono::milliseconds(250);  // gauges in the /metrics snapshot are at most this old
 
 int64_t wall_ms(Clock::time_point t) {
@@ -50,10 +49,6 @@ int64_t wall_ms(Clock::time_point t) {
 Clock::time_point steady_from_wall_ms(int64_t ms) {
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return Clock::now() + std::chrono::milliseconds(ms - now_ms);
-}
-
-int64_t ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
 }
 
 // The watchdog's bound; SIGDRAIN_TEST_GATE_WATCHDOG_BOUND_MS is a test-only override (docs/daemon.md), so a test
@@ -196,22 +191,14 @@ void Daemon::log_lost_events() {
   lost_events_logged_at_ = now;
 }
 
-void Daemon::log_stop(const StopReport& report) {
+// A stop ended: its record goes to the log and stays for `ps` while the container is known.
+void Daemon::stop_ended(const StopReport& report) {
   if (options_.log_format == LogFormat::json)
     std::fputs((json_text(to_json(report)) + "\n").c_str(), stdout);
   else
     std::fputs(human_report(report).c_str(), stdout);
   std::fflush(stdout);
-}
-
-// A drain ended, by `by` or (nullopt) cut short by the daemon stopping. A stop taken over from a previous
-// daemon's journal counts as released by the restart (its own end, idle or deadline, is in its stop record).
-void Daemon::count_release(const ActiveStop& s, std::optional<ReleasedBy> by) {
-  uint64_t completed = s.tracker ? s.tracker->requests_completed_during_drain() : 0;
-  if (s.resumed || !by)
-    metrics_.released_by_restart(s.report.drain_ms, completed);
-  else
-    metrics_.released(*by, s.report.drain_ms, completed);
+  if (containers_.contains(report.container_id)) last_stops_[report.container_id] = to_json(report);
 }
 
 // Once per loop turn, after discovery (ready once the first scan was taken in). A snapshot is rendered when a
@@ -238,7 +225,7 @@ void Daemon::publish_metrics() {
 // this daemon's config. Malformed labels count as none: the stop is not refused (the plan reports them).
 StopDrain Daemon::drain_for(const ContainerInfo& info, Clock::time_point start) const {
   DrainSettings settings;
-  settings.timeout = std::chrono::seconds(info.stop_timeout_s.value_or(options_.default_timeout_s));
+  settings.timeout = stop_timeout(std::nullopt, info.stop_timeout_s, std::chrono::seconds(options_.default_timeout_s));
   if (options_.quiet_ms) settings.quiet = std::chrono::milliseconds(*options_.quiet_ms);
   settings.default_min_drain = std::chrono::milliseconds(options_.min_drain_ms);
   if (options_.max_hold_ms) settings.max_hold = std::chrono::milliseconds(*options_.max_hold_ms);
@@ -247,10 +234,21 @@ StopDrain Daemon::drain_for(const ContainerInfo& info, Clock::time_point start) 
 }
 
 void Daemon::reconcile(std::vector<ContainerInfo> running) {
+  const bool first_scan = !discovered_;
   discovered_ = true;
   std::map<std::string, ContainerInfo> seen;
   for (auto& info : running)
     if (info.id != own_container_id_) seen.emplace(info.id, std::move(info));
+  // The node's first scan with socket counts that start now (nothing pinned was adopted): the containers' open
+  // connections are older than the observer. Read before any container is guarded, so no runtime kill stopped at
+  // the gate waits on these /proc reads.
+  if (first_scan && observer_->socket_pins() != SocketPins::adopted) {
+    NetTcpTables tables;  // containers on the host's network share one table: read it once
+    for (const auto& [id, info] : seen)
+      if (info.init_pid > 0)
+        if (auto open = container_inbound_connections(proc_, info.init_pid, &tables); !open.empty())
+          old_connections_.insert_or_assign(id, OldLiveConnections{OldConnections(std::move(open)), {}, {}});
+  }
 
   for (auto it = containers_.begin(); it != containers_.end();) {
     // A container being stopped stays known until its stop ends: the runtime may remove its cgroup before this loop
@@ -258,7 +256,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     // One its runtime has described since the last scan is looked at anew.
     auto now_seen = seen.find(it->first);
     bool described_now = now_seen != seen.end() && it->second.info.init_pid <= 0 && now_seen->second.init_pid > 0;
-    if ((now_seen != seen.end() && !described_now) || stops_.contains(it->first)) {
+    if ((now_seen != seen.end() && !described_now) || stops_.stopping(it->first)) {
       ++it;
       continue;
     }
@@ -269,6 +267,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     resolver_.forget(it->second.info.cgroup_id);
     observer_->unwatch_cgroup(it->second.info.cgroup_id);
     last_stops_.erase(it->first);
+    old_connections_.erase(it->first);
     it = containers_.erase(it);
   }
   for (auto& [id, info] : seen) {
@@ -339,7 +338,7 @@ std::string Daemon::gate_doubt(const GatedProcess& gp, const Guarded** guarded) 
   if (!gate_->still_gated(gp)) return "the watchdog continued it already";
   auto it = containers_.find(gp.container_id);
   if (it == containers_.end() || it->second.backend != HoldBackend::ptrace_at_stop) return "not guarded at the gate";
-  if (stops_.contains(gp.container_id)) return "already being stopped";
+  if (stops_.stopping(gp.container_id)) return "already being stopped";
   if (it->second.info.init_pid <= 0) return "its init is not known";
   const std::string pid_dir = fmt::format("{}/{}", proc_.root(), gp.tgid);
   char exe[4096];
@@ -398,7 +397,7 @@ void Daemon::on_gated(const GatedProcess& gp) {
 void Daemon::disarm_stale() {
   auto now = Clock::now();
   for (auto it = armed_.begin(); it != armed_.end();) {
-    if (stops_.contains(it->first) || now - it->second < kArmedTimeout) {
+    if (stops_.stopping(it->first) || now - it->second < kArmedTimeout) {
       ++it;
       continue;
     }
@@ -448,7 +447,7 @@ void Daemon::on_refused(const RefusedSignal& refused) {
   if (on_held(held)) return;
   // Not journaled (or not a guarded init). The kernel refused it already, so only the plan can deliver it now.
   auto it = init_to_container_.find(refused.target_tgid);
-  if (it == init_to_container_.end() || !containers_.contains(it->second) || stops_.contains(it->second)) return;
+  if (it == init_to_container_.end() || !containers_.contains(it->second) || stops_.stopping(it->second)) return;
   start_stop(containers_.at(it->second).info, refused.signo, true, std::nullopt);
 }
 
@@ -475,9 +474,8 @@ void Daemon::recover_journal() {
       containers_.emplace(info->id, std::move(g));
     }
     DrainTimes t{Clock::now(), steady_from_wall_ms(r.drain_deadline_ms), steady_from_wall_ms(r.kill_at_ms)};
-    start_stop(*info, r.signo, true, t);
-    stops_.at(info->id).resumed = true;
-    stops_.at(info->id).records.push_back(r);
+    start_stop(*info, r.signo, true, t, /*resumed=*/true);
+    stops_.add_record(info->id, r);
   }
   for (const auto& p : problems) log("journal: " + p);
 }
@@ -486,12 +484,12 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
   auto it = init_to_container_.find(held.tgid);
   if (it == init_to_container_.end() || !containers_.contains(it->second))
     return Error::msg("not a guarded container's init");  // let it through
-  if (finishing_ && !stops_.contains(it->second) && !armed_.contains(it->second))
+  if (finishing_ && !stops_.stopping(it->second) && !armed_.contains(it->second))
     return Error::msg("the daemon is stopping: it takes no new stop");  // let it through
   const ContainerInfo& info = containers_.at(it->second).info;
   auto start_time = proc_.start_time(held.tgid);
   if (!start_time) return start_time.error();
-  DrainTimes times = stops_.contains(info.id) ? stops_.at(info.id).times : drain_for(info, Clock::now()).times;
+  DrainTimes times = stops_.times(info.id).value_or(drain_for(info, Clock::now()).times);
   HoldRecord record{info.id, held.tgid, *start_time, held.signo, wall_ms(Clock::now()), wall_ms(times.drain_deadline),
                     wall_ms(times.kill_at)};
   // The one wait left between a tracee's stop and its resume: the fsync that makes the held signal survive us.
@@ -500,12 +498,12 @@ Result<void> Daemon::on_held(const HeldSignal& held) {
   auto journal_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - journal_start).count();
   metrics_.held();
   armed_.erase(info.id);
-  if (!stops_.contains(info.id)) {
+  if (!stops_.stopping(info.id)) {
     log(fmt::format("holding {} sent to {} (pid {}) while it drains (journaled in {} us)", signal_name(held.signo),
                     info.name, held.tgid, journal_us));
     start_stop(info, held.signo, true, times);
   }
-  stops_.at(info.id).records.push_back(record);
+  stops_.add_record(info.id, record);
   return {};
 }
 
@@ -513,14 +511,14 @@ void Daemon::on_event(const ObservedEvent& event) {
   if (const auto* e = std::get_if<SignalEvent>(&event)) {
     // Someone else's SIGKILL to the init of a container being stopped: the drain or the plan came too late.
     if (e->sig == SIGKILL && static_cast<pid_t>(e->sender_tgid) != ::getpid())
-      if (auto it = init_to_container_.find(static_cast<pid_t>(e->target_pid)); it != init_to_container_.end() && stops_.contains(it->second))
+      if (auto it = init_to_container_.find(static_cast<pid_t>(e->target_pid)); it != init_to_container_.end() && stops_.stopping(it->second))
         metrics_.sigkill_escalation();
     // A stop signal to a container's init that was not held (not traced): start the drain all the same. The
     // kernel drops it for an init without a handler, so the plan (SIGKILL once drained) ends the container.
     // Finishing, the daemon takes no new stop: the signal acts as without sigdrain.
     if (finishing_ || static_cast<pid_t>(e->sender_tgid) == ::getpid() || !is_stop_signal(static_cast<int>(e->sig))) return;
     auto it = init_to_container_.find(static_cast<pid_t>(e->target_pid));
-    if (it == init_to_container_.end() || stops_.contains(it->second)) return;
+    if (it == init_to_container_.end() || stops_.stopping(it->second)) return;
     const Guarded& g = containers_.at(it->second);
     if (g.traced || (!g.why_not.empty() && g.why_not.rfind("opted out", 0) == 0)) return;
     if (decide_guard(g.info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all).guard)
@@ -529,131 +527,73 @@ void Daemon::on_event(const ObservedEvent& event) {
   }
   if (const auto* e = std::get_if<ExitEvent>(&event)) {
     auto it = init_to_container_.find(static_cast<pid_t>(e->tgid));
-    if (it == init_to_container_.end() || !stops_.contains(it->second)) return;
+    if (it == init_to_container_.end() || !stops_.stopping(it->second)) return;
     ExitStatus status;
     if (e->cause == SIGDRAIN_EXIT_CODE) status.code = static_cast<int>(e->cause_value);
     if (e->cause == SIGDRAIN_EXIT_SIGNAL) status.killed_by = static_cast<int>(e->cause_value);
-    finish(it->second, status);
+    stops_.exited(it->second, status);
   }
 }
 
-void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times) {
-  ActiveStop s;
-  s.info = info;
-  s.signo = signo;
-  s.held = held;
-  const StopDrain drain = drain_for(info, Clock::now());
-  s.times = times ? *times : drain.times;  // a journalled or already held stop keeps its recorded times
-  PlanInputs in;
-  in.processes = process_tree(proc_, info.init_pid);
-  in.init_pid = info.init_pid;
-  in.runtime_stop_signal = signo;
-  in.labels = info.labels;
-  auto plan = choose_plan(in);
-  s.plan = plan ? *plan
-                : StopPlan{PlanProfile::runtime_signal, "labels are malformed (" + plan.error().message + "); the held signal is delivered",
-                           {PlanStep{signo, PlanTarget{}, {}}}};
+void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times, bool resumed) {
+  StopDrain drain = drain_for(info, Clock::now());
+  if (times) drain.times = *times;  // a journalled or already held stop keeps its recorded times
+  stops_.start(info, signo, held, drain, resumed);
+}
+
+// The container's drain sample: its BPF aggregates, and its connections older than them as safe-stop counts them.
+DrainSample Daemon::drain_sample(const ContainerInfo& info) {
   auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
-  s.tracker.emplace(s.times, drain.quiet, stats.requests_completed);
-  s.report.container_id = info.id;
-  s.report.container_name = info.name;
-  s.report.runtime = std::string(runtime_name(info.runtime));
-  s.report.plan = s.plan;
-  stops_.emplace(info.id, std::move(s));
+  // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
+  DrainSample sample{Clock::now(), stats.inflight, stats.open_inbound, stats.requests_completed,
+                     Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
+  if (auto old = old_connections_.find(info.id); old != old_connections_.end()) {
+    // Which are still open, from the container's fds only (no net/tcp), at most every kOldConnectionsLook: the
+    // loop that ticks this resumes tracees too.
+    if (old->second.open_read_at + kOldConnectionsLook <= sample.now) {
+      old->second.open = container_socket_inodes(proc_, info.init_pid);
+      old->second.open_read_at = sample.now;
+    }
+    sample = old->second.connections.adjust(sample, old->second.open, stats.adopted_open);
+    if (old->second.connections.empty()) old_connections_.erase(old);
+  }
+  return sample;
 }
 
-void Daemon::release(ActiveStop& s) {
-  if (s.held && engine_->guarding(s.info.init_pid)) {
+std::vector<ProcessFacts> Daemon::processes(const ContainerInfo& info) { return process_tree(proc_, info.init_pid); }
+
+std::vector<pid_t> Daemon::listener_pids(const ContainerInfo& info) {
+  std::vector<pid_t> listeners;
+  for (const auto& sock : observer_->sockets())
+    if (sock.state.direction == SIGDRAIN_DIR_LISTEN && sock.state.cgroup_id == info.cgroup_id)
+      listeners.push_back(static_cast<pid_t>(sock.state.owner_tgid));
+  return listeners;
+}
+
+Result<void> Daemon::send(const ContainerInfo& info, pid_t pid, int signo) { return signal_in_container(proc_, info.id, pid, signo); }
+
+void Daemon::release_hold(const ContainerInfo& info, bool held) {
+  if (held && engine_->guarding(info.init_pid)) {
     // The plan replaces the held signal; detach so the plan's signals (and the app's exit) are not traced.
-    (void)engine_->discard_held(s.info.init_pid);
-    if (auto r = engine_->detach(s.info.init_pid); !r) log(fmt::format("{}: detach: {}", s.info.name, r.error().message));
-    if (containers_.contains(s.info.id)) containers_.at(s.info.id).traced = false;
+    (void)engine_->discard_held(info.init_pid);
+    if (auto r = engine_->detach(info.init_pid); !r) log(fmt::format("{}: detach: {}", info.name, r.error().message));
+    if (containers_.contains(info.id)) containers_.at(info.id).traced = false;
   }
-  if (lsm_ && lsm_->guarding(s.info.init_pid))
-    if (auto r = lsm_->unguard(s.info.init_pid); !r) log(fmt::format("{}: {}", s.info.name, r.error().message));
-  if (gate_) (void)gate_->unguard(s.info.id);  // the plan's signals and the runtime's later kills pass ungated
-  if (containers_.contains(s.info.id)) containers_.at(s.info.id).backend = HoldBackend::none;
-  s.phase = Phase::signalling;
-  s.next_step = 0;
-  s.next_step_at = Clock::now();
+  if (lsm_ && lsm_->guarding(info.init_pid))
+    if (auto r = lsm_->unguard(info.init_pid); !r) log(fmt::format("{}: {}", info.name, r.error().message));
+  if (gate_) (void)gate_->unguard(info.id);  // the plan's signals and the runtime's later kills pass ungated
+  if (containers_.contains(info.id)) containers_.at(info.id).backend = HoldBackend::none;
 }
 
-void Daemon::tick(ActiveStop& s) {
-  auto now = Clock::now();
-  if (lost_events_logged_ > 0) {
-    // The init's exit event may have been lost: a pid that left the container's cgroup is the init gone.
-    auto cgroup = proc_.cgroup_file(s.info.init_pid);
-    if (!cgroup || !cgroup_within(cgroup_key(*cgroup), s.info.cgroup_path)) {
-      finish(s.info.id, std::nullopt);
-      return;
-    }
-  }
-  if (s.phase == Phase::draining) {
-    auto stats = observer_->cgroup_stats(s.info.cgroup_id).value_or(CgroupStats{});
-    DrainSample sample{now, stats.inflight, stats.open_inbound, stats.requests_completed,
-                       Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
-    DrainState state = s.tracker->update(sample);
-    if (state == DrainState::draining) return;
-    s.report.released_by = state == DrainState::idle ? ReleasedBy::idle : ReleasedBy::deadline;
-    s.report.drain_ms = ms_between(s.times.start, now);
-    s.report.requests_completed = s.tracker->requests_completed_during_drain();
-    s.report.inflight_at_release = std::max<int64_t>(stats.inflight, 0);
-    s.report.open_inbound_at_release = std::max<int64_t>(stats.open_inbound, 0);
-    count_release(s, s.report.released_by);
-    release(s);
-  }
-  if (s.phase == Phase::signalling) {
-    while (s.next_step < s.plan.steps.size() && Clock::now() >= s.next_step_at) {
-      const PlanStep& step = s.plan.steps[s.next_step++];
-      if (step.signo == 0) {
-        s.next_step_at = Clock::now() + step.pause;
-        continue;
-      }
-      auto processes = process_tree(proc_, s.info.init_pid);
-      std::vector<pid_t> listeners;
-      if (step.target.kind == TargetKind::listeners)
-        for (const auto& sock : observer_->sockets())
-          if (sock.state.direction == SIGDRAIN_DIR_LISTEN && sock.state.cgroup_id == s.info.cgroup_id)
-            listeners.push_back(static_cast<pid_t>(sock.state.owner_tgid));
-      for (pid_t pid : resolve_target(step.target, processes, s.info.init_pid, listeners)) {
-        SentSignal sent{step.signo, pid, "", format_target(step.target), ms_between(s.times.start, Clock::now()), ""};
-        if (const ProcessFacts* p = find_process(processes, pid)) sent.comm = p->comm;
-        if (auto r = signal_in_container(proc_, s.info.id, pid, step.signo); !r) sent.error = r.error().message;
-        if (s.report.sent.empty()) s.first_signal_at = Clock::now();
-        s.report.sent.push_back(std::move(sent));
-      }
-    }
-    if (s.next_step >= s.plan.steps.size()) {
-      s.phase = Phase::awaiting_exit;
-      s.plan_done_at = Clock::now();
-      for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
-    }
-  }
-  if (s.phase == Phase::awaiting_exit && now > s.times.kill_at + kExitGrace) finish(s.info.id, std::nullopt);
+void Daemon::forget_held(const std::vector<HoldRecord>& records) {
+  for (const auto& r : records) journal_->remove(r.tgid, r.signo);
 }
 
-void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
-  auto it = stops_.find(id);
-  if (it == stops_.end()) return;
-  ActiveStop& s = it->second;
-  auto now = Clock::now();
-  if (s.phase == Phase::draining) {
-    s.report.released_by = ReleasedBy::exited;
-    s.report.drain_ms = ms_between(s.times.start, now);
-    count_release(s, s.report.released_by);
-  }
-  for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
-  if (exit) s.report.exit = *exit;
-  s.report.outcome = exit && exit->killed_by == SIGKILL && (s.report.sent.empty() || s.report.sent.back().signo != SIGKILL)
-                         ? StopOutcome::killed
-                         : StopOutcome::graceful;
-  if (!exit) s.report.outcome = StopOutcome::unknown;
-  metrics_.stopped(s.report.outcome);
-  if (!s.report.sent.empty()) s.report.exit_ms_after_signal = ms_between(s.first_signal_at, now);
-  s.report.total_ms = ms_between(s.times.start, now);
-  log_stop(s.report);
-  if (containers_.contains(id)) last_stops_[id] = to_json(s.report);
-  stops_.erase(it);
+// The init's exit event may have been lost: a pid that left the container's cgroup is the init gone.
+bool Daemon::init_gone_unseen(const ContainerInfo& info) {
+  if (lost_events_logged_ == 0) return false;
+  auto cgroup = proc_.cgroup_file(info.init_pid);
+  return !cgroup || !cgroup_within(cgroup_key(*cgroup), info.cgroup_path);
 }
 
 // "unguard ID": `sigdrain safe-stop` takes the container over; the daemon lets its init go so that the stop
@@ -661,7 +601,7 @@ void Daemon::finish(const std::string& id, std::optional<ExitStatus> exit) {
 ControlReply Daemon::unguard(const std::string& id) {
   auto it = containers_.find(id);
   if (it == containers_.end()) return std::string("ok\n");
-  if (stops_.contains(id)) return Error::msg(fmt::format("the daemon is already stopping {}", it->second.info.name));
+  if (stops_.stopping(id)) return Error::msg(fmt::format("the daemon is already stopping {}", it->second.info.name));
   if (it->second.traced) {
     if (auto r = engine_->detach(it->second.info.init_pid); !r) return r.error();
     it->second.traced = false;
@@ -702,9 +642,7 @@ ControlReply Daemon::answer(const std::string& request) {
     auto stats = observer_->cgroup_stats(g.info.cgroup_id).value_or(CgroupStats{});
     e.inflight = std::max<int64_t>(stats.inflight, 0);
     e.open_inbound = std::max<int64_t>(stats.open_inbound, 0);
-    e.state = !stops_.contains(id)                      ? PsState::running
-              : stops_.at(id).phase == Phase::draining ? PsState::draining
-                                                       : PsState::stopping;
+    e.state = !stops_.stopping(id) ? PsState::running : stops_.draining(id) ? PsState::draining : PsState::stopping;
     if (last_stops_.contains(id)) e.last_stop = last_stops_.at(id);
     out += json_text(to_json(e)) + "\n";
   }
@@ -721,7 +659,7 @@ void Daemon::begin_finishing() {
     gate_watchdog_.reset();
   }
   for (auto& [id, g] : containers_) {
-    if (stops_.contains(id) || armed_.contains(id)) continue;
+    if (stops_.stopping(id) || armed_.contains(id)) continue;
     if (g.traced) {  // attached at discovery (no gate): let go, so a new stop's signal passes as without sigdrain
       if (auto r = engine_->detach(g.info.init_pid); !r) log(fmt::format("{}: detach: {}", g.info.name, r.error().message));
       g.traced = false;
@@ -739,18 +677,13 @@ void Daemon::begin_finishing() {
 }
 
 int Daemon::drains_in_progress() const {
-  int n = 0;
-  for (const auto& [id, s] : stops_) n += s.phase != Phase::awaiting_exit;
-  for (const auto& [id, at] : armed_) n += !stops_.contains(id);
+  int n = stops_.drains_in_progress();
+  for (const auto& [id, at] : armed_) n += !stops_.stopping(id);
   return n;
 }
 
 bool Daemon::finished() const {
-  if (!finishing_ || drains_in_progress() > 0) return false;
-  auto now = Clock::now();
-  for (const auto& [id, s] : stops_)
-    if (now < s.plan_done_at + kFinishingExitWait) return false;  // its container may exit in a moment
-  return true;
+  return finishing_ && drains_in_progress() == 0 && stops_.plans_done_and_waited();
 }
 
 int Daemon::run(const std::atomic<int>& stop_requests) {
@@ -796,40 +729,29 @@ int Daemon::run(const std::atomic<int>& stop_requests) {
     renew_gate_lease();
     disarm_stale();
     log_lost_events();
-    for (auto it = stops_.begin(); it != stops_.end();) {
-      std::string id = (it++)->first;  // tick may erase the entry
-      if (stops_.contains(id)) tick(stops_.at(id));
-    }
+    stops_.tick();
     control_->serve_pending();
     if (auto running = discovery_->take(); running && !finishing_) reconcile(std::move(*running));
     publish_metrics();
   }
-  if (stop_requests.load() < 2)  // finished: what is left awaits its container's exit; its plan ran, nothing is held
-    for (auto it = stops_.begin(); it != stops_.end();) {
-      std::string id = (it++)->first;
-      if (stops_.at(id).phase == Phase::awaiting_exit) finish(id, std::nullopt);
-    }
+  if (stop_requests.load() < 2) stops_.end_awaiting_exit();  // finished: their plans ran, nothing is held
   log(stops_.empty() ? "exiting: no drain in progress" : "stopping now: delivering every held signal and detaching");
   if (gate_) {
     gate_->end_lease();  // stop nothing new; what is stopped now is continued when the gate goes
     (void)gate_->poll(std::chrono::milliseconds(0));
   }
-  for (auto& [id, s] : stops_)
-    if (s.phase == Phase::draining) {
-      s.report.drain_ms = ms_between(s.times.start, Clock::now());
-      count_release(s, std::nullopt);
-    }
+  const std::vector<const StopRunner::Stop*> cut = stops_.abandon_draining();
   if (auto r = engine_->detach_all(); !r) log("detach: " + r.error().message);
   if (lsm_) {
     // Refused signals were never queued: deliver the stop of every container still draining, as ptrace does.
     lsm_->end_lease();
     lsm_->unguard_all();
-    for (auto& [id, s] : stops_)
-      if (s.phase == Phase::draining && s.held && containers_.contains(id) && containers_.at(id).backend == HoldBackend::lsm)
-        if (auto r = signal_in_container(proc_, id, s.info.init_pid, s.signo); !r) log(fmt::format("{}: {}", s.info.name, r.error().message));
+    for (const StopRunner::Stop* s : cut)
+      if (s->held && containers_.contains(s->info.id) && containers_.at(s->info.id).backend == HoldBackend::lsm)
+        if (auto r = signal_in_container(proc_, s->info.id, s->info.init_pid, s->signo); !r)
+          log(fmt::format("{}: {}", s->info.name, r.error().message));
   }
-  for (auto& [id, s] : stops_)
-    for (const auto& r : s.records) journal_->remove(r.tgid, r.signo);
+  stops_.forget_all_held();
   return kExitOk;
 }
 

@@ -23,6 +23,7 @@
 #include "daemon/guard.hpp"
 #include "daemon/journal.hpp"
 #include "daemon/options.hpp"
+#include "daemon/stop_runner.hpp"
 #include "hold/gate_watchdog.hpp"
 #include "hold/hold_backend.hpp"
 #include "hold/hold_engine.hpp"
@@ -35,6 +36,7 @@
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
 #include "proc/proc.hpp"
+#include "stop/old_connections.hpp"
 #include "stop/stop_session.hpp"
 #include "util/fd.hpp"
 
@@ -47,7 +49,9 @@ sigset_t daemon_signalfd_signals();
 // Blocks them in the calling thread. Daemon::make() calls it before it starts any thread, so all threads inherit it.
 void block_daemon_signals();
 
-class Daemon {
+// The daemon's jobs: discovery and reconcile (which containers are guarded, and how), the hold (the gate, ptrace,
+// BPF LSM: which signal was held), the stops (StopRunner, fed through this class's StopHost side) and control.
+class Daemon : private StopHost {
  public:
   static Result<std::unique_ptr<Daemon>> make(const DaemonOptions& options);
   ~Daemon();
@@ -66,24 +70,6 @@ class Daemon {
     HoldBackend backend = HoldBackend::none;  // what holds its stop signals now (none once released)
     std::string backend_why;                  // why lsm rather than ptrace
   };
-  enum class Phase { draining, signalling, awaiting_exit };
-  struct ActiveStop {
-    ContainerInfo info;
-    int signo = 0;
-    bool held = false;  // the signal was suppressed by ptrace (else the kernel already dropped or delivered it)
-    StopPlan plan;
-    DrainTimes times;
-    std::optional<DrainTracker> tracker;
-    Phase phase = Phase::draining;
-    size_t next_step = 0;
-    Clock::time_point next_step_at;
-    Clock::time_point first_signal_at;
-    Clock::time_point plan_done_at;  // when the last step of the plan was sent (awaiting_exit)
-    std::vector<HoldRecord> records;
-    StopReport report;
-    bool resumed = false;  // taken over from a previous daemon's journal
-  };
-
   explicit Daemon(const DaemonOptions& options) : options_(options), proc_(options.roots.proc), resolver_(options.roots) {}
   // Takes in a discovery scan: guards new containers, forgets those gone.
   void reconcile(std::vector<ContainerInfo> running);
@@ -101,16 +87,21 @@ class Daemon {
   void recover_journal();
   Result<void> on_held(const HeldSignal& held);
   void on_event(const ObservedEvent& event);
-  void start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times);
+  void start_stop(const ContainerInfo& info, int signo, bool held, std::optional<DrainTimes> times, bool resumed = false);
   StopDrain drain_for(const ContainerInfo& info, Clock::time_point start) const;
-  void tick(ActiveStop& stop);
-  void release(ActiveStop& stop);
-  void finish(const std::string& id, std::optional<ExitStatus> exit);
-  void log_stop(const StopReport& report);
   void begin_finishing();
   int drains_in_progress() const;  // held or draining stops, and inits attached at the gate awaiting their signal
   bool finished() const;           // finishing, and every stop in progress has run its plan
-  void count_release(const ActiveStop& stop, std::optional<ReleasedBy> by);
+  // StopHost: what the stops read from the node and do to it.
+  Clock::time_point now() override { return Clock::now(); }
+  DrainSample drain_sample(const ContainerInfo& info) override;
+  std::vector<ProcessFacts> processes(const ContainerInfo& info) override;
+  std::vector<pid_t> listener_pids(const ContainerInfo& info) override;
+  Result<void> send(const ContainerInfo& info, pid_t pid, int signo) override;
+  void release_hold(const ContainerInfo& info, bool held) override;
+  void forget_held(const std::vector<HoldRecord>& records) override;
+  bool init_gone_unseen(const ContainerInfo& info) override;
+  void stop_ended(const StopReport& report) override;
   void publish_metrics();
   void log(const std::string& line) const;
   void log_lost_events();
@@ -136,10 +127,18 @@ class Daemon {
   std::string own_container_id_;  // the container this daemon runs in (its DaemonSet pod): never guarded
   std::map<std::string, Guarded> containers_;  // by container id
   std::map<pid_t, std::string> init_to_container_;
-  std::map<std::string, ActiveStop> stops_;    // by container id
+  // Inbound connections open before this daemon's socket counts began (its first scan, nothing pinned adopted):
+  // counted busy at a stop until they close or show data. By container id; gone once all are seen.
+  struct OldLiveConnections {
+    OldConnections connections;
+    std::set<uint64_t> open;  // the container's socket inodes, as last read
+    Clock::time_point open_read_at{};
+  };
+  std::map<std::string, OldLiveConnections> old_connections_;
   std::map<std::string, nlohmann::json> last_stops_;  // the latest stop record of each container still known
   std::optional<ControlServer> control_;
   metrics::DaemonMetrics metrics_;
+  StopRunner stops_{*this, metrics_};  // the containers being stopped
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // only with --metrics-address
   Clock::time_point metrics_published_at_{};
   std::unique_ptr<CgroupChangeCounter> cgroup_changes_;  // read by discovery_'s thread: declared first, outlives it

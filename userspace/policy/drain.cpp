@@ -8,6 +8,13 @@ namespace sigdrain {
 
 using std::chrono::milliseconds;
 
+std::chrono::milliseconds stop_timeout(std::optional<std::chrono::milliseconds> caller, std::optional<int> container_timeout_s,
+                                       std::chrono::milliseconds fallback) {
+  if (caller) return *caller;
+  if (container_timeout_s) return std::chrono::seconds(*container_timeout_s);
+  return fallback;
+}
+
 Result<DrainTimes> plan_drain(Clock::time_point start, milliseconds timeout, milliseconds quiet) {
   if (quiet.count() < 0) return Error::msg(fmt::format("quiet window {} ms is negative", quiet.count()));
   if (timeout < quiet + milliseconds(1000))

@@ -51,6 +51,12 @@ DrainTimes with_min_drain(DrainTimes times, std::chrono::milliseconds min_drain)
 
 // What a stop's drain times come from besides the container's labels. safe-stop fills it from its flags, the daemon
 // from its config, so the same container drains for the same times whichever of the two stops it.
+// A stop's timeout (its start to SIGKILL), decided here for safe-stop and the daemon alike: the caller's own
+// (safe-stop's --timeout), else the container's (the runtime's StopTimeout, the pod's grace period), else
+// `fallback` (the daemon's default-timeout, or kDefaultStopTimeout).
+std::chrono::milliseconds stop_timeout(std::optional<std::chrono::milliseconds> caller, std::optional<int> container_timeout_s,
+                                       std::chrono::milliseconds fallback);
+
 struct DrainSettings {
   std::chrono::milliseconds timeout{kDefaultStopTimeout};  // the stop's start to SIGKILL, as the caller resolved it
   std::optional<std::chrono::milliseconds> quiet;          // --quiet, the daemon's quiet-ms: wins over the label

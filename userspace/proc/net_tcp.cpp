@@ -45,15 +45,14 @@ std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view text) {
   return out;
 }
 
-std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries, const std::set<uint64_t>* owned) {
+std::set<uint64_t> inbound_connections(const std::vector<TcpSocketEntry>& entries, const std::set<uint64_t>* owned) {
   auto counts = [owned](const TcpSocketEntry& e) { return !owned || owned->contains(e.inode); };
   std::set<uint16_t> listening;
   for (const auto& e : entries)
     if (e.state == kTcpListen && counts(e)) listening.insert(e.local_port);
-  std::set<std::string> out;
+  std::set<uint64_t> out;
   for (const auto& e : entries)
-    if (e.state == kTcpEstablished && counts(e) && listening.contains(e.local_port))
-      out.insert(fmt::format("{}:{}>{}:{}", e.local_address, e.local_port, e.remote_address, e.remote_port));
+    if (e.state == kTcpEstablished && e.inode != 0 && counts(e) && listening.contains(e.local_port)) out.insert(e.inode);
   return out;
 }
 

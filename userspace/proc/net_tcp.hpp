@@ -23,10 +23,11 @@ struct TcpSocketEntry {
 // Lines that do not parse are skipped (the header, a truncated last line).
 std::vector<TcpSocketEntry> parse_proc_net_tcp(std::string_view text);
 
-// Established connections to a port that something listens on: "local:port>remote:port" keys. With `owned`, only
-// sockets of those inodes count, listeners and connections alike: a container on the host's network (Kubernetes'
-// hostNetwork, `ctr run --net-host`) sees every connection of the host in its /proc/<pid>/net/tcp.
-std::set<std::string> inbound_connections(const std::vector<TcpSocketEntry>& entries,
+// Established connections to a port that something listens on, by socket inode (those not accept()ed yet, inode
+// 0, are left out). With `owned`, only sockets of those inodes count, listeners and connections alike: a container
+// on the host's network (Kubernetes' hostNetwork, `ctr run --net-host`) sees every connection of the host in its
+// /proc/<pid>/net/tcp.
+std::set<uint64_t> inbound_connections(const std::vector<TcpSocketEntry>& entries,
                                           const std::set<uint64_t>* owned = nullptr);
 
 // "socket:[12345]" (a /proc/<pid>/fd link) -> 12345; nullopt for any other link.

@@ -1,5 +1,6 @@
 #include "proc/proc.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -295,6 +296,35 @@ std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid) {
     for (pid_t child : proc.children(pid)) queue.push_back(child);
   }
   return out;
+}
+
+std::set<uint64_t> container_socket_inodes(const ProcFs& proc, pid_t init_pid) {
+  std::set<uint64_t> owned;
+  for (const auto& process : process_tree(proc, init_pid))
+    for (uint64_t inode : proc.socket_inodes(process.pid)) owned.insert(inode);
+  return owned;
+}
+
+std::set<uint64_t> container_inbound_connections(const ProcFs& proc, pid_t init_pid, NetTcpTables* tables) {
+  // Only the container's own sockets: on the host's network its net/tcp lists every connection of the host.
+  const std::set<uint64_t> owned = container_socket_inodes(proc, init_pid);
+  if (owned.empty()) return {};
+  auto read_tables = [&] {
+    std::vector<TcpSocketEntry> entries;
+    for (const char* table : {"tcp", "tcp6"}) {
+      auto text = read_file(fmt::format("{}/{}/net/{}", proc.root(), init_pid, table));
+      if (!text) continue;
+      auto more = parse_proc_net_tcp(*text);
+      entries.insert(entries.end(), more.begin(), more.end());
+    }
+    return entries;
+  };
+  struct stat netns{};
+  if (!tables || ::stat(fmt::format("{}/{}/ns/net", proc.root(), init_pid).c_str(), &netns) != 0)
+    return inbound_connections(read_tables(), &owned);
+  auto [it, fresh] = tables->try_emplace(netns.st_ino);
+  if (fresh) it->second = read_tables();
+  return inbound_connections(it->second, &owned);
 }
 
 }  // namespace sigdrain

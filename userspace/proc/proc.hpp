@@ -5,10 +5,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "proc/net_tcp.hpp"
 #include "util/result.hpp"
 
 namespace sigdrain {
@@ -81,6 +84,15 @@ struct ProcessFacts {
 // come before children; processes that vanish while being read are skipped; an unreadable root_pid gives an empty
 // list.
 std::vector<ProcessFacts> process_tree(const ProcFs& proc, pid_t root_pid);
+
+// The socket inodes every process of the container whose init is `init_pid` holds (its fds).
+std::set<uint64_t> container_socket_inodes(const ProcFs& proc, pid_t init_pid);
+// Its network namespace's net/tcp and tcp6, parsed, by the namespace's inode: containers sharing one (the host's
+// network) are parsed once per scan.
+using NetTcpTables = std::map<uint64_t, std::vector<TcpSocketEntry>>;
+// The inbound connections (socket inodes) of that container: its network namespace's, of sockets its processes
+// hold. `tables` caches the namespaces read.
+std::set<uint64_t> container_inbound_connections(const ProcFs& proc, pid_t init_pid, NetTcpTables* tables = nullptr);
 
 // The process with this pid among `processes`, or nullptr.
 const ProcessFacts* find_process(const std::vector<ProcessFacts>& processes, pid_t pid);

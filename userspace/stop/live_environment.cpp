@@ -8,9 +8,7 @@
 #include "containers/cgroup_path.hpp"
 #include "containers/container_signal.hpp"
 #include "proc/pidfd.hpp"
-#include "proc/net_tcp.hpp"
 #include "signals/signal_names.hpp"
-#include "util/files.hpp"
 
 namespace sigdrain {
 namespace {
@@ -44,7 +42,8 @@ Result<std::unique_ptr<LiveStopEnvironment>> LiveStopEnvironment::make(const Con
   if (!observer) return observer.error();
   env->observer_ = std::move(*observer);
   if (auto watched = env->observer_->watch_cgroup(container.cgroup_id); !watched) return watched.error();
-  env->preexisting_ = env->inbound_connections_now();  // after the observer started: nothing falls in between
+  // After the observer started: nothing falls in between.
+  env->old_connections_ = OldConnections(container_inbound_connections(proc, container.init_pid));
   if (!env->observer_->observes_requests())
     return Error::msg(env->observer_->requests_unobserved_reason());
   return env;
@@ -66,32 +65,9 @@ DrainSample LiveStopEnvironment::sample() {
   s.requests_completed = stats.requests_completed;
   // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
   s.last_activity = Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns));
-  if (!preexisting_.empty()) {
-    // Connections open since before the stop that BPF has not seen yet count as busy until they close or show data.
-    auto now_open = inbound_connections_now();
-    std::erase_if(preexisting_, [&](const std::string& c) { return !now_open.contains(c); });
-    int64_t unseen = static_cast<int64_t>(preexisting_.size()) - std::max<int64_t>(stats.adopted_open, 0);
-    if (unseen > 0) {
-      s.inflight = std::max<int64_t>(s.inflight, 0) + unseen;
-      s.last_activity = s.now;
-    }
-  }
+  if (!old_connections_.empty())
+    s = old_connections_.adjust(s, container_socket_inodes(proc_, container_.init_pid), stats.adopted_open);
   return s;
-}
-
-std::set<std::string> LiveStopEnvironment::inbound_connections_now() const {
-  // Only the container's own sockets: on the host's network its net/tcp lists every connection of the host.
-  std::set<uint64_t> owned;
-  for (const auto& process : process_tree(proc_, container_.init_pid))
-    for (uint64_t inode : proc_.socket_inodes(process.pid)) owned.insert(inode);
-  std::vector<TcpSocketEntry> entries;
-  for (const char* table : {"tcp", "tcp6"}) {
-    auto text = read_file(fmt::format("{}/{}/net/{}", proc_.root(), container_.init_pid, table));
-    if (!text) continue;
-    auto more = parse_proc_net_tcp(*text);
-    entries.insert(entries.end(), more.begin(), more.end());
-  }
-  return inbound_connections(entries, &owned);
 }
 
 std::vector<ProcessFacts> LiveStopEnvironment::processes() { return process_tree(proc_, container_.init_pid); }
@@ -124,7 +100,6 @@ bool LiveStopEnvironment::pause_until(Clock::time_point until) {
   }
 }
 
-bool LiveStopEnvironment::wait_for_exit(Clock::time_point until) { return pause_until(until); }
 
 void LiveStopEnvironment::progress(const DrainSample& s, const DrainTimes& times) {
   if (!show_progress_) return;

@@ -9,6 +9,7 @@
 #include "containers/resolver.hpp"
 #include "observer/observer.hpp"
 #include "proc/proc.hpp"
+#include "stop/old_connections.hpp"
 #include "stop/stop_session.hpp"
 #include "util/fd.hpp"
 
@@ -26,7 +27,6 @@ class LiveStopEnvironment : public StopEnvironment {
   std::vector<ProcessFacts> processes() override;
   std::vector<pid_t> listener_pids() override;
   Result<void> send(pid_t pid, int signo) override;
-  bool wait_for_exit(Clock::time_point until) override;
   bool pause_until(Clock::time_point until) override;
   std::optional<ExitStatus> exit_status() override { return exit_; }
   void progress(const DrainSample& sample, const DrainTimes& times) override;
@@ -38,7 +38,6 @@ class LiveStopEnvironment : public StopEnvironment {
   LiveStopEnvironment(ContainerInfo container, const ProcFs& proc, bool show_progress)
       : container_(std::move(container)), proc_(proc), show_progress_(show_progress) {}
   bool init_exited();
-  std::set<std::string> inbound_connections_now() const;
 
   ContainerInfo container_;
   const ProcFs& proc_;
@@ -47,9 +46,7 @@ class LiveStopEnvironment : public StopEnvironment {
   std::unique_ptr<Observer> observer_;
   UniqueFd init_pidfd_;
   std::optional<ExitStatus> exit_;
-  // Inbound connections open when the stop began: BPF sees each only at its next data, so until then any of
-  // them may carry a request in flight.
-  std::set<std::string> preexisting_;
+  OldConnections old_connections_;  // open when the stop began, before the observer could see them
 };
 
 }  // namespace sigdrain

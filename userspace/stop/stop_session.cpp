@@ -8,81 +8,58 @@
 #include "signals/signal_names.hpp"
 
 namespace sigdrain {
-namespace {
-
-int64_t ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+std::vector<SentSignal> send_plan_step(const PlanStep& step, const std::vector<ProcessFacts>& processes,
+                                       const std::vector<pid_t>& listeners, pid_t init_pid, int64_t at_ms,
+                                       const std::function<Result<void>(pid_t, int)>& send) {
+  std::vector<SentSignal> sent;
+  for (pid_t pid : resolve_target(step.target, processes, init_pid, listeners)) {
+    SentSignal s{step.signo, pid, "", format_target(step.target), at_ms, ""};
+    if (const ProcessFacts* p = find_process(processes, pid)) s.comm = p->comm;
+    if (auto r = send(pid, step.signo); !r) s.error = r.error().message;
+    sent.push_back(std::move(s));
+  }
+  return sent;
 }
-
-}  // namespace
 
 StopReport run_stop(StopEnvironment& env, const StopPlan& plan, const DrainTimes& times, std::chrono::milliseconds quiet,
                     pid_t init_pid) {
-  StopReport report;
-  report.plan = plan;
-  const DrainSample first = env.sample();
-  DrainTracker tracker(times, quiet, first.requests_completed);
-
-  // 1. Drain: keep serving until idle for the quiet window, or the drain deadline.
-  constexpr auto kTick = std::chrono::milliseconds(20);
-  DrainSample last = first;
+  StopMachineSettings settings;
+  settings.plan = plan;
+  settings.times = times;
+  settings.quiet = quiet;
+  settings.requests_completed_at_start = env.sample().requests_completed;
+  settings.kill = KillAtTimeout::sigdrain_kills;
+  StopMachine stop(std::move(settings));
+  auto send = [&env](pid_t pid, int signo) { return env.send(pid, signo); };
   for (;;) {
-    last = env.sample();
-    DrainState state = tracker.update(last);
-    env.progress(last, times);
-    if (state == DrainState::idle || state == DrainState::deadline) {
-      report.released_by = state == DrainState::idle ? ReleasedBy::idle : ReleasedBy::deadline;
-      break;
+    std::optional<DrainSample> sample;
+    if (stop.draining()) {
+      sample = env.sample();
+      env.progress(*sample, times);
     }
-    if (env.pause_until(std::min(last.now + kTick, times.drain_deadline))) {
-      report.released_by = ReleasedBy::exited;
-      break;
-    }
-  }
-  report.drain_ms = ms_between(times.start, env.now());
-  report.requests_completed = tracker.requests_completed_during_drain();
-  report.inflight_at_release = std::max<int64_t>(last.inflight, 0);
-  report.open_inbound_at_release = std::max<int64_t>(last.open_inbound, 0);
-
-  // 2. The plan, step by step; pauses end early when the container is already gone.
-  bool exited = report.released_by == ReleasedBy::exited;
-  std::optional<Clock::time_point> first_signal_at;
-  for (const PlanStep& step : plan.steps) {
-    if (exited) break;
-    if (step.signo == 0) {
-      exited = env.pause_until(env.now() + step.pause);
-      continue;
-    }
-    auto processes = env.processes();
-    auto listeners = step.target.kind == TargetKind::listeners ? env.listener_pids() : std::vector<pid_t>{};
-    for (pid_t pid : resolve_target(step.target, processes, init_pid, listeners)) {
-      SentSignal s{step.signo, pid, "", format_target(step.target), 0, ""};
-      if (const ProcessFacts* p = find_process(processes, pid)) s.comm = p->comm;
-      if (auto r = env.send(pid, step.signo); !r) s.error = r.error().message;
-      s.at_ms = ms_between(times.start, env.now());
-      if (!first_signal_at) first_signal_at = env.now();
-      report.sent.push_back(std::move(s));
+    StopAction action = stop.next(sample ? sample->now : env.now(), sample);
+    switch (action.kind) {
+      case StopAction::Kind::wait:
+        if (env.pause_until(action.until)) stop.exited(env.now(), env.exit_status());
+        break;
+      case StopAction::Kind::release:
+        break;  // safe-stop holds nothing: the plan sends the first signal
+      case StopAction::Kind::send: {
+        auto listeners = action.step->target.kind == TargetKind::listeners ? env.listener_pids() : std::vector<pid_t>{};
+        auto sent = send_plan_step(*action.step, env.processes(), listeners, init_pid, stop.ms_since_start(env.now()), send);
+        stop.sent(env.now(), std::move(sent));
+        break;
+      }
+      case StopAction::Kind::kill: {
+        SentSignal s{SIGKILL, init_pid, "", "init", stop.ms_since_start(env.now()), ""};
+        if (auto r = env.send(init_pid, SIGKILL); !r) s.error = r.error().message;
+        stop.sent(env.now(), {std::move(s)});
+        break;
+      }
+      case StopAction::Kind::done:
+        return stop.report();
     }
   }
-
-  // 3. Wait for the exit; SIGKILL at the timeout.
-  if (!exited) exited = env.wait_for_exit(times.kill_at);
-  report.outcome = StopOutcome::graceful;
-  if (!exited) {
-    report.outcome = StopOutcome::killed;
-    SentSignal s{SIGKILL, init_pid, "", "init", 0, ""};
-    if (auto r = env.send(init_pid, SIGKILL); !r) s.error = r.error().message;
-    s.at_ms = ms_between(times.start, env.now());
-    if (!first_signal_at) first_signal_at = env.now();
-    report.sent.push_back(std::move(s));
-    env.wait_for_exit(env.now() + std::chrono::seconds(5));
-  }
-  if (first_signal_at) report.exit_ms_after_signal = ms_between(*first_signal_at, env.now());
-  if (auto status = env.exit_status()) report.exit = *status;
-  // Ended by a SIGKILL the plan did not send (e.g. `podman rm -f` meanwhile): not graceful either.
-  if (report.exit.killed_by == SIGKILL && (report.sent.empty() || report.sent.back().signo != SIGKILL)) report.outcome = StopOutcome::killed;
-  report.total_ms = ms_between(times.start, env.now());
-  return report;
 }
 
 nlohmann::json to_json(const StopReport& r) {
