@@ -19,7 +19,7 @@ Apps (--apps, comma-separated):
 Each figure prints one line "... vs goal ..., met|MISSED"; an app that cannot be measured prints "not measured: why"
 and the others still run (exit status 1 then). --out writes every app's rounds and figures as JSON for bench_report
 (an app not measured with its reason). Needs root, podman (runc), wrk, the e2e rootfs
-(scripts/podman-setup.sh), go and a JDK (scripts/setup.sh). Container names: SIGDRAIN_BENCH_PREFIX (default sdb-).
+(scripts/podman-setup.sh), go and a JDK (scripts/setup.sh), busybox (busybox-static) for the shell app. Container names: SIGDRAIN_BENCH_PREFIX (default sdb-).
 """
 import argparse
 import json
@@ -196,7 +196,10 @@ def measure(app, podman, daemon, extra_dir, work, ports, args):
             state = wait_for(lambda: "up" if answers(port) else (None if podman.running(c) else "gone"), 90,
                              f"{name} to answer", 0.2)
             if state != "up":
-                raise RuntimeError(f"{name} exited before it answered")
+                logs = subprocess.run(["podman", "logs", "--tail", "3", name], capture_output=True, text=True,
+                                      timeout=30)
+                said = " | ".join((logs.stdout + logs.stderr).split("\n")).strip(" |")
+                raise RuntimeError(f"{name} exited before it answered: {said or 'it printed nothing'}")
             daemon.wait_line("guarding" if guarded else "observing", name)
             pair[guarded] = c
         g, u = pair[True], pair[False]

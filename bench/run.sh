@@ -32,7 +32,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=scripts/lib/packages.sh
 source scripts/lib/packages.sh # cwd is the repository root
-ensure_packages nginx-light wrk libbenchmark-dev
+ensure_packages nginx-light wrk libbenchmark-dev busybox-static # busybox: guard_cost.py's shell app
 
 if [[ ! -x $BUILD/sigdrain || ! -f $BUILD/libsigdrain_lib.a ]]; then
   say "building sigdrain"

@@ -229,14 +229,19 @@ TEST_F(StopGateTest, IgnoresARuntimeInItsOwnPidNamespace) {
 }
 
 TEST_F(StopGateTest, TheWatchdogContinuesWhatTheDaemonForgets) {
-  auto watchdog = GateWatchdog::start(gate_->gated_map_fd(), 100ms);
+  constexpr auto kBound = 300ms;
+  auto watchdog = GateWatchdog::start(gate_->gated_map_fd(), kBound);
   ASSERT_TRUE(watchdog) << watchdog.error().message;
   pid_t pid = 0;
   auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(run("runc", {"kill", kGuarded, "15"}, &pid), Outcome::stopped);
+  // Whether this thread sees the stop itself depends on the scheduler (a loaded sanitizer run once missed the
+  // whole window, and the watchdog had continued it already): the gate's own count says it was stopped.
+  Outcome first = run("runc", {"kill", kGuarded, "15"}, &pid);
+  ASSERT_NE(first, Outcome::timeout);
+  EXPECT_EQ(gate_->counters().stopped, 1u) << "the gate did not stop it";
   // Nobody releases it: the watchdog continues it after its bound (and deletes the entry).
-  EXPECT_EQ(wait_for(pid, 3s), Outcome::exited);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+  if (first == Outcome::stopped) EXPECT_EQ(wait_for(pid, 3s), Outcome::exited);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, kBound);
   EXPECT_TRUE(read_gated(gate_->gated_map_fd()).empty());
 }
 

@@ -30,5 +30,20 @@ TEST(ControlReply, ARefusalIsOneErrorLine) {
   EXPECT_TRUE(decode_reply("errors: 2\n").ok()) << "only the exact prefix is a refusal";
 }
 
+TEST(ControlRequest, PsAndUnguardParseAnythingElseNamesTheKnownOnes) {
+  auto ps = parse_control_request("ps");
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(ps.value().kind, ControlRequest::Kind::ps);
+  auto unguard = parse_control_request("unguard 3f50258");
+  ASSERT_TRUE(unguard.ok());
+  EXPECT_EQ(unguard.value().kind, ControlRequest::Kind::unguard);
+  EXPECT_EQ(unguard.value().container_id, "3f50258");
+  for (const char* bad : {"", "ps ", "PS", "unguard", "unguard ", "stop abc"}) {
+    auto r = parse_control_request(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("known: ps, unguard ID"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace sigdrain

@@ -56,6 +56,31 @@ TEST(Guard, AllButOptedOutOrOnlyLabelled) {
   EXPECT_FALSE(decide_guard({{"sigdrain.io/guard", "true"}}, GuardMode::all, false).guard) << "undescribed: not guessed";
 }
 
+// What a discovery scan changes.
+TEST(Reconcile, NewOnesAreAddedVanishedOnesGoUnlessBeingStopped) {
+  std::map<std::string, KnownContainer> known{{"a", {100, false}}, {"b", {200, true}}, {"c", {300, false}}};
+  std::map<std::string, pid_t> seen{{"a", 100}, {"d", 400}};
+  ReconcileChanges changes = plan_reconcile(known, seen);
+  EXPECT_EQ(changes.gone, std::vector<std::string>{"c"}) << "b is being stopped: it stays until its stop ends";
+  EXPECT_EQ(changes.added, std::vector<std::string>{"d"});
+}
+
+TEST(Reconcile, OneItsRuntimeDescribedSinceIsJudgedAnew) {
+  std::map<std::string, KnownContainer> known{{"a", {0, false}}, {"b", {0, false}}};
+  std::map<std::string, pid_t> seen{{"a", 100}, {"b", 0}};
+  ReconcileChanges changes = plan_reconcile(known, seen);
+  EXPECT_EQ(changes.gone, std::vector<std::string>{"a"});
+  EXPECT_EQ(changes.added, std::vector<std::string>{"a"}) << "its labels can be read now";
+  EXPECT_TRUE(plan_reconcile(known, {{"a", 0}, {"b", 0}}).gone.empty()) << "still undescribed: nothing to do";
+}
+
+TEST(Reconcile, NothingChangesForTheSameScan) {
+  std::map<std::string, KnownContainer> known{{"a", {100, false}}};
+  ReconcileChanges changes = plan_reconcile(known, {{"a", 100}});
+  EXPECT_TRUE(changes.gone.empty());
+  EXPECT_TRUE(changes.added.empty());
+}
+
 class JournalTest : public ::testing::Test {
  protected:
   void SetUp() override {

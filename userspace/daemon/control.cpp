@@ -51,6 +51,14 @@ ControlReply decode_reply(std::string_view wire) {
   return Error::msg(std::string(wire.substr(0, wire.find('\n'))));
 }
 
+Result<ControlRequest> parse_control_request(std::string_view line) {
+  if (line == "ps") return ControlRequest{ControlRequest::Kind::ps, ""};
+  constexpr std::string_view kUnguard = "unguard ";
+  if (line.starts_with(kUnguard) && line.size() > kUnguard.size())
+    return ControlRequest{ControlRequest::Kind::unguard, std::string(line.substr(kUnguard.size()))};
+  return Error::msg(fmt::format("unknown request \"{}\" (known: ps, unguard ID)", line));
+}
+
 Result<ControlServer> ControlServer::listen(const std::string& path, Handler handle) {
   auto addr = address_of(path);
   if (!addr) return addr.error();

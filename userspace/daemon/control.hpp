@@ -18,6 +18,15 @@ using ControlReply = Result<std::string>;
 std::string encode_reply(const ControlReply& reply);
 ControlReply decode_reply(std::string_view wire);
 
+// The requests the daemon answers: "ps" (one JSON line per container it knows) and "unguard ID" (safe-stop takes
+// the container over). Parsed here only; anything else is an error naming the known ones.
+struct ControlRequest {
+  enum class Kind { ps, unguard };
+  Kind kind = Kind::ps;
+  std::string container_id;  // unguard
+};
+Result<ControlRequest> parse_control_request(std::string_view line);
+
 class ControlServer {
  public:
   // `handle` gets the request line and returns the reply.

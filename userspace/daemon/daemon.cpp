@@ -250,28 +250,26 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
           old_connections_.insert_or_assign(id, OldLiveConnections{OldConnections(std::move(open)), {}, {}});
   }
 
-  for (auto it = containers_.begin(); it != containers_.end();) {
-    // A container being stopped stays known until its stop ends: the runtime may remove its cgroup before this loop
-    // has read the init's exit from the ring buffer, and the stop is finished by that exit (or its timeout).
-    // One its runtime has described since the last scan is looked at anew.
-    auto now_seen = seen.find(it->first);
-    bool described_now = now_seen != seen.end() && it->second.info.init_pid <= 0 && now_seen->second.init_pid > 0;
-    if ((now_seen != seen.end() && !described_now) || stops_.stopping(it->first)) {
-      ++it;
-      continue;
-    }
-    init_to_container_.erase(it->second.info.init_pid);
-    if (lsm_) (void)lsm_->unguard(it->second.info.init_pid);
-    if (gate_) (void)gate_->unguard(it->first);
-    armed_.erase(it->first);
-    resolver_.forget(it->second.info.cgroup_id);
-    observer_->unwatch_cgroup(it->second.info.cgroup_id);
-    last_stops_.erase(it->first);
-    old_connections_.erase(it->first);
-    it = containers_.erase(it);
+  std::map<std::string, KnownContainer> known;
+  for (const auto& [id, g] : containers_) known.emplace(id, KnownContainer{g.info.init_pid, stops_.stopping(id)});
+  std::map<std::string, pid_t> seen_pids;
+  for (const auto& [id, info] : seen) seen_pids.emplace(id, info.init_pid);
+  const ReconcileChanges changes = plan_reconcile(known, seen_pids);
+
+  for (const std::string& id : changes.gone) {
+    const Guarded& g = containers_.at(id);
+    init_to_container_.erase(g.info.init_pid);
+    if (lsm_) (void)lsm_->unguard(g.info.init_pid);
+    if (gate_) (void)gate_->unguard(id);
+    armed_.erase(id);
+    resolver_.forget(g.info.cgroup_id);
+    observer_->unwatch_cgroup(g.info.cgroup_id);
+    last_stops_.erase(id);
+    old_connections_.erase(id);
+    containers_.erase(id);
   }
-  for (auto& [id, info] : seen) {
-    if (containers_.contains(id)) continue;
+  for (const std::string& id : changes.added) {
+    const ContainerInfo& info = seen.at(id);
     Guarded g{info, false, ""};
     GuardDecision decision = decide_guard(info.labels, options_.guard_labelled_only ? GuardMode::labelled : GuardMode::all,
                                           info.init_pid > 0);
@@ -620,9 +618,10 @@ ControlReply Daemon::unguard(const std::string& id) {
 }
 
 // "ps": one JSON object per container the daemon knows.
-ControlReply Daemon::answer(const std::string& request) {
-  if (request.rfind("unguard ", 0) == 0) return unguard(request.substr(8));
-  if (request != "ps") return Error::msg(fmt::format("unknown request \"{}\" (known: ps, unguard ID)", request));
+ControlReply Daemon::answer(const std::string& line) {
+  auto request = parse_control_request(line);
+  if (!request) return request.error();
+  if (request->kind == ControlRequest::Kind::unguard) return unguard(request->container_id);
   std::string out;
   for (const auto& [id, g] : containers_) {
     PsEntry e;

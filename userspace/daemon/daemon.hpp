@@ -105,7 +105,7 @@ class Daemon : private StopHost {
   void publish_metrics();
   void log(const std::string& line) const;
   void log_lost_events();
-  ControlReply answer(const std::string& request);
+  ControlReply answer(const std::string& line);
   ControlReply unguard(const std::string& id);
 
   DaemonOptions options_;
