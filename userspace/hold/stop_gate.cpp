@@ -16,6 +16,7 @@
 #include "stop_gate.skel.h"
 #include "hold/hold_backend.hpp"
 #include "hold/lsm_hold.hpp"
+#include "observer/kernel_env.hpp"
 #include "observer/observer.hpp"
 #include "proc/pidfd.hpp"
 #include "proc/proc.hpp"
@@ -112,6 +113,7 @@ struct StopGate::Impl {
 
 Result<std::unique_ptr<StopGate>> StopGate::load(StopGateOptions options, GatedCallback on_gated) {
   if (auto why = stop_gate_unavailable_reason(); !why.empty()) return Error::msg(why);
+  if (auto tracefs = ensure_tracefs(); !tracefs) return tracefs.error();
   std::erase(options.gated_signals, SIGKILL);  // never: a SIGKILL must land at once
   auto mask = hold_signal_mask(options.gated_signals);
   if (!mask) return mask.error();

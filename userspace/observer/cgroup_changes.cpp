@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "cgroups.skel.h"
+#include "observer/kernel_env.hpp"
 #include "util/fd.hpp"
 
 namespace sigdrain {
@@ -14,6 +15,7 @@ struct CgroupChangeCounter::Impl {
 };
 
 Result<std::unique_ptr<CgroupChangeCounter>> CgroupChangeCounter::start() {
+  if (auto tracefs = ensure_tracefs(); !tracefs) return tracefs.error();
   auto impl = std::make_unique<Impl>();
   impl->skel.reset(cgroups_bpf__open_and_load());
   if (!impl->skel) return Error::sys(errno, "cannot load the cgroup_mkdir/cgroup_rmdir tracepoint programs");

@@ -96,19 +96,22 @@ bool tracepoint_exists(const std::string& tracefs, std::string_view category, st
   return ::stat(fmt::format("{}/events/{}/{}", tracefs, category, name).c_str(), &st) == 0;
 }
 
+Result<std::string> ensure_tracefs() {
+  // The kernel offers tracefs at /sys/kernel/tracing (4.1+); older setups only under debugfs.
+  auto r = ensure_mounted("/sys/kernel/tracing", "tracefs", TRACEFS_MAGIC);
+  if (r) return std::string("/sys/kernel/tracing");
+  if (is_fs("/sys/kernel/debug/tracing", TRACEFS_MAGIC)) return std::string("/sys/kernel/debug/tracing");
+  return Error::msg(fmt::format("tracefs is not available ({}); the kernel needs CONFIG_FTRACE", r.error().message));
+}
+
 Result<KernelEnv> prepare_kernel_env() {
   if (::geteuid() != 0)
     return Error::msg("this needs root: sigdrain loads BPF programs (run with sudo, or as a privileged DaemonSet)");
 
   KernelEnv env;
-  // The kernel offers tracefs at /sys/kernel/tracing (4.1+); older setups only under debugfs.
-  if (auto r = ensure_mounted("/sys/kernel/tracing", "tracefs", TRACEFS_MAGIC); r) {
-    env.tracefs = "/sys/kernel/tracing";
-  } else if (is_fs("/sys/kernel/debug/tracing", TRACEFS_MAGIC)) {
-    env.tracefs = "/sys/kernel/debug/tracing";
-  } else {
-    return Error::msg(fmt::format("tracefs is not available ({}); the kernel needs CONFIG_FTRACE", r.error().message));
-  }
+  auto tracefs = ensure_tracefs();
+  if (!tracefs) return tracefs.error();
+  env.tracefs = std::move(*tracefs);
   if (auto r = ensure_mounted("/sys/fs/bpf", "bpf", BPF_FS_MAGIC); !r) return r.error();
   (void)ensure_mounted("/sys/kernel/security", "securityfs", SECURITYFS_MAGIC);  // only for reporting
 

@@ -47,6 +47,10 @@ bool lsm_list_has_bpf(std::string_view lsms);
 // one-line error naming the missing feature or privilege.
 Result<KernelEnv> prepare_kernel_env();
 
+// Mounts tracefs when missing (a fresh node has none) and says where it is. Every component that attaches a
+// tracepoint program calls it first: libbpf finds a tracepoint's id there.
+Result<std::string> ensure_tracefs();
+
 // True when <tracefs>/events/<category>/<name> exists.
 bool tracepoint_exists(const std::string& tracefs, std::string_view category, std::string_view name);
 
