@@ -94,11 +94,13 @@ int main(int argc, char** argv) {
     auto times = need(plan_drain(start, 10s, quiet), "plan");
     uint64_t completed = observer->cgroup_stats(cgroup.id()).value_or(CgroupStats{}).requests_completed;
     DrainTracker tracker(times, quiet, completed);
+    ActivityClock activity;
     Clock::time_point idle_at{};
     for (;;) {
       auto stats = observer->cgroup_stats(cgroup.id()).value_or(CgroupStats{});
-      DrainSample sample{Clock::now(), stats.inflight, stats.open_inbound, stats.requests_completed,
-                         steady_from_monotonic_ns(stats.last_activity_ns)};
+      const Clock::time_point now = Clock::now();
+      DrainSample sample{now, stats.inflight, stats.open_inbound, stats.requests_completed,
+                         activity.seen(stats.activity, now)};
       DrainState state = tracker.update(sample);
       if (state == DrainState::idle) {
         idle_at = sample.now;

@@ -194,9 +194,14 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
   }
 
   if (newstate == TCP_CLOSE_NR) {
-    __u8 closed = 1;
-    bpf_map_update_elem(&closed_sockets, &sk, &closed, BPF_ANY);
     struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
+    /* A socket judged not watched skips the closed_sockets insert (an LRU update, the costliest step of a close):
+     * late data from a call that raced with the reset is judged again, as a socket without state, and ignored
+     * again while its cgroup is not watched. Most sockets on a node are such, and each one closes. */
+    if (!st || !(st->flags & SIGDRAIN_SOCK_IGNORED)) {
+      __u8 closed = 1;
+      bpf_map_update_elem(&closed_sockets, &sk, &closed, BPF_ANY);
+    }
     if (!st) return 0;
     if (st->flags & (SIGDRAIN_SOCK_COUNTED | SIGDRAIN_SOCK_INFLIGHT | SIGDRAIN_SOCK_ADOPTED_COUNTED)) {
       struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
@@ -222,17 +227,13 @@ static __always_inline void on_data_received(__u64 sk, int len, int flags) {
   struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED);
   if (!st) return;
   take_ownership(st);
-  __u64 now = bpf_ktime_get_ns();
-  st->last_recv_ns = now;
-  st->bytes_recv += len;
   if (!counts_as_inbound(st->direction) || !(st->flags & SIGDRAIN_SOCK_COUNTED)) return;
   struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
   if (!s) return;
-  s->last_activity_ns = now;
+  s->activity++;
   if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) {
     st->flags |= SIGDRAIN_SOCK_INFLIGHT;
     __sync_fetch_and_add(&s->inflight, 1);
-    __sync_fetch_and_add(&s->requests_started, 1);
   }
 }
 
@@ -242,21 +243,18 @@ static __always_inline void on_data_sent(__u64 sk, int len) {
   struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN);
   if (!st) return;
   take_ownership(st);
-  __u64 now = bpf_ktime_get_ns();
-  st->last_send_ns = now;
-  st->bytes_sent += len;
   if (st->direction == SIGDRAIN_DIR_UNKNOWN) {
     /* Opened before sigdrain started and first seen sending: it may be finishing a request that was already
      * in flight, so it counts as activity of its cgroup (the quiet window waits for it). */
     struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
-    if (s) s->last_activity_ns = now;
+    if (s) s->activity++;
     return;
   }
   if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) return;
   struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
   st->flags &= ~SIGDRAIN_SOCK_INFLIGHT;
   if (!s) return;
-  s->last_activity_ns = now;
+  s->activity++;
   __sync_fetch_and_add(&s->inflight, -1);
   __sync_fetch_and_add(&s->requests_completed, 1);
 }

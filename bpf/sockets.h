@@ -28,12 +28,9 @@ enum sigdrain_sock_flags {
   SIGDRAIN_SOCK_IGNORED = 32,
 };
 
+/* Only what user space or a later event reads: every field written per send/recv is paid by every socket's data. */
 struct sigdrain_sock_state {
   __u64 cgroup_id;
-  __u64 last_recv_ns; /* bpf_ktime_get_ns() of the last receive with data */
-  __u64 last_send_ns;
-  __u64 bytes_recv;
-  __u64 bytes_sent;
   __u32 owner_tgid;
   __u16 local_port; /* host byte order; 0 when not seen on a state change */
   __u8 direction;   /* enum sigdrain_sock_direction */
@@ -45,9 +42,12 @@ struct sigdrain_cgroup_stats {
   __s64 open_inbound; /* inbound connections that are owned and not closed */
   __s64 inflight;     /* requests in flight (see above) */
   __s64 listening;    /* listening sockets */
-  __u64 requests_started;   /* idle -> in flight transitions */
   __u64 requests_completed; /* in flight -> idle by a send */
-  __u64 last_activity_ns;   /* last data on an inbound connection, or sent on one of unknown direction */
+  /* Moves on with each data on an inbound connection, or sent on one of unknown direction. A count, not a time:
+   * bpf_ktime_get_ns() was the costliest helper of every counted send and receive (~70 ns a call here), and user
+   * space samples a draining container every few ms anyway (ActivityClock in userspace/policy/drain.hpp). Plain
+   * increments: one lost to a race still moves it. */
+  __u64 activity;
   /* Connections first seen by their data and still open. User space compares this with the connections it
    * found open when it started, to know when every one of those has been seen. */
   __s64 adopted_open;
@@ -55,7 +55,7 @@ struct sigdrain_cgroup_stats {
 
 /* The layout of the maps above and of bpf/sockets.bpf.c's maps, as pinned by the daemon: bump it whenever a
  * struct, a map's key/value/size or the meaning of a flag changes. A daemon replaces pins of another layout. */
-#define SIGDRAIN_SOCKETS_LAYOUT 1
+#define SIGDRAIN_SOCKETS_LAYOUT 2 /* 2: no per-socket times or byte counts, cgroup activity a count */
 
 /* Entries of watched_cgroups: the containers one daemon can watch on a node. */
 #define SIGDRAIN_MAX_WATCHED_CGROUPS 16384

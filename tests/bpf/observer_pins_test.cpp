@@ -110,7 +110,7 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
   EXPECT_EQ(adopted.inflight, 1) << "the request that began while no observer ran";
   EXPECT_EQ(adopted.open_inbound, 1);
   EXPECT_EQ(adopted.listening, 1);
-  EXPECT_EQ(adopted.requests_started, 2u);
+  EXPECT_GE(adopted.activity, 3u) << "the first request's read and answer, the second's read";
   EXPECT_EQ(adopted.requests_completed, 1u);
   EXPECT_EQ(adopted.adopted_open, 0) << "the connection is known from its accept, not guessed";
 

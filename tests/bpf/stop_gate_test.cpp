@@ -240,7 +240,9 @@ TEST_F(StopGateTest, TheWatchdogContinuesWhatTheDaemonForgets) {
   ASSERT_NE(first, Outcome::timeout);
   EXPECT_EQ(gate_->counters().stopped, 1u) << "the gate did not stop it";
   // Nobody releases it: the watchdog continues it after its bound (and deletes the entry).
-  if (first == Outcome::stopped) EXPECT_EQ(wait_for(pid, 3s), Outcome::exited);
+  if (first == Outcome::stopped) {
+    EXPECT_EQ(wait_for(pid, 3s), Outcome::exited);
+  }
   EXPECT_GE(std::chrono::steady_clock::now() - start, kBound);
   EXPECT_TRUE(read_gated(gate_->gated_map_fd()).empty());
 }

@@ -341,3 +341,44 @@ TEST(StopTimeout, TheCallersThenTheContainersThenTheFallback) {
 
 }  // namespace
 }  // namespace sigdrain
+
+namespace sigdrain {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ActivityClock, TheFirstSampleCountsAsActivity) {
+  const Clock::time_point t0 = Clock::time_point(1h);
+  ActivityClock clock;
+  EXPECT_EQ(clock.seen(41, t0), t0) << "when the count last moved is unknown: as if now";
+  EXPECT_EQ(clock.seen(0, t0 + 5ms), t0 + 5ms) << "any change counts, also one that looks backwards";
+}
+
+TEST(ActivityClock, AMovedCountIsActivityAtTheSampleThatSawIt) {
+  const Clock::time_point t0 = Clock::time_point(1h);
+  ActivityClock clock;
+  clock.seen(7, t0);
+  EXPECT_EQ(clock.seen(7, t0 + 20ms), t0) << "unchanged: the time it last moved";
+  EXPECT_EQ(clock.seen(9, t0 + 40ms), t0 + 40ms);
+  EXPECT_EQ(clock.seen(9, t0 + 900ms), t0 + 40ms);
+}
+
+// The tracker with the clock in front, as the daemon and safe-stop sample: the quiet window runs from the first
+// sample after the last data, never from before it.
+TEST(ActivityClock, TheQuietWindowCountsFromTheSampleAfterTheLastData) {
+  const Clock::time_point start = Clock::time_point(1h);
+  DrainTimes times{start, start + 10s, start + 12s};
+  DrainTracker tracker(times, 100ms, 0);
+  ActivityClock clock;
+  auto sample = [&](std::chrono::milliseconds at, uint64_t activity, int64_t inflight) {
+    return tracker.update(DrainSample{start + at, inflight, 1, 0, clock.seen(activity, start + at)});
+  };
+  EXPECT_EQ(sample(0ms, 3, 1), DrainState::draining);
+  EXPECT_EQ(sample(20ms, 5, 0), DrainState::draining) << "the answer went out between 0 and 20 ms";
+  EXPECT_EQ(sample(110ms, 5, 0), DrainState::draining) << "100 ms after the answer, but not after the sample";
+  EXPECT_EQ(sample(120ms, 5, 0), DrainState::idle);
+  EXPECT_EQ(sample(140ms, 6, 0), DrainState::draining) << "new data: draining again";
+}
+
+}  // namespace
+}  // namespace sigdrain

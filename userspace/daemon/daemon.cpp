@@ -266,6 +266,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     observer_->unwatch_cgroup(g.info.cgroup_id);
     last_stops_.erase(id);
     old_connections_.erase(id);
+    activity_.erase(id);
     containers_.erase(id);
   }
   for (const std::string& id : changes.added) {
@@ -542,9 +543,9 @@ void Daemon::start_stop(const ContainerInfo& info, int signo, bool held, std::op
 // The container's drain sample: its BPF aggregates, and its connections older than them as safe-stop counts them.
 DrainSample Daemon::drain_sample(const ContainerInfo& info) {
   auto stats = observer_->cgroup_stats(info.cgroup_id).value_or(CgroupStats{});
-  // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
-  DrainSample sample{Clock::now(), stats.inflight, stats.open_inbound, stats.requests_completed,
-                     Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns))};
+  const Clock::time_point now = Clock::now();
+  DrainSample sample{now, stats.inflight, stats.open_inbound, stats.requests_completed,
+                     activity_[info.id].seen(stats.activity, now)};
   if (auto old = old_connections_.find(info.id); old != old_connections_.end()) {
     // Which are still open, from the container's fds only (no net/tcp), at most every kOldConnectionsLook: the
     // loop that ticks this resumes tracees too.

@@ -135,6 +135,7 @@ class Daemon : private StopHost {
     Clock::time_point open_read_at{};
   };
   std::map<std::string, OldLiveConnections> old_connections_;
+  std::map<std::string, ActivityClock> activity_;  // of the containers sampled for a drain, by container id
   std::map<std::string, nlohmann::json> last_stops_;  // the latest stop record of each container still known
   std::optional<ControlServer> control_;
   metrics::DaemonMetrics metrics_;

@@ -48,18 +48,19 @@ static_assert(offsetof(sigdrain_exit_event, cgroup) == 16);
 static_assert(offsetof(sigdrain_exit_event, cause) == 24);
 static_assert(offsetof(sigdrain_exit_event, comm) == 32);
 
-static_assert(sizeof(sigdrain_sock_state) == 56);
-static_assert(offsetof(sigdrain_sock_state, watch_generation) == 48);
-static_assert(offsetof(sigdrain_sock_state, owner_tgid) == 40);
-static_assert(offsetof(sigdrain_sock_state, local_port) == 44);
-static_assert(offsetof(sigdrain_sock_state, direction) == 46);
-static_assert(offsetof(sigdrain_sock_state, flags) == 47);
+static_assert(sizeof(sigdrain_sock_state) == 24);
+static_assert(offsetof(sigdrain_sock_state, owner_tgid) == 8);
+static_assert(offsetof(sigdrain_sock_state, local_port) == 12);
+static_assert(offsetof(sigdrain_sock_state, direction) == 14);
+static_assert(offsetof(sigdrain_sock_state, flags) == 15);
+static_assert(offsetof(sigdrain_sock_state, watch_generation) == 16);
 
-static_assert(sizeof(sigdrain_cgroup_stats) == 56);
+static_assert(sizeof(sigdrain_cgroup_stats) == 48);
 static_assert(offsetof(sigdrain_cgroup_stats, inflight) == 8);
-static_assert(offsetof(sigdrain_cgroup_stats, requests_completed) == 32);
-static_assert(offsetof(sigdrain_cgroup_stats, last_activity_ns) == 40);
-static_assert(offsetof(sigdrain_cgroup_stats, adopted_open) == 48);
+static_assert(offsetof(sigdrain_cgroup_stats, listening) == 16);
+static_assert(offsetof(sigdrain_cgroup_stats, requests_completed) == 24);
+static_assert(offsetof(sigdrain_cgroup_stats, activity) == 32);
+static_assert(offsetof(sigdrain_cgroup_stats, adopted_open) == 40);
 
 using SignalEvent = sigdrain_signal_event;
 using DeliverEvent = sigdrain_deliver_event;

@@ -367,8 +367,8 @@ std::optional<CgroupStats> Observer::cgroup_stats(uint64_t cgroup_id) const {
   if (!impl_->sockets) return std::nullopt;
   sigdrain_cgroup_stats raw{};
   if (bpf_map_lookup_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &cgroup_id, &raw) != 0) return std::nullopt;
-  return CgroupStats{raw.open_inbound,       raw.inflight,         raw.listening,   raw.requests_started,
-                     raw.requests_completed, raw.last_activity_ns, raw.adopted_open};
+  return CgroupStats{raw.open_inbound,       raw.inflight, raw.listening,
+                     raw.requests_completed, raw.activity, raw.adopted_open};
 }
 
 std::vector<SocketRecord> Observer::sockets() const {

@@ -59,9 +59,8 @@ struct CgroupStats {
   int64_t open_inbound = 0;
   int64_t inflight = 0;
   int64_t listening = 0;
-  uint64_t requests_started = 0;
   uint64_t requests_completed = 0;
-  uint64_t last_activity_ns = 0;  // CLOCK_MONOTONIC ns, 0 when never active
+  uint64_t activity = 0;          // moves on with each data that counts as activity (ActivityClock reads it)
   int64_t adopted_open = 0;       // connections opened before the observer started, seen since, still open
 };
 

@@ -62,6 +62,13 @@ StopDrain drain_for_signalled_stop(Clock::time_point start, const LabelSettings&
   return capped(times ? *times : DrainTimes{start, start + quiet, start + settings.timeout}, quiet, labels, settings);
 }
 
+Clock::time_point ActivityClock::seen(uint64_t activity, Clock::time_point now) {
+  if (!sampled_ || activity != activity_) moved_at_ = now;
+  sampled_ = true;
+  activity_ = activity;
+  return moved_at_;
+}
+
 DrainState DrainTracker::update(const DrainSample& s) {
   completed_ = std::max(completed_, s.requests_completed);
   last_activity_ = std::max(last_activity_, s.last_activity);

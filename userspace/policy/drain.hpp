@@ -88,6 +88,20 @@ StopDrain drain_for_signalled_stop(Clock::time_point start, const LabelSettings&
 
 enum class DrainState { draining, idle, deadline };
 
+// When a container was last active, from the BPF activity count its sampler reads: the time of the first sample
+// that saw the count move. Its first sample cannot know when the count last moved, so it counts as activity then
+// (a resumed stop waits a quiet window from its resumption). Late by at most one sampling period, never early: the
+// drain errs towards waiting. One per container being sampled.
+class ActivityClock {
+ public:
+  Clock::time_point seen(uint64_t activity, Clock::time_point now);
+
+ private:
+  bool sampled_ = false;
+  uint64_t activity_ = 0;
+  Clock::time_point moved_at_{};
+};
+
 class DrainTracker {
  public:
   DrainTracker(DrainTimes times, std::chrono::milliseconds quiet, uint64_t completed_at_start)

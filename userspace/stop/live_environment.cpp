@@ -63,8 +63,7 @@ DrainSample LiveStopEnvironment::sample() {
   s.inflight = stats.inflight;
   s.open_inbound = stats.open_inbound;
   s.requests_completed = stats.requests_completed;
-  // steady_clock is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
-  s.last_activity = Clock::time_point(std::chrono::nanoseconds(stats.last_activity_ns));
+  s.last_activity = activity_.seen(stats.activity, s.now);
   if (!old_connections_.empty())
     s = old_connections_.adjust(s, container_socket_inodes(proc_, container_.init_pid), stats.adopted_open);
   return s;

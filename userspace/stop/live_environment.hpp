@@ -47,6 +47,7 @@ class LiveStopEnvironment : public StopEnvironment {
   UniqueFd init_pidfd_;
   std::optional<ExitStatus> exit_;
   OldConnections old_connections_;  // open when the stop began, before the observer could see them
+  ActivityClock activity_;
 };
 
 }  // namespace sigdrain
