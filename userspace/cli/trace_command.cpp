@@ -53,23 +53,39 @@ uint64_t signal_mask_for(const std::vector<std::string>& signals) {
 class LostEventsReport {
  public:
   explicit LostEventsReport(bool json) : json_(json) {}
-  void update(uint64_t lost_total, bool at_end) {
+  // lost_total: events the ring buffer had no room for; skipped_total: program runs the kernel skipped.
+  void update(uint64_t lost_total, uint64_t skipped_total, bool at_end) {
     auto now = std::chrono::steady_clock::now();
-    if (lost_total == reported_ || (!at_end && now - last_ < std::chrono::seconds(1))) return;
-    std::fprintf(stderr, "sigdrain: %llu events lost so far: the ring buffer was full; signals or exits may be missing\n",
-                 static_cast<unsigned long long>(lost_total));
+    if ((lost_total == reported_ && skipped_total == skipped_reported_) ||
+        (!at_end && now - last_ < std::chrono::seconds(1)))
+      return;
+    if (lost_total != reported_)
+      std::fprintf(stderr, "sigdrain: %llu events lost so far: the ring buffer was full; signals or exits may be missing\n",
+                   static_cast<unsigned long long>(lost_total));
+    if (skipped_total != skipped_reported_)
+      std::fprintf(stderr,
+                   "sigdrain: the kernel skipped %llu runs of trace's BPF programs so far (another BPF program was "
+                   "running on that CPU, e.g. a timer's signal came during a socket event); signals, exits or "
+                   "dispositions may be missing\n",
+                   static_cast<unsigned long long>(skipped_total));
     if (json_) {
-      nlohmann::json j = {{"event", "lost"}, {"lost_total", lost_total}, {"lost_since_last", lost_total - reported_}};
+      nlohmann::json j = {{"event", "lost"},
+                          {"lost_total", lost_total},
+                          {"lost_since_last", lost_total - reported_},
+                          {"kernel_skipped_total", skipped_total},
+                          {"kernel_skipped_since_last", skipped_total - skipped_reported_}};
       std::fputs((json_text(j) + "\n").c_str(), stdout);
       std::fflush(stdout);
     }
     reported_ = lost_total;
+    skipped_reported_ = skipped_total;
     last_ = now;
   }
 
  private:
   bool json_;
   uint64_t reported_ = 0;
+  uint64_t skipped_reported_ = 0;
   std::chrono::steady_clock::time_point last_{};
 };
 
@@ -177,9 +193,9 @@ int run_trace(const TraceOptions& options) {
   while (!g_stop.load() && std::chrono::steady_clock::now() < deadline) {
     auto r = observer->poll(kLaggingReaderPoll);
     if (!r) throw UserError(r.error().message);
-    lost.update(observer->counters().ringbuf_drops, false);
     if (std::chrono::steady_clock::now() < next_gone_check) continue;
     next_gone_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    lost.update(observer->counters().ringbuf_drops, observer->kernel_skipped_runs(), false);
     if (all_named_gone()) {
       // Their cgroups are removed after their last process exited: every event of theirs is in the ring buffer.
       for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
@@ -191,7 +207,7 @@ int run_trace(const TraceOptions& options) {
   // Whatever was written since the last poll (up to kLaggingReaderPoll of events) is shown before trace ends.
   for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
     more = observer->poll(std::chrono::milliseconds(0));
-  lost.update(observer->counters().ringbuf_drops, true);
+  lost.update(observer->counters().ringbuf_drops, observer->kernel_skipped_runs(), true);
   return kExitOk;
 }
 

@@ -386,6 +386,28 @@ std::vector<SocketRecord> Observer::sockets() const {
   return out;
 }
 
+namespace {
+uint64_t recursion_misses(bpf_object* obj) {
+  uint64_t skipped = 0;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    const int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;  // not loaded (an optional program)
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) skipped += info.recursion_misses;
+  }
+  return skipped;
+}
+}  // namespace
+
+uint64_t Observer::kernel_skipped_runs() const {
+  uint64_t skipped = recursion_misses(impl_->signals->obj);
+  if (impl_->dispositions) skipped += recursion_misses(impl_->dispositions->obj);
+  if (impl_->sockets) skipped += recursion_misses(impl_->sockets->obj);
+  return skipped;
+}
+
 ObserverCounters Observer::counters() const {
   ObserverCounters c;
   const auto* bss = impl_->signals->bss;

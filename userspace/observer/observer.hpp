@@ -115,6 +115,11 @@ class Observer {
   std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
   std::vector<SocketRecord> sockets() const;
   ObserverCounters counters() const;
+  // Runs of the observer's programs the kernel skipped (bpf_prog_info's recursion_misses): a classic tracepoint
+  // program does not run while another BPF program runs on that CPU, as when a timer's SIGALRM or a softirq's
+  // TCP state change interrupts a program in process context. What those runs would have seen is missing (a
+  // signal, an exit, a socket's state change). One syscall per program: read it now and then, not per event.
+  uint64_t kernel_skipped_runs() const;
   // Seeds the disposition record of a process that existed before start() (track_dispositions only): what the
   // BPF programs learnt since start() wins over these /proc figures, which fill in what they have not seen.
   Result<void> seed_dispositions(const DispositionSeed& seed);
