@@ -100,6 +100,50 @@ std::unique_ptr<Observer> start_observer(EventLog& log) {
   return obs ? std::move(*obs) : nullptr;
 }
 
+// The daemon's way: the exit-code programs (syscall tracepoints, which put every syscall on the node on the
+// kernel's slow path) run only while it tracks exit codes, i.e. while a stop is in progress.
+TEST(ObserverSignals, ExitCodesOnDemandOnlyWhileTracked) {
+  EventLog log;
+  ObserverOptions opts;
+  opts.sockets = false;
+  opts.exit_codes_on_demand = true;
+  auto started = Observer::start(opts, log.handler());
+  ASSERT_TRUE(started) << started.error().message;
+  Observer& obs = **started;
+  auto exit_of = [&](int code) {
+    pid_t child = fork();
+    if (child == 0) _exit(code);
+    waitpid(child, nullptr, 0);
+    return log.wait_for<ExitEvent>(obs, [&](const ExitEvent& e) { return e.tgid == (__u32)child; });
+  };
+
+  EXPECT_FALSE(obs.tracks_exit_codes());
+  auto untracked = exit_of(41);
+  ASSERT_TRUE(untracked) << "the exit itself is always seen";
+  EXPECT_EQ(untracked->cause, SIGDRAIN_EXIT_UNKNOWN) << "no exit_group program attached";
+
+  ASSERT_TRUE(obs.track_exit_codes(true));
+  ASSERT_TRUE(obs.track_exit_codes(true)) << "idempotent";
+  EXPECT_TRUE(obs.tracks_exit_codes());
+  auto tracked = exit_of(42);
+  ASSERT_TRUE(tracked);
+  EXPECT_EQ(tracked->cause, SIGDRAIN_EXIT_CODE);
+  EXPECT_EQ(tracked->cause_value, 42u);
+
+  ASSERT_TRUE(obs.track_exit_codes(false));
+  EXPECT_FALSE(obs.tracks_exit_codes());
+  auto detached = exit_of(43);
+  ASSERT_TRUE(detached);
+  EXPECT_EQ(detached->cause, SIGDRAIN_EXIT_UNKNOWN);
+
+  Waiter w(on_signal);  // a signal's death is known either way
+  ASSERT_EQ(kill(w.pid, SIGKILL), 0);
+  auto killed = log.wait_for<ExitEvent>(obs, [&](const ExitEvent& e) { return e.tgid == (__u32)w.pid; });
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->cause, SIGDRAIN_EXIT_SIGNAL);
+  EXPECT_EQ(killed->cause_value, (__u32)SIGKILL);
+}
+
 TEST(ObserverSignals, KillIsSeenWithSenderTargetAndHandler) {
   EventLog log;
   auto obs = start_observer(log);

@@ -10,6 +10,7 @@
 Every object is named with PREFIX and labelled LABEL=OWNER, so that remove_leftovers() removes what an aborted run
 left behind and nothing of anyone else's. No method sleeps a fixed time: each waits for a condition.
 """
+import json
 import os
 import select
 import shutil
@@ -64,6 +65,14 @@ def tracer_pid(pid):
             if line.startswith("TracerPid:"):
                 return int(line.split()[1])
     raise AssertionError(f"/proc/{pid}/status has no TracerPid line")
+
+def syscall_tracepoints(pid):
+    """The syscalls:* tracepoints a process has BPF programs on (`bpftool perf list`): while there is any, every
+    syscall of every task on the node takes the kernel's syscall tracing slow path."""
+    out = subprocess.run(["bpftool", "-j", "perf", "list"], capture_output=True, text=True, check=True).stdout
+    return sorted(e["tracepoint"] for e in json.loads(out or "[]")
+                  if e.get("pid") == pid and e.get("tracepoint", "").startswith("sys_"))
+
 
 @dataclass
 class Mount:

@@ -5,7 +5,7 @@ import pytest
 
 from apps import APPS
 from conftest import wait_requests_in_flight
-from runtimes import tracer_pid
+from runtimes import syscall_tracepoints, tracer_pid
 
 STOP_TIMEOUT_S = 20
 DAEMON_SETTINGS = {"default-timeout": STOP_TIMEOUT_S}
@@ -23,6 +23,7 @@ def test_guarded_stop_under_load(daemon, containers, loadgen, runtime, app_id):
     row = daemon.ps_row(c)
     assert row["guarded"] and row["state"] == "running" and row["backend"] == "ptrace at stop", row
     assert tracer_pid(c.init_pid) == 0, f"init {c.init_pid} is traced before any stop"
+    assert not syscall_tracepoints(daemon.proc.pid), "between stops the daemon puts no syscall on the slow path"
     lg = loadgen(c.port, 1200)
     wait_requests_in_flight(lg)
     lg.begin_stop()
@@ -42,3 +43,5 @@ def test_guarded_stop_under_load(daemon, containers, loadgen, runtime, app_id):
     record = daemon.stop_record(c)
     assert record["drain"]["released_by"] == "idle", record["drain"]
     assert record["exit"]["outcome"] == "graceful", record["exit"]
+    assert record["exit"]["code"] is not None or record["exit"]["killed_by"] is not None, (
+        f"the exit-code programs were not attached during the stop: {record['exit']}")

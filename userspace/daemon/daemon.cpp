@@ -113,6 +113,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   obs.report_deliver = false;
   obs.watch_all_cgroups = false;  // only the containers discovered: the node's other sockets leave the BPF at once
   obs.pin_root = options.bpf_pin_dir;  // the counts outlive this process, for the next daemon
+  obs.exit_codes_on_demand = true;     // between stops, no syscall tracepoint: every syscall on the node pays none
   obs.log = [self](const std::string& line) { self->log(line); };
   auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });
   if (!observer) return observer.error();
@@ -182,6 +183,20 @@ void Daemon::log(const std::string& line) const {
 
 // Lost events can hide a stop signal to an untraced init or an init's exit: say so, at most once a second. (An
 // exit lost that way is noticed by tick(): the init's pid has left the container's cgroup.)
+// The exit-code programs are attached while a stop is in progress, so the stop record can say "exit code N".
+// Called after the turn's tracees were resumed and runtimes continued: the attach (a few perf_event_open calls)
+// never delays them. An init that exits in the turn its stop began (a stop signal not held) reads "ended, how was
+// not seen" unless a signal killed it.
+void Daemon::track_exit_codes() {
+  const bool wanted = !stops_.empty();
+  if (!wanted) exit_codes_failed_ = false;
+  if (wanted == observer_->tracks_exit_codes() || exit_codes_failed_) return;
+  if (auto r = observer_->track_exit_codes(wanted); !r) {
+    exit_codes_failed_ = true;  // once per run of stops, not every tick
+    log("exit codes not tracked during this stop: " + r.error().message);
+  }
+}
+
 void Daemon::log_lost_events() {
   uint64_t lost = observer_->counters().ringbuf_drops;
   auto now = Clock::now();
@@ -730,6 +745,7 @@ int Daemon::run(const std::atomic<int>& stop_requests) {
     disarm_stale();
     log_lost_events();
     stops_.tick();
+    track_exit_codes();
     control_->serve_pending();
     if (auto running = discovery_->take(); running && !finishing_) reconcile(std::move(*running));
     publish_metrics();

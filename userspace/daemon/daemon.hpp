@@ -104,6 +104,7 @@ class Daemon : private StopHost {
   void stop_ended(const StopReport& report) override;
   void publish_metrics();
   void log(const std::string& line) const;
+  void track_exit_codes();
   void log_lost_events();
   ControlReply answer(const std::string& line);
   ControlReply unguard(const std::string& id);
@@ -114,6 +115,7 @@ class Daemon : private StopHost {
   std::optional<Journal> journal_;
   std::optional<DaemonLock> lock_;
   std::unique_ptr<Observer> observer_;
+  bool exit_codes_failed_ = false;  // the exit-code programs would not attach for the stops in progress
   std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<HoldEngine> engine_;
   std::unique_ptr<StopGate> gate_;  // attach at the stop; null: always attached (gate_unavailable_ says why)

@@ -230,6 +230,8 @@ struct Observer::Impl {
   bool batched_wakeups = false;  // ObserverOptions::wakeup_backlog_bytes set: poll() must read without a wakeup
   DispositionsSkel dispositions;  // null unless options.track_dispositions and it loaded
   std::string dispositions_untracked_reason;
+  bool exit_codes_on_demand = false;
+  std::vector<Owned<bpf_link, &bpf_link__destroy>> exit_code_links;  // on demand: attached while tracked
   Owned<signals_bpf, &signals_bpf__destroy> signals;
   SocketsSkel sockets;
   std::vector<UniqueFd> pinned_links;  // closed after the skeleton's programs: the pins keep them attached
@@ -281,6 +283,11 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   }
   if (int err = bpf_map__set_max_entries(impl->signals->maps.events, options.ring_buffer_bytes))
     return libbpf_error(err, "cannot size the BPF ring buffer");
+  impl->exit_codes_on_demand = options.exit_codes_on_demand;
+  if (options.exit_codes_on_demand) {
+    bpf_program__set_autoattach(impl->signals->progs.on_exit_group, false);
+    bpf_program__set_autoattach(impl->signals->progs.on_exit_thread, false);
+  }
   if (int err = signals_bpf__load(impl->signals.get())) return libbpf_error(err, "cannot load the signals BPF programs");
   if (int err = signals_bpf__attach(impl->signals.get())) return libbpf_error(err, "cannot attach the signals BPF programs");
 
@@ -407,6 +414,26 @@ uint64_t Observer::kernel_skipped_runs() const {
   if (impl_->sockets) skipped += recursion_misses(impl_->sockets->obj);
   return skipped;
 }
+
+Result<void> Observer::track_exit_codes(bool on) {
+  if (!impl_->exit_codes_on_demand || on == !impl_->exit_code_links.empty()) return {};
+  if (!on) {
+    impl_->exit_code_links.clear();
+    return {};
+  }
+  for (bpf_program* prog : {impl_->signals->progs.on_exit_group, impl_->signals->progs.on_exit_thread}) {
+    Owned<bpf_link, &bpf_link__destroy> link(bpf_program__attach(prog));
+    if (!link) {
+      const int err = errno;
+      impl_->exit_code_links.clear();
+      return Error::sys(err, fmt::format("cannot attach {}", bpf_program__name(prog)));
+    }
+    impl_->exit_code_links.push_back(std::move(link));
+  }
+  return {};
+}
+
+bool Observer::tracks_exit_codes() const { return !impl_->exit_codes_on_demand || !impl_->exit_code_links.empty(); }
 
 ObserverCounters Observer::counters() const {
   ObserverCounters c;

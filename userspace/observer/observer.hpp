@@ -24,6 +24,11 @@ struct ObserverOptions {
   // signal event at generation. Adds syscall tracepoints (rt_sigaction, rt_sigprocmask), which put every task
   // on the syscall tracing slow path while attached: trace turns it on, the daemon does not.
   bool track_dispositions = false;
+  // How an exit's code is known: the syscall tracepoints exit_group and exit. False: attached from start() on.
+  // True (the daemon): attached only between track_exit_codes(true) and track_exit_codes(false), i.e. while a
+  // stop needs them; any syscall tracepoint puts every syscall of every task on the node on the kernel's syscall
+  // tracing slow path (~45 ns a call on the bench host). Exits without them say how only when a signal killed.
+  bool exit_codes_on_demand = false;
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)
   // True: every cgroup's sockets are counted (trace, which reports in-flight requests of any process). False:
   // only those of cgroups named with watch_cgroup(); a send or receive anywhere else leaves the BPF program
@@ -120,6 +125,10 @@ class Observer {
   // TCP state change interrupts a program in process context. What those runs would have seen is missing (a
   // signal, an exit, a socket's state change). One syscall per program: read it now and then, not per event.
   uint64_t kernel_skipped_runs() const;
+  // With exit_codes_on_demand: attaches (true) or detaches (false) the exit-code programs; idempotent, so a loop
+  // can call it every turn with "is a stop in progress". Without: they stay attached whatever it is told.
+  Result<void> track_exit_codes(bool on);
+  bool tracks_exit_codes() const;
   // Seeds the disposition record of a process that existed before start() (track_dispositions only): what the
   // BPF programs learnt since start() wins over these /proc figures, which fill in what they have not seen.
   Result<void> seed_dispositions(const DispositionSeed& seed);
