@@ -11,6 +11,9 @@ cancels. Rounds go on until the 95 % interval of the mean ratio is within +-1 % 
   daemon   `sigdrain daemon --labelled-only`: every probe loaded as deployed; nginx is in no container, so its
            sockets take the early exit for cgroups sigdrain does not watch
   trace    `sigdrain trace`: every probe loaded and every cgroup counted: the cost of a watched socket
+  daemon_base  with --base-sigdrain BIN: the daemon of another build (e.g. the last release's, or a git worktree
+           of HEAD's), in the same shuffled rounds: what a change to the daemon's probes saves or costs, as the
+           difference of two ratios measured side by side
 Figure 10b: then, for daemon and trace, the kernel's own run time of the programs the sigdrain process holds
 (kernel.bpf_stats_enabled=1, run_time_ns and run_cnt from fdinfo) around each wrk run, per request. It resolves
 what figure 10 cannot on a noisy host, but counts only the programs' own run time (tracepoint dispatch and cache
@@ -256,6 +259,7 @@ def main():
     ap.add_argument("--goal-halfwidth", type=float, default=0.01)
     ap.add_argument("--stats-rounds", type=int, default=5, help="figure 10b rounds (0: none; else >= 2 for an interval)")
     ap.add_argument("--floor-from", help="bench_loopback's JSON: the empty program's ns/run for 10b's net figure")
+    ap.add_argument("--base-sigdrain", help="another build's sigdrain: its daemon is the variant daemon_base")
     a = ap.parse_args()
     if a.stats_rounds == 1 or a.stats_rounds < 0 or a.max_rounds < 2:
         die("--stats-rounds must be 0 or >= 2 and --max-rounds >= 2: one round has no interval")
@@ -304,6 +308,8 @@ http {{
         url = f"http://127.0.0.1:{a.port}/index.html"
         wrk(url, "keepalive", 1)  # warm-up
         modes, variants = ("keepalive", "new_connection"), ("off", "daemon", "trace")
+        if a.base_sigdrain:
+            variants += ("daemon_base",)
         samples = {m: {v: [] for v in variants} for m in modes}  # (cpu ns per request, requests per second)
         ratios = {m: {v: [] for v in variants[1:]} for m in modes}
         rounds = 0
@@ -312,7 +318,8 @@ http {{
             random.shuffle(order)
             this = {}
             for v in order:
-                ctx = Loader(v, a.sigdrain, scratch, a.metrics_port) if v != "off" else None
+                binary = a.base_sigdrain if v == "daemon_base" else a.sigdrain
+                ctx = Loader(v, binary, scratch, a.metrics_port) if v != "off" else None
                 if ctx:
                     ctx.__enter__()
                 try:
