@@ -32,6 +32,9 @@ const volatile __u64 signal_mask = 0;
 const volatile __u32 report_deliver = 1;
 /* Read the disposition maps kept by dispositions.bpf.c into each signal event (trace); 0: never (the daemon). */
 const volatile __u32 snapshot_dispositions = 0;
+/* 1: an event for every process exit (trace, safe-stop). 0 (the daemon): only for the tgids in exit_watch, its
+ * containers' inits; any other exit on the node costs one lookup and wakes nobody. */
+const volatile __u32 report_all_exits = 1;
 
 __u64 counters[SIGDRAIN_CNT_MAX];
 
@@ -63,6 +66,15 @@ struct {
   __type(key, __u32);
   __type(value, struct exit_cause);
 } group_exit_causes SEC(".maps");
+
+/* The processes whose exit is reported when report_all_exits is 0 (key: tgid). Sized by user space; one entry
+ * when unused. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, SIGDRAIN_MAX_EXIT_WATCH);
+  __type(key, __u32);
+  __type(value, __u8);
+} exit_watch SEC(".maps");
 
 /* exit() of one thread, keyed by tid: the process's status when that thread is the last one. */
 struct {
@@ -289,6 +301,10 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   bpf_map_delete_elem(&generated_fatal, &tid);
   if (!group_dead) return 0;
   if (tid != tgid) bpf_map_delete_elem(&generated_fatal, &tgid); /* a leader's own key went just above */
+  if (!report_all_exits && !bpf_map_lookup_elem(&exit_watch, &tgid)) {
+    bpf_map_delete_elem(&group_exit_causes, &tgid);
+    return 0;
+  }
 
   struct sigdrain_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {

@@ -5,6 +5,9 @@
 
 #define SIGDRAIN_COMM_LEN 16
 
+/* Entries of exit_watch: the containers' inits one daemon reports exits of (as many as it can watch cgroups). */
+#define SIGDRAIN_MAX_EXIT_WATCH 16384
+
 enum sigdrain_event_kind {
   SIGDRAIN_EV_SIGNAL = 1,  /* signal:signal_generate, in the sender's context */
   SIGDRAIN_EV_DELIVER = 2, /* signal:signal_deliver, in the receiving thread's context */

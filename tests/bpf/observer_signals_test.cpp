@@ -144,6 +144,49 @@ TEST(ObserverSignals, ExitCodesOnDemandOnlyWhileTracked) {
   EXPECT_EQ(killed->cause_value, (__u32)SIGKILL);
 }
 
+// The daemon's way: exits are reported only for the processes it watches (its containers' inits), so the node's
+// short-lived processes do not each wake it.
+TEST(ObserverSignals, OnlyWatchedExitsAreReported) {
+  EventLog log;
+  ObserverOptions opts;
+  opts.sockets = false;
+  opts.report_all_exits = false;
+  auto started = Observer::start(opts, log.handler());
+  ASSERT_TRUE(started) << started.error().message;
+  Observer& obs = **started;
+  auto exit_of = [&](bool watched, std::chrono::milliseconds wait) {
+    int go[2];
+    EXPECT_EQ(pipe(go), 0);
+    pid_t child = fork();
+    if (child == 0) {
+      char c;
+      (void)!read(go[0], &c, 1);
+      _exit(5);
+    }
+    if (watched) {
+      EXPECT_TRUE(obs.watch_exit(child));
+    }
+    (void)!write(go[1], "g", 1);
+    waitpid(child, nullptr, 0);
+    close(go[0]);
+    close(go[1]);
+    std::optional<ExitEvent> seen;
+    auto until = std::chrono::steady_clock::now() + wait;
+    while (!seen && std::chrono::steady_clock::now() < until) {
+      (void)obs.poll(20ms);
+      log.for_each([&](const ObservedEvent& e) {
+        if (auto* x = std::get_if<ExitEvent>(&e); x && x->tgid == (__u32)child) seen = *x;
+      });
+    }
+    return seen;
+  };
+  EXPECT_FALSE(exit_of(false, 500ms)) << "an exit nobody watches makes no event";
+  auto watched = exit_of(true, 3s);
+  ASSERT_TRUE(watched) << "a watched process's exit is reported";
+  EXPECT_EQ(watched->cause, SIGDRAIN_EXIT_CODE);
+  EXPECT_EQ(watched->cause_value, 5u);
+}
+
 TEST(ObserverSignals, KillIsSeenWithSenderTargetAndHandler) {
   EventLog log;
   auto obs = start_observer(log);

@@ -114,6 +114,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   obs.watch_all_cgroups = false;  // only the containers discovered: the node's other sockets leave the BPF at once
   obs.pin_root = options.bpf_pin_dir;  // the counts outlive this process, for the next daemon
   obs.exit_codes_on_demand = true;     // between stops, no syscall tracepoint: every syscall on the node pays none
+  obs.report_all_exits = false;        // only its containers' inits: the node's short-lived processes wake nobody
   obs.log = [self](const std::string& line) { self->log(line); };
   auto observer = Observer::start(obs, [self](const ObservedEvent& e) { self->on_event(e); });
   if (!observer) return observer.error();
@@ -274,6 +275,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
   for (const std::string& id : changes.gone) {
     const Guarded& g = containers_.at(id);
     init_to_container_.erase(g.info.init_pid);
+    if (g.info.init_pid > 0) observer_->unwatch_exit(g.info.init_pid);
     if (lsm_) (void)lsm_->unguard(g.info.init_pid);
     if (gate_) (void)gate_->unguard(id);
     armed_.erase(id);
@@ -300,7 +302,11 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     else
       log(fmt::format("guarding {} (init pid {}) by {}{}", shown, info.init_pid, hold_backend_name(g.backend),
                       g.backend_why.empty() ? "" : ": " + g.backend_why));
-    if (info.init_pid > 0) init_to_container_[info.init_pid] = id;
+    if (info.init_pid > 0) {
+      init_to_container_[info.init_pid] = id;
+      if (auto r = observer_->watch_exit(info.init_pid); !r)  // the map is full: its stop ends when init is gone
+        log(fmt::format("{}: its init's exit is not reported: {}", shown, r.error().message));
+    }
     watch_sockets(info);
     containers_.emplace(id, std::move(g));
   }

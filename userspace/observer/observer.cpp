@@ -283,6 +283,8 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
   }
   if (int err = bpf_map__set_max_entries(impl->signals->maps.events, options.ring_buffer_bytes))
     return libbpf_error(err, "cannot size the BPF ring buffer");
+  impl->signals->rodata->report_all_exits = options.report_all_exits ? 1 : 0;
+  if (options.report_all_exits) bpf_map__set_max_entries(impl->signals->maps.exit_watch, 1);  // never read
   impl->exit_codes_on_demand = options.exit_codes_on_demand;
   if (options.exit_codes_on_demand) {
     bpf_program__set_autoattach(impl->signals->progs.on_exit_group, false);
@@ -431,6 +433,19 @@ Result<void> Observer::track_exit_codes(bool on) {
     impl_->exit_code_links.push_back(std::move(link));
   }
   return {};
+}
+
+Result<void> Observer::watch_exit(pid_t tgid) {
+  const auto key = static_cast<__u32>(tgid);
+  const __u8 one = 1;
+  if (bpf_map_update_elem(bpf_map__fd(impl_->signals->maps.exit_watch), &key, &one, BPF_ANY) != 0)
+    return Error::sys(errno, fmt::format("cannot watch the exit of pid {}", tgid));
+  return {};
+}
+
+void Observer::unwatch_exit(pid_t tgid) {
+  const auto key = static_cast<__u32>(tgid);
+  (void)bpf_map_delete_elem(bpf_map__fd(impl_->signals->maps.exit_watch), &key);
 }
 
 bool Observer::tracks_exit_codes() const { return !impl_->exit_codes_on_demand || !impl_->exit_code_links.empty(); }

@@ -29,6 +29,9 @@ struct ObserverOptions {
   // stop needs them; any syscall tracepoint puts every syscall of every task on the node on the kernel's syscall
   // tracing slow path (~45 ns a call on the bench host). Exits without them say how only when a signal killed.
   bool exit_codes_on_demand = false;
+  // True: an ExitEvent for every process that ends (trace, safe-stop). False (the daemon): only for the processes
+  // named with watch_exit(), so the node's short-lived processes do not each wake the daemon.
+  bool report_all_exits = true;
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)
   // True: every cgroup's sockets are counted (trace, which reports in-flight requests of any process). False:
   // only those of cgroups named with watch_cgroup(); a send or receive anywhere else leaves the BPF program
@@ -128,6 +131,9 @@ class Observer {
   // With exit_codes_on_demand: attaches (true) or detaches (false) the exit-code programs; idempotent, so a loop
   // can call it every turn with "is a stop in progress". Without: they stay attached whatever it is told.
   Result<void> track_exit_codes(bool on);
+  // With report_all_exits off: report this process's exit (watch) or not any more (unwatch). Idempotent.
+  Result<void> watch_exit(pid_t tgid);
+  void unwatch_exit(pid_t tgid);
   bool tracks_exit_codes() const;
   // Seeds the disposition record of a process that existed before start() (track_dispositions only): what the
   // BPF programs learnt since start() wins over these /proc figures, which fill in what they have not seen.
