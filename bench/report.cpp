@@ -1,7 +1,7 @@
 // Merges the figures the other tools wrote into one JSON document and prints them as a table with their targets.
 //
 // usage: bench_report DIR     reads DIR/nginx.tsv and DIR/{loopback,signals,connections,release,footprint,fleet,
-//                             probe_cost,guard_cost,skipped}.json, writes DIR/results.json
+//                             probe_cost,guard_cost,node_cost,skipped}.json, writes DIR/results.json
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -267,6 +267,20 @@ std::vector<Row> rows_of(const json& r) {
     add_bpf_time_rows(p.value("bpf_stats", json(nullptr)), rows);
   }
   add_guard_rows(r["guard_cost"], rows);
+  if (const json& n = r["node_cost"]; n.is_object()) {
+    for (auto [loop, what] : {std::pair{"syscall", "ns per getppid()"}, std::pair{"spawn", "ns per fork + exec + exit"}}) {
+      const json& l = n["loops"][loop];
+      for (auto [variant, label] : {std::pair{"daemon", "daemon"}, std::pair{"daemon_base", "base build's daemon"}}) {
+        if (!l.contains(variant)) continue;
+        const json& v = l[variant];
+        double added = v["ratio_mean"].get<double>() - 1, half = v["ratio_halfwidth95"].get<double>();
+        rows.push_back({"13 node cost", fmt::format("{}, {} running (its own CPU included)", what, label),
+                        num(l["off_ns"].get<double>()), num(v["ns"].get<double>()),
+                        fmt::format("{:+.2f}% +- {:.2f}% (95%, {} rounds)", 100 * added, 100 * half, n["rounds"].get<int>()),
+                        "<= +1%", judge_interval(added, half, 0.01)});
+      }
+    }
+  }
   if (const json& l = r["loopback"]; l.is_object()) {
     const json& sr = l["send_recv"];
     double added = sr["added_ns"].get<double>();
@@ -446,7 +460,7 @@ int main(int argc, char** argv) {
   json results = {{"machine", machine()}};
   results["nginx"] = nginx_figure(dir / "nginx.tsv");
   for (const char* name : {"loopback", "signals", "connections", "release", "footprint", "fleet", "probe_cost", "guard_cost",
-                           "skipped"})
+                           "node_cost", "skipped"})
     results[name] = load(dir / (std::string(name) + ".json")).value_or(json(nullptr));
 
   const json& m = results["machine"];

@@ -41,7 +41,7 @@ fi
 say "building the benchmarks into $OUT"
 cmake -S bench -B "$OUT" -DSIGDRAIN_BUILD_DIR="$BUILD" >/dev/null
 cmake --build "$OUT" -j "$(nproc)" >/dev/null
-rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,guard_cost.json,skipped.json,results.json}
+rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,guard_cost.json,node_cost.json,skipped.json,results.json}
 FLEET=$BUILD/tests/sigdrain_fleet # the synthetic CRI-O fleet (tests/load/), for the figures with 500 containers
 if [[ ! -x $FLEET ]]; then
   cmake --build "$BUILD" --target sigdrain_fleet >/dev/null || die "cannot build sigdrain_fleet in $BUILD (SIGDRAIN_TESTS=OFF?)"
@@ -193,5 +193,10 @@ python3 "$(dirname "$0")/probe_cost.py" --sigdrain "$BUILD/sigdrain" --out "$OUT
 
 say "figure 11: what trace's disposition record costs (ns per rt_sigaction, rt_sigprocmask, clone + exit)"
 SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/disposition_cost.sh" || echo "figure 11: disposition_cost.sh failed"
+
+# Figure 13: the daemon between stops, as every other process on the node pays it (a syscall, a short-lived process).
+say "figure 13: what the daemon costs every process on the node between stops (syscall, fork + exec + exit)"
+python3 "$(dirname "$0")/node_cost.py" --sigdrain "$BUILD/sigdrain" --loops "$OUT/bench_node_loops" \
+  --out "$OUT/node_cost.json" || echo "figure 13: node_cost.py failed"
 
 "$OUT/bench_report" "$OUT"
