@@ -339,14 +339,6 @@ TEST(StopTimeout, TheCallersThenTheContainersThenTheFallback) {
   EXPECT_EQ(stop_timeout(std::nullopt, std::nullopt, 10s), 10s);
 }
 
-}  // namespace
-}  // namespace sigdrain
-
-namespace sigdrain {
-namespace {
-
-using namespace std::chrono_literals;
-
 TEST(ActivityClock, TheFirstSampleCountsAsActivity) {
   const Clock::time_point t0 = Clock::time_point(1h);
   ActivityClock clock;
