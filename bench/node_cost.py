@@ -11,7 +11,6 @@ interval over the rounds. Goal: the daemon's cost is within +1 % of a call.
 """
 import argparse
 import json
-import math
 import os
 import random
 import statistics
@@ -20,17 +19,7 @@ import sys
 import tempfile
 import time
 
-T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 12: 2.18,
-       15: 2.13, 20: 2.09}
-
-
-def interval(values):
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return m, math.inf
-    t = next((T95[k] for k in sorted(T95) if len(values) - 1 <= k), 2.0)
-    return m, t * statistics.stdev(values) / math.sqrt(len(values))
-
+from bench_stats import interval
 
 def process_cpu_ns(pid):
     """CPU time of all the process's threads, in ns (schedstat: no clock-tick rounding)."""
