@@ -107,7 +107,7 @@ missing=""
 for f in sigdrain_info sigdrain_holds_total sigdrain_releases_total sigdrain_drain_duration_seconds \
   sigdrain_requests_completed_during_holds_total sigdrain_sigkill_escalations_total sigdrain_stops_total \
   sigdrain_container_inflight_requests sigdrain_container_open_connections sigdrain_guarded_containers \
-  sigdrain_ringbuf_drops_total sigdrain_gate_stops_total; do
+  sigdrain_ringbuf_drops_total sigdrain_bpf_runs_skipped_total sigdrain_gate_stops_total; do
   [[ " $families " == *" $f "* ]] || missing+=" $f"
 done
 [[ -z $missing ]] && e2e_pass "every family is there" || e2e_fail "missing families:$missing (have: $families)"

@@ -38,6 +38,7 @@ TEST(DaemonMetrics, EveryFamilyIsPresentBeforeAnythingHappened) {
                              "sigdrain_requests_completed_during_holds_total 0\n", "sigdrain_sigkill_escalations_total 0\n",
                              "sigdrain_stops_total{outcome=\"graceful\"} 0\n", "sigdrain_stops_total{outcome=\"killed\"} 0\n",
                              "sigdrain_guarded_containers 0\n", "sigdrain_ringbuf_drops_total 0\n",
+                             "sigdrain_bpf_runs_skipped_total 0\n",
                              "sigdrain_gate_stops_total{result=\"attached\"} 0\n", "sigdrain_gate_stops_total{result=\"let_go\"} 0\n"})
     EXPECT_NE(text.find(sample), std::string::npos) << sample << " missing from\n" << text;
   for (const char* type : {"# TYPE sigdrain_info gauge\n", "# TYPE sigdrain_container_inflight_requests gauge\n",
@@ -54,7 +55,7 @@ TEST(DaemonMetrics, CountsAStop) {
   m.released(ReleasedBy::idle, 3537, 7);
   m.sigkill_escalation();
   m.stopped(StopOutcome::graceful);
-  m.set_state({{"web", "abc", 2, 4}, {"api", "def", 0, 1}}, 1, 5);
+  m.set_state({{"web", "abc", 2, 4}, {"api", "def", 0, 1}}, 1, 5, 3);
   EXPECT_TRUE(m.take_changed());
   std::string text = m.render();
   EXPECT_EQ(lines_starting(text, "sigdrain_info"), "sigdrain_info{version=\"0.1.0\",probe_set=\"tracepoint\",hold_backend=\"ptrace\"} 1\n");
@@ -79,8 +80,9 @@ TEST(DaemonMetrics, CountsAStop) {
             "sigdrain_container_open_connections{container=\"web\",id=\"abc\"} 4\n");
   EXPECT_EQ(lines_starting(text, "sigdrain_guarded_containers "), "sigdrain_guarded_containers 1\n");
   EXPECT_EQ(lines_starting(text, "sigdrain_ringbuf_drops_total "), "sigdrain_ringbuf_drops_total 5\n");
+  EXPECT_EQ(lines_starting(text, "sigdrain_bpf_runs_skipped_total "), "sigdrain_bpf_runs_skipped_total 3\n");
 
-  m.set_state({{"web", "abc", 0, 0}}, 0, 5);
+  m.set_state({{"web", "abc", 0, 0}}, 0, 5, 3);
   EXPECT_EQ(lines_starting(m.render(), "sigdrain_container_inflight_requests{"),
             "sigdrain_container_inflight_requests{container=\"web\",id=\"abc\"} 0\n")
       << "a container gone is gone from the gauges";

@@ -182,8 +182,6 @@ void Daemon::log(const std::string& line) const {
   }
 }
 
-// Lost events can hide a stop signal to an untraced init or an init's exit: say so, at most once a second. (An
-// exit lost that way is noticed by tick(): the init's pid has left the container's cgroup.)
 // The exit-code programs are attached while a stop is in progress, so the stop record can say "exit code N".
 // Called after the turn's tracees were resumed and runtimes continued: the attach (a few perf_event_open calls)
 // never delays them. An init that exits in the turn its stop began (a stop signal not held) reads "ended, how was
@@ -198,13 +196,26 @@ void Daemon::track_exit_codes() {
   }
 }
 
+// Lost events can hide a stop signal to an untraced init or an init's exit: say so, at most once a second. (An
+// exit lost that way is noticed by tick(): the init's pid has left the container's cgroup.) Skipped runs (a classic
+// tracepoint program does not run while another BPF program runs on that CPU) lose events the same way, and a
+// skipped TCP close leaves a connection counted open, so that container's drain waits for its deadline. Both are
+// read at most once a second: the skipped runs cost a syscall per program.
 void Daemon::log_lost_events() {
-  uint64_t lost = observer_->counters().ringbuf_drops;
   auto now = Clock::now();
-  if (lost == lost_events_logged_ || now - lost_events_logged_at_ < std::chrono::seconds(1)) return;
-  log(fmt::format("{} BPF events lost so far: the ring buffer was full; a stop signal or an exit may have been missed", lost));
+  if (now - lost_events_checked_at_ < std::chrono::seconds(1)) return;
+  lost_events_checked_at_ = now;
+  const uint64_t lost = observer_->counters().ringbuf_drops;
+  skipped_runs_ = observer_->kernel_skipped_runs();
+  if (lost == lost_events_logged_ && skipped_runs_ == skipped_runs_logged_) return;
+  if (lost != lost_events_logged_)
+    log(fmt::format("{} BPF events lost so far: the ring buffer was full; a stop signal or an exit may have been missed", lost));
+  if (skipped_runs_ != skipped_runs_logged_)
+    log(fmt::format("{} BPF program runs skipped by the kernel so far (another BPF program was running on that CPU): a "
+                    "stop signal or an exit may have been missed, a closed connection still counted open",
+                    skipped_runs_));
   lost_events_logged_ = lost;
-  lost_events_logged_at_ = now;
+  skipped_runs_logged_ = skipped_runs_;
 }
 
 // A stop ended: its record goes to the log and stays for `ps` while the container is known.
@@ -233,7 +244,7 @@ void Daemon::publish_metrics() {
     samples.push_back({g.info.name, id, std::max<int64_t>(stats.inflight, 0), std::max<int64_t>(stats.open_inbound, 0)});
     guarded += g.backend != HoldBackend::none ? 1 : 0;
   }
-  metrics_.set_state(samples, guarded, observer_->counters().ringbuf_drops);
+  metrics_.set_state(samples, guarded, observer_->counters().ringbuf_drops, skipped_runs_);
   metrics_server_->publish(metrics_.render());
 }
 
@@ -611,7 +622,7 @@ void Daemon::forget_held(const std::vector<HoldRecord>& records) {
 
 // The init's exit event may have been lost: a pid that left the container's cgroup is the init gone.
 bool Daemon::init_gone_unseen(const ContainerInfo& info) {
-  if (lost_events_logged_ == 0) return false;
+  if (lost_events_logged_ == 0 && skipped_runs_logged_ == 0) return false;
   auto cgroup = proc_.cgroup_file(info.init_pid);
   return !cgroup || !cgroup_within(cgroup_key(*cgroup), info.cgroup_path);
 }

@@ -149,7 +149,9 @@ class Daemon : private StopHost {
   bool finishing_ = false;  // a first stop request came: no new stops, the ones in progress are finished
   bool discovered_ = false;  // a scan was taken in: the daemon knows the node's containers
   uint64_t lost_events_logged_ = 0;  // BPF events lost to a full ring buffer, as last logged
-  Clock::time_point lost_events_logged_at_{};
+  uint64_t skipped_runs_ = 0;  // runs of the observer's programs the kernel skipped, as last read
+  uint64_t skipped_runs_logged_ = 0;
+  Clock::time_point lost_events_checked_at_{};
 };
 
 }  // namespace sigdrain

@@ -27,7 +27,9 @@ DaemonMetrics::DaemonMetrics()
       inflight_(registry_.gauge("sigdrain_container_inflight_requests", "Requests in flight in each known container")),
       open_connections_(registry_.gauge("sigdrain_container_open_connections", "Open inbound connections of each known container")),
       guarded_(registry_.gauge("sigdrain_guarded_containers", "Containers whose init the daemon holds stop signals for")),
-      ringbuf_drops_(registry_.counter("sigdrain_ringbuf_drops_total", "BPF events lost because the ring buffer was full")) {
+      ringbuf_drops_(registry_.counter("sigdrain_ringbuf_drops_total", "BPF events lost because the ring buffer was full")),
+      skipped_runs_(registry_.counter("sigdrain_bpf_runs_skipped_total",
+                                      "Runs of sigdrain's BPF programs the kernel skipped: another BPF program was running on that CPU")) {
   holds_.inc({}, 0);
   for (ReleasedBy by : kReleasedByValues) releases_.inc({{"reason", std::string(released_by_name(by))}}, 0);
   releases_.inc({{"reason", kDaemonRestart}}, 0);
@@ -38,6 +40,7 @@ DaemonMetrics::DaemonMetrics()
   for (StopOutcome outcome : kStopOutcomeValues) stops_.inc({{"outcome", std::string(stop_outcome_name(outcome))}}, 0);
   guarded_.set({}, 0);
   ringbuf_drops_.set_total({}, 0);
+  skipped_runs_.set_total({}, 0);
 }
 
 void DaemonMetrics::set_info(std::string_view version, std::string_view probe_set, std::string_view hold_backend) {
@@ -81,7 +84,8 @@ void DaemonMetrics::gated(std::string_view result) {
   changed_ = true;
 }
 
-void DaemonMetrics::set_state(const std::vector<ContainerSample>& containers, size_t guarded, uint64_t ringbuf_drops) {
+void DaemonMetrics::set_state(const std::vector<ContainerSample>& containers, size_t guarded, uint64_t ringbuf_drops,
+                              uint64_t skipped_runs) {
   inflight_.clear();
   open_connections_.clear();
   for (const auto& c : containers) {
@@ -91,6 +95,7 @@ void DaemonMetrics::set_state(const std::vector<ContainerSample>& containers, si
   }
   guarded_.set({}, static_cast<double>(guarded));
   ringbuf_drops_.set_total({}, static_cast<double>(ringbuf_drops));
+  skipped_runs_.set_total({}, static_cast<double>(skipped_runs));
 }
 
 bool DaemonMetrics::take_changed() {

@@ -31,8 +31,10 @@ class DaemonMetrics {
   void sigkill_escalation();
   // The stop gate stopped a runtime's kill: result attached (the init was seized) | let_go (a doubt: no hold).
   void gated(std::string_view result);
-  // The state sampled now: the containers the daemon knows, how many it guards, the kernel's drop count.
-  void set_state(const std::vector<ContainerSample>& containers, size_t guarded, uint64_t ringbuf_drops);
+  // The state sampled now: the containers the daemon knows, how many it guards, the kernel's drop count and the
+  // runs of sigdrain's programs the kernel skipped (another BPF program was running on that CPU).
+  void set_state(const std::vector<ContainerSample>& containers, size_t guarded, uint64_t ringbuf_drops,
+                 uint64_t skipped_runs);
   std::string render() const { return registry_.render(); }
   // True once after each change of a count: the caller publishes a fresh snapshot then.
   bool take_changed();
@@ -51,6 +53,7 @@ class DaemonMetrics {
   GaugeFamily& open_connections_;
   GaugeFamily& guarded_;
   CounterFamily& ringbuf_drops_;
+  CounterFamily& skipped_runs_;
   void count_release(std::string_view reason, int64_t drain_ms, uint64_t requests_completed);
 
   bool changed_ = false;
