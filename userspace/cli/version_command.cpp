@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,6 +37,13 @@ int run_version(bool features, bool json) {
   const std::string discovery =
       counter ? "when a cgroup is made or removed (tracepoints cgroup:cgroup_mkdir/cgroup_rmdir)"
               : fmt::format("walks cgroupfs every {} ms ({})", kCgroupWalkInterval.count(), counter.error().message);
+  // The stop record's exit code comes from syscall tracepoints; while one has a program, every syscall on the node
+  // takes the kernel's tracing slow path, so the daemon attaches them only while a stop is in progress.
+  std::error_code ec;
+  const bool exit_tracepoints = std::filesystem::exists(env.tracefs + "/events/syscalls/sys_enter_exit_group", ec);
+  const std::string exit_codes =
+      exit_tracepoints ? "daemon: while a stop is in progress (syscalls:sys_enter_exit_group/sys_enter_exit); trace: always"
+                       : "no: the kernel has no syscall tracepoints (exits read \"how was not seen\" unless a signal killed)";
   nlohmann::json j = {
       {"version", SIGDRAIN_VERSION},
       {"kernel", u.release},
@@ -58,6 +66,7 @@ int run_version(bool features, bool json) {
        }())},
       {"hold_backend", hold_backends},
       {"container_discovery", discovery},
+      {"exit_codes", exit_codes},
   };
   if (json) {
     std::puts(json_text(j).c_str());
@@ -77,6 +86,7 @@ int run_version(bool features, bool json) {
   std::printf("  hold backend:             %s\n", hold_backends.c_str());
   std::printf("  BPF LSM hold:             %s\n", lsm_unavailable.empty() ? "available" : ("no: " + lsm_unavailable).c_str());
   std::printf("  container discovery:      %s\n", discovery.c_str());
+  std::printf("  exit codes:               %s\n", exit_codes.c_str());
   return kExitOk;
 }
 
