@@ -92,9 +92,14 @@ struct Waiter {
   pid_t pid;
 };
 
-std::unique_ptr<Observer> start_observer(EventLog& log) {
+// The signal programs alone: these tests read nothing of the socket programs.
+ObserverOptions signals_only() {
   ObserverOptions opts;
   opts.sockets = false;
+  return opts;
+}
+
+std::unique_ptr<Observer> start_observer(EventLog& log, const ObserverOptions& opts = signals_only()) {
   auto obs = Observer::start(opts, log.handler());
   if (!obs) ADD_FAILURE() << obs.error().message;
   return obs ? std::move(*obs) : nullptr;
@@ -104,12 +109,11 @@ std::unique_ptr<Observer> start_observer(EventLog& log) {
 // kernel's slow path) run only while it tracks exit codes, i.e. while a stop is in progress.
 TEST(ObserverSignals, ExitCodesOnDemandOnlyWhileTracked) {
   EventLog log;
-  ObserverOptions opts;
-  opts.sockets = false;
+  ObserverOptions opts = signals_only();
   opts.exit_codes_on_demand = true;
-  auto started = Observer::start(opts, log.handler());
-  ASSERT_TRUE(started) << started.error().message;
-  Observer& obs = **started;
+  auto started = start_observer(log, opts);
+  ASSERT_TRUE(started);
+  Observer& obs = *started;
   auto exit_of = [&](int code) {
     pid_t child = fork();
     if (child == 0) _exit(code);
@@ -148,12 +152,11 @@ TEST(ObserverSignals, ExitCodesOnDemandOnlyWhileTracked) {
 // short-lived processes do not each wake it.
 TEST(ObserverSignals, OnlyWatchedExitsAreReported) {
   EventLog log;
-  ObserverOptions opts;
-  opts.sockets = false;
+  ObserverOptions opts = signals_only();
   opts.report_all_exits = false;
-  auto started = Observer::start(opts, log.handler());
-  ASSERT_TRUE(started) << started.error().message;
-  Observer& obs = **started;
+  auto started = start_observer(log, opts);
+  ASSERT_TRUE(started);
+  Observer& obs = *started;
   auto exit_of = [&](bool watched, std::chrono::milliseconds wait) {
     int go[2];
     EXPECT_EQ(pipe(go), 0);
@@ -472,19 +475,18 @@ TEST(ObserverSignals, TgkillSigkillToANonLeaderThread) {
 
 TEST(ObserverSignals, SignalMaskFiltersInTheKernel) {
   EventLog log;
-  ObserverOptions opts;
-  opts.sockets = false;
+  ObserverOptions opts = signals_only();
   opts.signal_mask = signal_bit(SIGUSR2);
-  auto obs = Observer::start(opts, log.handler());
-  ASSERT_TRUE(obs) << obs.error().message;
+  auto obs = start_observer(log, opts);
+  ASSERT_TRUE(obs);
   Waiter w(on_signal);
   kill(w.pid, SIGUSR1);
   kill(w.pid, SIGUSR2);
-  auto usr2 = log.wait_for<SignalEvent>(**obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR2; });
+  auto usr2 = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR2; });
   ASSERT_TRUE(usr2);
-  auto usr1 = log.wait_for<SignalEvent>(**obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
+  auto usr1 = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
   EXPECT_FALSE(usr1);
-  EXPECT_EQ((*obs)->counters().ringbuf_drops, 0u);
+  EXPECT_EQ(obs->counters().ringbuf_drops, 0u);
 }
 
 }  // namespace
