@@ -8,9 +8,9 @@ unguarded container back to back (pairs alternate, the order within a round flip
 the rounds' guarded / unguarded throughput ratios vs >= 0.99 and the added p99 (median of the rounds' p99 guarded -
 unguarded) vs <= 0.5 ms; beside them the app's own CPU per request (its cgroup's CPU time over the requests wrk
 counted), guarded / unguarded, mean of the paired rounds with its 95 % interval vs <= 1.01 (met only when the whole
-interval is inside, missed only when it is wholly outside, else unresolved). Figure 12: the guarded app under the same load for a window with the
-daemon SIGSTOPped (a CPU-throttled pod, a debugger) and the same window with it running, interleaved: the longest
-request (wrk's max latency, medians over the rounds) may grow by <= 10 ms.
+interval is inside, missed only when it is wholly outside, else unresolved). Figure 12: the guarded app under the
+same load for a window with the daemon SIGSTOPped (a CPU-throttled pod, a debugger) and the same window with it
+running, interleaved: the longest request (wrk's max latency, medians over the rounds) may grow by <= 10 ms.
 
 Apps (--apps, comma-separated):
   thread  tests/e2e/apps/plain_http.py, a thread per connection (ThreadingHTTPServer), a new connection per request
@@ -118,7 +118,7 @@ def to_ms(text):
     return float(m.group(1)) * UNITS_MS[m.group(2)]
 
 
-def cgroup_cpu_usage(pid):
+def cgroup_cpu_counter(pid):
     """Where the CPU time of the process's cgroup (the app's init and all it forks) is counted: cgroup v2's cpu.stat
     where the cpu controller is there, else cgroup v1's cpuacct.usage (this host mounts both: v1 controllers and a
     controller-less v2 at /sys/fs/cgroup/unified)."""
@@ -128,8 +128,10 @@ def cgroup_cpu_usage(pid):
         if controllers == "":
             for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
                 stat = os.path.join(root, path.lstrip("/"), "cpu.stat")
-                if os.path.exists(stat) and any(l.startswith("usage_usec ") for l in open(stat)):
-                    return stat
+                if os.path.exists(stat):
+                    with open(stat) as f:
+                        if any(line.startswith("usage_usec ") for line in f):
+                            return stat
     for _, controllers, path in lines:
         if "cpuacct" in controllers.split(","):
             for mount in ("cpuacct", "cpu,cpuacct", "cpuacct,cpu"):
@@ -140,22 +142,23 @@ def cgroup_cpu_usage(pid):
 
 
 def cpu_usage_us(counter):
+    """The cgroup's CPU time so far (us) from cgroup_cpu_counter()'s file."""
     with open(counter) as f:
         if counter.endswith("cpuacct.usage"):
             return int(f.read()) / 1000.0  # ns
         return next(int(line.split()[1]) for line in f if line.startswith("usage_usec "))
 
 
-def wrk(app, port, secs, cpu_stat=None):
-    """One wrk run: requests/s, p99 and max latency (ms), how many requests timed out or failed, and with cpu_stat
-    the app's CPU per request (us, its cgroup's usage over the requests wrk counted)."""
+def wrk(app, port, secs, cpu_counter=None):
+    """One wrk run: requests/s, p99 and max latency (ms), how many requests timed out or failed, and with
+    cpu_counter the app's CPU per request (us, its cgroup's usage over the requests wrk counted)."""
     argv = ["wrk", "-t1", f"-c{app.connections}", f"-d{secs}s", "--latency", "--timeout", "10s"]
     if app.close_each:
         argv += ["-H", "Connection: close"]
-    cpu_before = cpu_usage_us(cpu_stat) if cpu_stat else 0
+    cpu_before = cpu_usage_us(cpu_counter) if cpu_counter else 0
     out = subprocess.run(argv + [f"http://127.0.0.1:{port}{app.path}"], capture_output=True, text=True,
                          timeout=secs + 30).stdout
-    cpu_used = cpu_usage_us(cpu_stat) - cpu_before if cpu_stat else 0
+    cpu_used = cpu_usage_us(cpu_counter) - cpu_before if cpu_counter else 0
     try:
         requests = int(re.search(r"^\s+(\d+) requests in", out, re.M).group(1))
         rps = float(re.search(r"^Requests/sec:\s+([0-9.]+)", out, re.M).group(1))
@@ -168,7 +171,7 @@ def wrk(app, port, secs, cpu_stat=None):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     result = {"rps": rps, "p99_ms": p99, "max_ms": longest, "timeouts": timeouts, "requests": requests,
               "non2xx": int(non2xx.group(1)) if non2xx else 0, "connect_errors": int(errors.group(1)) if errors else 0}
-    if cpu_stat and requests:
+    if cpu_counter and requests:
         result["cpu_us_per_request"] = cpu_used / requests
     return result
 
@@ -257,7 +260,7 @@ def measure(app, podman, daemon, extra_dir, work, ports, args):
         for pair in pairs:
             if tracer_pid(pair[True].init_pid) != 0:
                 raise RuntimeError(f"the guarded init {pair[True].init_pid} is traced between stops")
-        cpu_stats = {c.port: cgroup_cpu_usage(c.init_pid) for c in made}
+        cpu_counters = {c.port: cgroup_cpu_counter(c.init_pid) for c in made}
         for c in made:
             wrk(app, c.port, 1)  # warm-up: JIT, caches, the first connections
         rounds = {True: [], False: []}
@@ -266,7 +269,7 @@ def measure(app, podman, daemon, extra_dir, work, ports, args):
             pair = pairs[r % 2]
             results = {}
             for guarded in ((True, False) if (r // 2) % 2 == 0 else (False, True)):
-                res = wrk(app, pair[guarded].port, args.secs, cpu_stats[pair[guarded].port])
+                res = wrk(app, pair[guarded].port, args.secs, cpu_counters[pair[guarded].port])
                 res["pair"] = r % 2
                 results[guarded] = res
                 rounds[guarded].append(res)
@@ -333,8 +336,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sigdrain", default=os.path.join(REPO, "build", "sigdrain"))
     p.add_argument("--apps", default=",".join(APPS), help="comma-separated: " + ", ".join(APPS))
-    p.add_argument("--rounds", type=int, default=4,
-                   help="figure 7: rounds per variant, alternating between the two pairs (default 4)")
+    p.add_argument("--rounds", type=int, default=8,
+                   help="figure 7: rounds per variant, alternating between the two pairs (default 8, as make bench)")
     p.add_argument("--secs", type=int, default=2, help="figure 7: seconds per round (default 2)")
     p.add_argument("--pause-rounds", type=int, default=2, help="figure 12: windows per variant (default 2)")
     p.add_argument("--pause-secs", type=int, default=5, help="figure 12: window and SIGSTOP length (default 5)")
