@@ -1,4 +1,5 @@
-"""Interval arithmetic shared by the Python benchmarks (probe_cost.py, node_cost.py): one t table, one rule."""
+"""Interval arithmetic shared by the Python benchmarks (probe_cost.py, node_cost.py, guard_cost.py): one t table,
+one rule."""
 import math
 import statistics
 
@@ -14,6 +15,12 @@ def t95(df):
         if df <= k:
             best = T95[k]
     return best
+
+
+def judge(mean, half, goal):
+    """A ratio's mean and 95 % half-width against an upper goal: met only when the whole interval is within it,
+    missed only when the whole interval is past it (bench/report.cpp's judge_interval() says the same)."""
+    return "met" if mean + half <= goal else ("MISSED" if mean - half > goal else "unresolved")
 
 
 def interval(values):

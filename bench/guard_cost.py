@@ -45,7 +45,7 @@ PREFIX = os.environ.get("SIGDRAIN_BENCH_PREFIX", "sdb-")
 os.environ["SIGDRAIN_PYTEST_PREFIX"] = PREFIX
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e_py"))
 import apps  # noqa: E402
-from bench_stats import interval  # noqa: E402
+from bench_stats import interval, judge  # noqa: E402
 from runtimes import Mount, Podman, Spec, tracer_pid, wait_for  # noqa: E402
 
 THROUGHPUT_GOAL = 0.99
@@ -295,8 +295,7 @@ def measure(app, podman, daemon, extra_dir, work, ports, args):
         cpu_figure = None
         if len(paired_cpu) >= 2:
             cpu_mean, cpu_half = interval(paired_cpu)
-            cpu_judged = ("met" if cpu_mean + cpu_half <= CPU_GOAL else
-                          "MISSED" if cpu_mean - cpu_half > CPU_GOAL else "unresolved")
+            cpu_judged = judge(cpu_mean, cpu_half, CPU_GOAL)
             cpu_figure = {"median": statistics.median(paired_cpu), "mean": cpu_mean, "half_width": cpu_half,
                           "paired": paired_cpu, "verdict": cpu_judged}
             print(f"guard cost, {app.what}: CPU per request {cpu_mean:.3f} +- {cpu_half:.3f} of unguarded (median "

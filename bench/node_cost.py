@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from bench_stats import interval
+from bench_stats import interval, judge
 
 def process_cpu_ns(pid):
     """CPU time of all the process's threads, in ns (schedstat: no clock-tick rounding)."""
@@ -103,7 +103,7 @@ def main():
         result["loops"][loop] = {"off_ns": statistics.median(ns[(loop, "off")])}
         for v in variants[1:]:
             mean, half = interval(ratios[(loop, v)])
-            verdict = "met" if mean + half <= 1.01 else ("MISSED" if mean - half > 1.01 else "unresolved")
+            verdict = judge(mean, half, 1.01)
             result["loops"][loop][v] = {"ns": statistics.median(ns[(loop, v)]), "ratio_mean": mean, "ratio_halfwidth95": half,
                                         "verdict": verdict}
             print(f"  {loop:8s} {v:12s} off {statistics.median(ns[(loop, 'off')]):9.0f} ns, with {statistics.median(ns[(loop, v)]):9.0f} ns: "

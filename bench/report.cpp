@@ -202,7 +202,8 @@ void add_guard_rows(const json& g, std::vector<Row>& rows) {
                       "", "",
                       fmt::format("{} +- {} (95 %), median {}", num(cpu["mean"].get<double>(), 3),
                                   num(cpu["half_width"].get<double>(), 3), num(cpu["median"].get<double>(), 3)),
-                      fmt::format("<= {}", cpu_goal), cpu["verdict"].get<std::string>()});
+                      fmt::format("<= {}", cpu_goal),
+                      judge_interval(cpu["mean"].get<double>(), cpu["half_width"].get<double>(), cpu_goal)});
     }
 
     auto paused = values_of(app["paused"], "max_ms"), running = values_of(app["running"], "max_ms");
