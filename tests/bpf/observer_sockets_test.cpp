@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -105,6 +106,10 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   EXPECT_EQ(unwatched.inflight, 0) << "a cgroup nobody watches is not counted";
   EXPECT_EQ(unwatched.activity, 0u);
   EXPECT_EQ(unwatched.open_inbound, 0);
+  // Its verdict is cached by now: this request's receive and send take the ignored-socket cache, not the state.
+  CgroupStats still_unwatched = one_request(client);
+  EXPECT_EQ(still_unwatched.inflight, 0);
+  EXPECT_EQ(still_unwatched.activity, 0u);
   for (const SocketRecord& rec : (*obs)->sockets())
     if (rec.state.cgroup_id == cg.id() && rec.state.direction == SIGDRAIN_DIR_INBOUND) {
       EXPECT_EQ(rec.state.flags, SIGDRAIN_SOCK_IGNORED) << "judged once, nothing of it counted";
@@ -128,6 +133,59 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   EXPECT_EQ(stats().open_inbound, 1);
   close(second);
   server.stop();
+}
+
+// A socket judged ignored is cached by its kernel address; that address comes back for another socket once the
+// first one is freed (the slab's free list is last-in first-out). A server in a watched cgroup that gets such an
+// address must count every request: the old verdict is cleared by the close and by the new socket's handshake.
+TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
+  ObserverOptions options;
+  options.watch_all_cgroups = false;
+  auto obs = Observer::start(options, [](const ObservedEvent&) {});
+  ASSERT_TRUE(obs) << obs.error().message;
+  if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+
+  ScratchCgroup ignored("ignored"), watched("watched");
+  ASSERT_NE(ignored.id(), 0u);
+  ASSERT_NE(watched.id(), 0u);
+  ASSERT_TRUE((*obs)->watch_cgroup(watched.id()));
+  CgroupServer ignored_server(ignored, 0ms, 16), watched_server(watched, 0ms, 16);
+  ASSERT_GT(ignored_server.pid(), 0);
+  ASSERT_GT(watched_server.pid(), 0);
+
+  constexpr int kConnections = 32;
+  const timeval five_seconds{5, 0};
+  // Two requests per connection (the second one's calls hit the cache), then a close and a pause for the server's
+  // close to free its socket. Returns the addresses of the server's sockets (inbound, of `cgroup`).
+  auto serve_connections = [&](const CgroupServer& server, const ScratchCgroup& cgroup) {
+    std::set<uint64_t> addresses;
+    for (int i = 0; i < kConnections; ++i) {
+      int client = socket(AF_INET, SOCK_STREAM, 0);
+      setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
+      EXPECT_EQ(connect(client, server.addr(), server.addr_len()), 0);
+      char buf[8];
+      for (int request = 0; request < 2; ++request) {
+        EXPECT_EQ(write(client, "req\n", 4), 4);
+        EXPECT_GT(read(client, buf, sizeof(buf)), 0);
+      }
+      for (const SocketRecord& rec : (*obs)->sockets())
+        if (rec.state.cgroup_id == cgroup.id()) addresses.insert(rec.sk);
+      close(client);
+      std::this_thread::sleep_for(5ms);
+    }
+    return addresses;
+  };
+  std::set<uint64_t> ignored_addresses = serve_connections(ignored_server, ignored);
+  std::set<uint64_t> watched_addresses = serve_connections(watched_server, watched);
+
+  int reused = 0;
+  for (uint64_t sk : watched_addresses) reused += ignored_addresses.count(sk);
+  std::printf("%d of %zu watched server sockets had an ignored server socket's address\n", reused,
+              watched_addresses.size());
+  CgroupStats counted = (*obs)->cgroup_stats(watched.id()).value_or(CgroupStats{});
+  EXPECT_EQ(counted.requests_completed, 2u * kConnections) << "every request of the watched server counted";
+  EXPECT_EQ((*obs)->cgroup_stats(ignored.id()).value_or(CgroupStats{}).requests_completed, 0u);
+  EXPECT_EQ(counted.inflight, 0);
 }
 
 // The client sends a request and resets the connection before the server reads it. The server's socket closes
