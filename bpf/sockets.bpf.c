@@ -152,10 +152,11 @@ static __always_inline int socket_watched(struct sigdrain_sock_state *st) {
  *
  * Only "ignored" is cached, and only a verdict read from a socket's state (set when its state was made or judged,
  * never for a state made by data after its close): a miss takes the full path. A hit holds while the generation
- * holds; a watched cgroup moves it on. Every state change of the socket clears its slot: a socket at a reused
- * address goes through one (ESTABLISHED, LISTEN, SYN_SENT) before its first data. The data path holds a reference
- * to its socket, so a slot written by a call that raced with the socket's close names a socket that is not freed
- * before that call returns, and its address's next life clears it. */
+ * holds; a watched cgroup moves it on, and a socket then judged watched clears its slot. Every state change of a
+ * socket clears its slot, and a socket at a reused address has one before its first data (LISTEN, SYN_SENT, or
+ * SYN_RECV for an accepted one). The data path holds a reference to its socket, so a slot written by a call that
+ * raced with the socket's close names a socket not freed before that call returns: its address's next life
+ * clears it. */
 #define VERDICT_SLOT_BITS 13
 #define VERDICT_TAG_BITS (54 - VERDICT_SLOT_BITS)
 #define VERDICT_GEN_BITS (64 - VERDICT_TAG_BITS - 1)
@@ -202,7 +203,11 @@ static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8
   if (!watch_all_cgroups && cached_ignored(sk)) return NULL;
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
   if (st) {
-    if (socket_watched(st)) return st;
+    int was_ignored = st->flags & SIGDRAIN_SOCK_IGNORED;
+    if (socket_watched(st)) {
+      if (was_ignored) forget_cached_verdict(sk); /* its slot's generation bits must not match again when they wrap */
+      return st;
+    }
     if (!watch_all_cgroups) cache_ignored(sk, st->watch_generation);
     return NULL;
   }
