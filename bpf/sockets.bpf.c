@@ -199,16 +199,20 @@ static __always_inline void forget_cached_verdict(__u64 sk) {
   if ((word & ~MASK_BITS(VERDICT_GEN_BITS + 1)) == slot.tag) *(volatile __u64 *)&ignored_sockets[slot.index] = 0;
 }
 
-static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new) {
-  if (!watch_all_cgroups && cached_ignored(sk)) return NULL;
+/* `cached`: use the ignored-socket cache. The fexit programs cannot: their `sk` is a typed pointer, which the
+ * verifier keeps from the cache's arithmetic, so on kernels without the sock_*_length tracepoints (< 6.3) every
+ * call takes the state lookup. */
+static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new, bool cached) {
+  cached = cached && !watch_all_cgroups;
+  if (cached && cached_ignored(sk)) return NULL;
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
   if (st) {
     int was_ignored = st->flags & SIGDRAIN_SOCK_IGNORED;
     if (socket_watched(st)) {
-      if (was_ignored) forget_cached_verdict(sk); /* its slot's generation bits must not match again when they wrap */
+      if (cached && was_ignored) forget_cached_verdict(sk); /* its slot's generation must not match after a wrap */
       return st;
     }
-    if (!watch_all_cgroups) cache_ignored(sk, st->watch_generation);
+    if (cached) cache_ignored(sk, st->watch_generation);
     return NULL;
   }
   if (bpf_map_lookup_elem(&closed_sockets, &sk)) return NULL; /* the call returned after its socket closed */
@@ -291,9 +295,9 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
 }
 
 /* Process context of the receiver: `len` bytes were received on `sk` (a TCP socket). */
-static __always_inline void on_data_received(__u64 sk, int len, int flags) {
+static __always_inline void on_data_received(__u64 sk, int len, int flags, bool cached) {
   if (len <= 0 || (flags & MSG_PEEK_FLAG)) return; /* a peek leaves the data queued: the real read counts */
-  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED);
+  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED, cached);
   if (!st) return;
   take_ownership(st);
   if (!counts_as_inbound(st->direction) || !(st->flags & SIGDRAIN_SOCK_COUNTED)) return;
@@ -307,9 +311,9 @@ static __always_inline void on_data_received(__u64 sk, int len, int flags) {
 }
 
 /* Process context of the sender: `len` bytes were sent on `sk` (a TCP socket). */
-static __always_inline void on_data_sent(__u64 sk, int len) {
+static __always_inline void on_data_sent(__u64 sk, int len, bool cached) {
   if (len <= 0) return;
-  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN);
+  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN, cached);
   if (!st) return;
   take_ownership(st);
   if (st->direction == SIGDRAIN_DIR_UNKNOWN) {
@@ -331,13 +335,13 @@ static __always_inline void on_data_sent(__u64 sk, int len) {
 /* Request probe set "tracepoint" (Linux >= 6.3): every socket's send/receive, filtered to TCP here. */
 SEC("tracepoint/sock/sock_recv_length")
 int on_sock_recv_length(struct trace_event_raw_sock_msg_length *ctx) {
-  if (is_tcp(ctx->family, ctx->protocol)) on_data_received((__u64)ctx->sk, ctx->ret, ctx->flags);
+  if (is_tcp(ctx->family, ctx->protocol)) on_data_received((__u64)ctx->sk, ctx->ret, ctx->flags, true);
   return 0;
 }
 
 SEC("tracepoint/sock/sock_send_length")
 int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
-  if (is_tcp(ctx->family, ctx->protocol)) on_data_sent((__u64)ctx->sk, ctx->ret);
+  if (is_tcp(ctx->family, ctx->protocol)) on_data_sent((__u64)ctx->sk, ctx->ret, true);
   return 0;
 }
 
@@ -347,21 +351,21 @@ int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
  * programs and user space loads the one matching the kernel's BTF. */
 SEC("?fexit/tcp_sendmsg")
 int BPF_PROG(on_tcp_sendmsg_exit, struct sock *sk, struct msghdr *msg, size_t size, int ret) {
-  on_data_sent((__u64)sk, ret);
+  on_data_sent((__u64)sk, ret, false);
   return 0;
 }
 
 SEC("?fexit/tcp_recvmsg")
 int BPF_PROG(on_tcp_recvmsg_exit, struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len,
              int ret) {
-  on_data_received((__u64)sk, ret, flags);
+  on_data_received((__u64)sk, ret, flags, false);
   return 0;
 }
 
 SEC("?fexit/tcp_recvmsg")
 int BPF_PROG(on_tcp_recvmsg_nonblock_exit, struct sock *sk, struct msghdr *msg, size_t len, int nonblock, int flags,
              int *addr_len, int ret) {
-  on_data_received((__u64)sk, ret, flags);
+  on_data_received((__u64)sk, ret, flags, false);
   return 0;
 }
 
