@@ -111,7 +111,9 @@ class Loader:
             cmd = [self.sigdrain, "trace", "--json", "--signal", "SIGUSR2"]
         else:
             state = tempfile.mkdtemp(dir=self.scratch)
-            cmd = [self.sigdrain, "daemon", "--state-dir", state, "--labelled-only",
+            # Unpinned: a pinned daemon's programs stay attached after it exits, and every later "off" round
+            # would run them.
+            cmd = [self.sigdrain, "daemon", "--state-dir", state, "--labelled-only", "--bpf-pin-dir", "none",
                    "--metrics-address", f"127.0.0.1:{self.metrics_port}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 20

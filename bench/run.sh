@@ -47,6 +47,17 @@ if [[ ! -x $FLEET ]]; then
   cmake --build "$BUILD" --target sigdrain_fleet >/dev/null || die "cannot build sigdrain_fleet in $BUILD (SIGDRAIN_TESTS=OFF?)"
 fi
 
+# A daemon's pinned socket programs stay attached after it is gone (a test run, an earlier daemon on this host) and
+# run for every socket: the "off" variants of figures 1, 2 and 10 would not be off. Removed when no daemon runs;
+# with one running, those figures cannot be measured here.
+PIN_ROOT=/sys/fs/bpf/sigdrain
+if compgen -G "$PIN_ROOT/*/links/*" >/dev/null; then
+  pgrep -f 'sigdrain daemon' >/dev/null &&
+    die "a sigdrain daemon runs with programs pinned under $PIN_ROOT: stop it first (the figures compare against no sigdrain)"
+  say "removing the socket programs a gone daemon left pinned under $PIN_ROOT"
+  "$BUILD/sigdrain" daemon --unpin --bpf-pin-dir "$PIN_ROOT"
+fi
+
 SCRATCH=$(mktemp -d /tmp/sigdrain-bench.XXXXXX)
 TRACE_PID=""
 cleanup() {
