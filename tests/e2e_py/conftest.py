@@ -264,8 +264,12 @@ class Daemon:
         # on a shared machine a daemon guarding all would hold other people's stops (tests/e2e/daemon.sh tests
         # guard = all). JSON: one stop record per line on stdout.
         self.state_dir = os.path.join(directory, "state")
+        # Its own pins, removed when it stops (release()): a pinned daemon's socket programs stay attached after it
+        # exits, and the default directory's would outlive the test run on this host.
+        pins = f"/sys/fs/bpf/sigdrain-e2e-py-{os.getpid()}-{os.path.basename(directory)}"
         conf = {"state-dir": self.state_dir, "metrics-address": f"127.0.0.1:{self.metrics_port}",
-                "log-format": "json", "guard": "labelled", **settings}
+                "log-format": "json", "guard": "labelled", "bpf-pin-dir": pins, **settings}
+        self.pins = conf["bpf-pin-dir"]
         with open(self.config, "w") as f:
             f.writelines(f"{k} = {v}\n" for k, v in conf.items())
         self.stdout_path = os.path.join(directory, "daemon.out")
@@ -319,6 +323,14 @@ class Daemon:
     def stop(self):
         end_process(self.proc, signal.SIGINT, 20)  # SIGINT: the daemon finishes the drains in progress and exits
 
+    def release(self):
+        """Removes its pins (after stop()), as an uninstall does."""
+        if self.pins == "none":
+            return
+        p = subprocess.run([self.binary, "daemon", "--unpin", "--config", self.config], capture_output=True,
+                           text=True, timeout=20)
+        assert p.returncode == 0, f"sigdrain daemon --unpin exited {p.returncode}: {p.stderr}"
+
 
 @pytest.fixture(scope="module")
 def daemon(sigdrain_bin, all_runtimes, workdir, request):
@@ -331,3 +343,4 @@ def daemon(sigdrain_bin, all_runtimes, workdir, request):
         d.stop()
         tail = d.log().splitlines()[-15:]
         print(f"\n--- daemon log ({request.module.__name__}), last lines\n  " + "\n  ".join(tail))
+        d.release()
