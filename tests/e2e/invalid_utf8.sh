@@ -10,7 +10,8 @@ e2e_init
 SIGDRAIN=$E2E_SIGDRAIN
 STATE_DIR=$E2E_WORK_DIR/state
 name=$(e2e_container_name badname)
-"$SIGDRAIN" daemon --state-dir "$STATE_DIR" >"$E2E_WORK_DIR/daemon.out" 2>"$E2E_WORK_DIR/daemon.err" &
+# Its own pins (removed by the cleanup): the default directory's socket programs would stay attached after the run.
+"$SIGDRAIN" daemon --state-dir "$STATE_DIR" --bpf-pin-dir "$E2E_PIN_DIR" >"$E2E_WORK_DIR/daemon.out" 2>"$E2E_WORK_DIR/daemon.err" &
 E2E_DAEMON_PID=$!
 e2e_run_container badname "$(e2e_free_port)" -- python3 /app/bad_name.py || e2e_die "cannot start the container"
 init_pid=""
