@@ -186,6 +186,7 @@ docker-state = $bad_state/docker
 containerd-state = $bad_state/no-such-dir
 crio-state = $bad_state/crio
 podman = $E2E_WORK_DIR/bin/podman
+bpf-pin-dir = $E2E_PIN_DIR
 EOF
 port=$(e2e_free_port)
 e2e_run_container guarded "$port" -- python3 /app/plain_http.py "$port" || e2e_die "container did not start"
