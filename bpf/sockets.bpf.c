@@ -17,13 +17,15 @@
 #define TCP_SYN_RECV_NR 3
 #define TCP_CLOSE_NR 7
 #define TCP_LISTEN_NR 10
+#define SLOT_BITS SIGDRAIN_SOCKET_SLOT_BITS /* ignored_sockets and unclaimed_connections: 8,192 slots each */
 
 __u64 counters[SIGDRAIN_SOCK_CNT_MAX];
 
 /* Set before load. False: a socket's data counts only while its owner's cgroup is in `watched_cgroups` (the daemon
- * and safe-stop name the containers they care about). The verdict is kept in the socket's state, so a send or
- * receive on a socket of any other cgroup costs the one state lookup every call makes and leaves; it is taken
- * again when user space has watched another cgroup since (watch_generation moved on). */
+ * and safe-stop name the containers they care about). The verdict is taken at the owner's first data and kept in
+ * ignored_sockets (or, with the fexit probes, in the socket's state), so a send or receive on a socket of any other
+ * cgroup costs one array read and leaves; it is taken again when user space has watched another cgroup since
+ * (watch_generation moved on). */
 const volatile bool watch_all_cgroups = true;
 
 /* Entry 0: watch_generation, bumped by user space after each cgroup it adds to watched_cgroups. A map, not .bss:
@@ -73,6 +75,17 @@ struct {
   __type(key, __u64); /* cgroup v2 id */
   __type(value, struct sigdrain_cgroup_stats);
 } cgroup_stats SEC(".maps");
+
+/* Connections established and not yet claimed by their owner's first send or receive: what the ESTABLISHED event
+ * knew (the direction, the local port), one word a slot, direct-mapped like ignored_sockets below (the same slot and
+ * tag; the word's low bits are port and direction). A map, not .bss: pinned with sock_states, so a connection
+ * established while the daemon restarts keeps its direction. See `leave_unclaimed`. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1 << SLOT_BITS);
+  __type(key, __u32);
+  __type(value, __u64);
+} unclaimed_connections SEC(".maps");
 
 static __always_inline int is_tcp(__u16 family, __u16 protocol) {
   return (family == AF_INET_NR || family == AF_INET6_NR) && protocol == IPPROTO_TCP_NR;
@@ -145,66 +158,139 @@ static __always_inline int socket_watched(struct sigdrain_sock_state *st) {
  * A slot says "this socket was judged ignored at this watch generation" in one 64-bit word, so a reader on another
  * CPU sees a whole slot or none (a torn one would skip a watched socket's data: a request not counted, a drain cut).
  *
- * The word: a socket's kernel address, 8-byte aligned and with its top 7 bits all set on every 64-bit kernel
- * (4- or 5-level page tables, arm64), carries 54 bits. An odd multiplier is a bijection on 54 bits, so the product's
- * top VERDICT_SLOT_BITS pick the slot and its other bits, the tag, name the socket exactly within it. Below the
- * tag: the generation's low bits and a set bit, so no live slot is 0 (empty).
+ * The word: the socket's tag (sockets.h: the bits of its address's hash below the slot's, which name it exactly
+ * within the slot), then the generation's low bits, whether the socket has a state, and a set bit, so no live slot
+ * is 0 (empty).
  *
- * Only "ignored" is cached, and only a verdict read from a socket's state (set when its state was made or judged,
- * never for a state made by data after its close): a miss takes the full path. A hit holds while the generation
- * holds; a watched cgroup moves it on, and a socket then judged watched clears its slot. Every state change of a
- * socket clears its slot, and a socket at a reused address has one before its first data (LISTEN, SYN_SENT, or
- * SYN_RECV for an accepted one). The data path holds a reference to its socket, so a slot written by a call that
- * raced with the socket's close names a socket not freed before that call returns: its address's next life
- * clears it. */
-#define VERDICT_SLOT_BITS 13
-#define VERDICT_TAG_BITS (54 - VERDICT_SLOT_BITS)
-#define VERDICT_GEN_BITS (64 - VERDICT_TAG_BITS - 1)
-#define VERDICT_MULTIPLIER 0x9E3779B97F4A7C15ULL /* odd: 2^64 / golden ratio */
+ * Only "ignored" is cached: a miss takes the full path. A hit holds while the generation holds; a watched cgroup
+ * moves it on, and a socket then judged watched clears its slot. A socket at a reused address clears its slot at
+ * the first state change of its new life (from CLOSE, or to LISTEN, SYN_SENT or SYN_RECV), before its first data.
+ * The data path holds a reference to its socket, so a slot written by a call that raced with the socket's close
+ * names a socket not freed before that call returns: its address's next life clears it. */
+#define VERDICT_TAG_BITS (SIGDRAIN_SOCKET_HASH_BITS - SLOT_BITS)
+#define VERDICT_TAG_SHIFT (64 - VERDICT_TAG_BITS)
+#define VERDICT_GEN_BITS (VERDICT_TAG_SHIFT - 2)
+#define VERDICT_STATELESS 2ULL /* judged without a state made: nothing in sock_states to undo at its close */
+#define SLOT_VALID 1ULL
 #define MASK_BITS(n) ((1ULL << (n)) - 1)
 
-__u64 ignored_sockets[1 << VERDICT_SLOT_BITS];
+__u64 ignored_sockets[1 << SLOT_BITS];
 
-struct verdict_slot {
+struct socket_slot {
   __u32 index;
-  __u64 tag; /* the slot's word without its generation bits */
+  __u64 tag; /* the socket's bits of a slot's word, in place */
 };
 
-static __always_inline struct verdict_slot verdict_slot_of(__u64 sk) {
-  __u64 hashed = ((sk >> 3) * VERDICT_MULTIPLIER) & MASK_BITS(54);
-  struct verdict_slot slot = {
-      .index = (__u32)(hashed >> VERDICT_TAG_BITS) & MASK_BITS(VERDICT_SLOT_BITS),
-      .tag = (hashed & MASK_BITS(VERDICT_TAG_BITS)) << (VERDICT_GEN_BITS + 1),
+static __always_inline struct socket_slot slot_of(__u64 sk) {
+  __u64 hashed = sigdrain_socket_hash(sk);
+  struct socket_slot slot = {
+      .index = (__u32)(hashed >> VERDICT_TAG_BITS) & MASK_BITS(SLOT_BITS),
+      .tag = (hashed & MASK_BITS(VERDICT_TAG_BITS)) << VERDICT_TAG_SHIFT,
   };
   return slot;
 }
 
-static __always_inline __u64 verdict_word(struct verdict_slot slot, __u32 generation) {
-  return slot.tag | ((__u64)(generation & MASK_BITS(VERDICT_GEN_BITS)) << 1) | 1;
+static __always_inline bool slot_names(struct socket_slot slot, __u64 word) {
+  return (word & SLOT_VALID) && (word & ~MASK_BITS(VERDICT_TAG_SHIFT)) == slot.tag;
 }
 
-static __always_inline int cached_ignored(__u64 sk) {
-  struct verdict_slot slot = verdict_slot_of(sk);
-  return *(volatile __u64 *)&ignored_sockets[slot.index] == verdict_word(slot, watch_generation());
+static __always_inline __u64 verdict_word(struct socket_slot slot, __u32 generation, bool stateless) {
+  return slot.tag | ((__u64)(generation & MASK_BITS(VERDICT_GEN_BITS)) << 2) | (stateless ? VERDICT_STATELESS : 0) |
+         SLOT_VALID;
 }
 
-static __always_inline void cache_ignored(__u64 sk, __u32 generation) {
-  struct verdict_slot slot = verdict_slot_of(sk);
-  *(volatile __u64 *)&ignored_sockets[slot.index] = verdict_word(slot, generation);
+/* `sk` was judged ignored at the current generation; with `stateless`, also without a state made for it. */
+static __always_inline int cached_ignored(__u64 sk, bool stateless) {
+  struct socket_slot slot = slot_of(sk);
+  __u64 word = *(volatile __u64 *)&ignored_sockets[slot.index];
+  if (!stateless) word |= VERDICT_STATELESS;
+  return word == verdict_word(slot, watch_generation(), true);
+}
+
+static __always_inline void cache_ignored(__u64 sk, __u32 generation, bool stateless) {
+  struct socket_slot slot = slot_of(sk);
+  *(volatile __u64 *)&ignored_sockets[slot.index] = verdict_word(slot, generation, stateless);
 }
 
 static __always_inline void forget_cached_verdict(__u64 sk) {
-  struct verdict_slot slot = verdict_slot_of(sk);
-  __u64 word = *(volatile __u64 *)&ignored_sockets[slot.index];
-  if ((word & ~MASK_BITS(VERDICT_GEN_BITS + 1)) == slot.tag) *(volatile __u64 *)&ignored_sockets[slot.index] = 0;
+  struct socket_slot slot = slot_of(sk);
+  if (slot_names(slot, *(volatile __u64 *)&ignored_sockets[slot.index]))
+    *(volatile __u64 *)&ignored_sockets[slot.index] = 0;
 }
 
-/* `cached`: use the ignored-socket cache. The fexit programs cannot: their `sk` is a typed pointer, which the
- * verifier keeps from the cache's arithmetic, so on kernels without the sock_*_length tracepoints (< 6.3) every
- * call takes the state lookup. */
+/* unclaimed_connections: an established connection waits here for its owner's first send or receive, which judges
+ * it in the owner's context: watched, it gets its state then, from this word; ignored, it never gets one. That keeps
+ * an LRU insert (made in softirq, before anyone knows the owner) and the lookup and delete at its close off every
+ * connection of a cgroup nobody watches, most on a node. A slot holding another connection (a collision) leaves the
+ * state made at ESTABLISHED, as before. Slots are taken and given back with compare-and-swap: a connection's word is
+ * never overwritten by another's (its direction would be lost, and it would count as one open before sigdrain). */
+#define UNCLAIMED_PORT_SHIFT 3
+#define UNCLAIMED_DIRECTION_SHIFT 1
+
+static __always_inline __u64 *unclaimed_slot(struct socket_slot slot) {
+  __u32 index = slot.index;
+  return bpf_map_lookup_elem(&unclaimed_connections, &index);
+}
+
+/* ESTABLISHED: false when the slot holds another connection (the caller makes the state now). */
+static __always_inline bool leave_unclaimed(__u64 sk, __u8 direction, __u16 local_port) {
+  struct socket_slot slot = slot_of(sk);
+  __u64 *word = unclaimed_slot(slot);
+  if (!word) return false;
+  __u64 mine = slot.tag | ((__u64)local_port << UNCLAIMED_PORT_SHIFT) |
+               ((__u64)(direction & 3) << UNCLAIMED_DIRECTION_SHIFT) | SLOT_VALID;
+  __u64 was = __sync_val_compare_and_swap(word, 0, mine);
+  return was == 0 || was == mine; /* mine: a twin program left it (the old and the new daemon's, in a handover) */
+}
+
+/* The word `sk` left at ESTABLISHED, or 0. The slot is given back; a caller racing with another CPU's first data on
+ * the same connection still gets the word (the two then make the same state, the first insert wins). */
+static __always_inline __u64 claim_unclaimed(__u64 sk) {
+  struct socket_slot slot = slot_of(sk);
+  __u64 *word = unclaimed_slot(slot);
+  if (!word) return 0;
+  __u64 seen = *(volatile __u64 *)word;
+  if (!slot_names(slot, seen)) return 0;
+  __sync_val_compare_and_swap(word, seen, 0);
+  return seen;
+}
+
+static __always_inline void forget_unclaimed(__u64 sk) {
+  struct socket_slot slot = slot_of(sk);
+  __u64 *word = unclaimed_slot(slot);
+  if (!word) return;
+  __u64 seen = *(volatile __u64 *)word;
+  if (slot_names(slot, seen)) __sync_val_compare_and_swap(word, seen, 0);
+}
+
+/* The owner's first data on a connection it had not claimed: judged now, in the owner's context. A state already
+ * there (another CPU's first data on it won the insert) is the one used. */
+static __always_inline struct sigdrain_sock_state *claimed_state(__u64 sk, __u64 unclaimed) {
+  __u32 generation = watch_generation(); /* read before the map: a cgroup added meanwhile moves it on */
+  if (!cgroup_watched(bpf_get_current_cgroup_id())) {
+    cache_ignored(sk, generation, true);
+    return NULL;
+  }
+  struct sigdrain_sock_state fresh = {
+      .local_port = (unclaimed >> UNCLAIMED_PORT_SHIFT) & 0xffff,
+      .direction = (unclaimed >> UNCLAIMED_DIRECTION_SHIFT) & 3,
+  };
+  bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
+  struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
+  if (!st) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
+  return st;
+}
+
+/* `cached`: use the two direct-mapped tables (with some cgroups not watched). The fexit programs cannot: their `sk`
+ * is a typed pointer, which the verifier keeps from the tables' arithmetic, so on kernels without the sock_*_length
+ * tracepoints (< 6.3) every call takes the state lookup. */
 static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new, bool cached) {
   cached = cached && !watch_all_cgroups;
-  if (cached && cached_ignored(sk)) return NULL;
+  if (cached) {
+    if (cached_ignored(sk, false)) return NULL;
+    __u64 unclaimed = claim_unclaimed(sk);
+    if (unclaimed) return claimed_state(sk, unclaimed);
+  }
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
   if (st) {
     int was_ignored = st->flags & SIGDRAIN_SOCK_IGNORED;
@@ -212,10 +298,20 @@ static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8
       if (cached && was_ignored) forget_cached_verdict(sk); /* its slot's generation must not match after a wrap */
       return st;
     }
-    if (cached) cache_ignored(sk, st->watch_generation);
+    if (cached) cache_ignored(sk, st->watch_generation, false);
     return NULL;
   }
   if (bpf_map_lookup_elem(&closed_sockets, &sk)) return NULL; /* the call returned after its socket closed */
+  if (cached) {
+    /* Opened before sigdrain started (or its data raced with its close): judged before a state is made, so one of a
+     * cgroup nobody watches gets none. */
+    __u32 generation = watch_generation();
+    if (!cgroup_watched(bpf_get_current_cgroup_id())) {
+      cache_ignored(sk, generation, true);
+      return NULL;
+    }
+    forget_cached_verdict(sk); /* judged ignored at an older generation: must not match after a wrap */
+  }
   struct sigdrain_sock_state fresh = {.direction = direction_if_new, .flags = SIGDRAIN_SOCK_ADOPTED};
   bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
   st = bpf_map_lookup_elem(&sock_states, &sk);
@@ -226,19 +322,25 @@ static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8
   return socket_watched(st) ? st : NULL;
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
+/* `tables`: the data programs use the two direct-mapped tables, so a connection's state waits for its owner's first
+ * data (unclaimed_connections) and a socket judged ignored may have none. */
+static __always_inline int on_state_change(struct trace_event_raw_inet_sock_set_state *ctx, bool tables) {
+  tables = tables && !watch_all_cgroups;
   if (!is_tcp(ctx->family, ctx->protocol)) return 0;
   __u64 sk = (__u64)ctx->skaddr;
   int oldstate = ctx->oldstate, newstate = ctx->newstate;
-  if (!watch_all_cgroups) forget_cached_verdict(sk);
+  if (tables && (oldstate == TCP_CLOSE_NR || newstate == TCP_LISTEN_NR || newstate == TCP_SYN_SENT_NR ||
+                             newstate == TCP_SYN_RECV_NR)) {
+    /* A new life at this address (a socket made, reused, or accepted): nothing cached of an earlier one holds. */
+    forget_cached_verdict(sk);
+    forget_unclaimed(sk);
+  }
 
   if (newstate == TCP_ESTABLISHED_NR && (oldstate == TCP_SYN_RECV_NR || oldstate == TCP_SYN_SENT_NR)) {
     /* Often softirq: the current task is not the owner, so only the direction is recorded here. */
-    struct sigdrain_sock_state fresh = {
-        .local_port = ctx->sport,
-        .direction = oldstate == TCP_SYN_RECV_NR ? SIGDRAIN_DIR_INBOUND : SIGDRAIN_DIR_OUTBOUND,
-    };
+    __u8 direction = oldstate == TCP_SYN_RECV_NR ? SIGDRAIN_DIR_INBOUND : SIGDRAIN_DIR_OUTBOUND;
+    if (tables && leave_unclaimed(sk, direction, ctx->sport)) return 0;
+    struct sigdrain_sock_state fresh = {.local_port = ctx->sport, .direction = direction};
     if (bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_ANY))
       __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
     return 0;
@@ -267,6 +369,11 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
   }
 
   if (newstate == TCP_CLOSE_NR) {
+    if (tables) {
+      /* Judged ignored and never given a state: nothing to undo, and late data meets the same slot. */
+      if (cached_ignored(sk, true)) return 0;
+      forget_unclaimed(sk); /* closed before its first data */
+    }
     struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
     /* A socket judged not watched skips the closed_sockets insert (an LRU update, the costliest step of a close):
      * late data from a call that raced with the reset is judged again, as a socket without state, and ignored
@@ -292,6 +399,20 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
     bpf_map_delete_elem(&sock_states, &sk);
   }
   return 0;
+}
+
+/* With the tracepoint data programs (Linux >= 6.3). */
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
+  return on_state_change(ctx, true);
+}
+
+/* With the fexit data programs, or none: every connection gets its state when established. A program of its own,
+ * loaded instead of the one above, because the 5.10 verifier refuses the tables' compare-and-swap even where it is
+ * never reached. */
+SEC("?tracepoint/sock/inet_sock_set_state")
+int on_inet_sock_set_state_eager(struct trace_event_raw_inet_sock_set_state *ctx) {
+  return on_state_change(ctx, false);
 }
 
 /* Process context of the receiver: `len` bytes were received on `sk` (a TCP socket). */

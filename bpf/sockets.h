@@ -55,7 +55,25 @@ struct sigdrain_cgroup_stats {
 
 /* The layout of the maps above and of bpf/sockets.bpf.c's maps, as pinned by the daemon: bump it whenever a
  * struct, a map's key/value/size or the meaning of a flag changes. A daemon replaces pins of another layout. */
-#define SIGDRAIN_SOCKETS_LAYOUT 2 /* 2: no per-socket times or byte counts, cgroup activity a count */
+/* 2: no per-socket times or byte counts, cgroup activity a count. 3: unclaimed_connections (a connection's state
+ * made at its owner's first data, and only for a watched cgroup). */
+#define SIGDRAIN_SOCKETS_LAYOUT 3
+
+/* bpf/sockets.bpf.c's ignored_sockets and unclaimed_connections are tables of one-word slots, direct-mapped by the
+ * socket's kernel address: 8-byte aligned, with its top 7 bits all set on every 64-bit kernel, it carries 54 bits,
+ * and an odd multiplier is a bijection on them. The hash's top SIGDRAIN_SOCKET_SLOT_BITS pick the slot; its other
+ * bits name the socket exactly within it. */
+#define SIGDRAIN_SOCKET_SLOT_BITS 13
+#define SIGDRAIN_SOCKET_HASH_BITS 54
+
+static inline __u64 sigdrain_socket_hash(__u64 sk) {
+  return ((sk >> 3) * 0x9E3779B97F4A7C15ULL /* odd: 2^64 / golden ratio */) &
+         ((1ULL << SIGDRAIN_SOCKET_HASH_BITS) - 1);
+}
+
+static inline __u32 sigdrain_socket_slot(__u64 sk) {
+  return (__u32)(sigdrain_socket_hash(sk) >> (SIGDRAIN_SOCKET_HASH_BITS - SIGDRAIN_SOCKET_SLOT_BITS));
+}
 
 /* Entries of watched_cgroups: the containers one daemon can watch on a node. */
 #define SIGDRAIN_MAX_WATCHED_CGROUPS 16384

@@ -1,6 +1,7 @@
 // A real TCP server with a slow handler, in a cgroup of its own: its requests in flight are counted while a
 // client waits and drop to zero afterwards.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -110,10 +112,16 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   CgroupStats still_unwatched = one_request(client);
   EXPECT_EQ(still_unwatched.inflight, 0);
   EXPECT_EQ(still_unwatched.activity, 0u);
+  // Judged once, nothing of it counted. With the tracepoint probes it gets no state at all: the connection waits
+  // for its owner's first data in unclaimed_connections, which finds the cgroup not watched.
+  const bool stateless = (*obs)->request_probes() == RequestProbeSet::tracepoint;
+  int states = 0;
   for (const SocketRecord& rec : (*obs)->sockets())
-    if (rec.state.cgroup_id == cg.id() && rec.state.direction == SIGDRAIN_DIR_INBOUND) {
-      EXPECT_EQ(rec.state.flags, SIGDRAIN_SOCK_IGNORED) << "judged once, nothing of it counted";
+    if (rec.state.cgroup_id == cg.id() && rec.state.direction != SIGDRAIN_DIR_LISTEN) {
+      ++states;
+      EXPECT_EQ(rec.state.flags, SIGDRAIN_SOCK_IGNORED);
     }
+  EXPECT_EQ(states, stateless ? 0 : 1) << "the server's socket of a cgroup nobody watches";
 
   ASSERT_TRUE((*obs)->watch_cgroup(cg.id()));
   CgroupStats watched = one_request(client);
@@ -145,6 +153,11 @@ TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
   ASSERT_TRUE(obs) << obs.error().message;
   if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
 
+  // An observer of every socket beside it (as `sigdrain trace` runs beside the daemon), only to learn the server
+  // sockets' addresses: the one under test keeps no state for a socket of a cgroup it does not watch.
+  auto every_socket = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
+  ASSERT_TRUE(every_socket) << every_socket.error().message;
+
   ScratchCgroup ignored("ignored"), watched("watched");
   ASSERT_NE(ignored.id(), 0u);
   ASSERT_NE(watched.id(), 0u);
@@ -168,7 +181,7 @@ TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
         EXPECT_EQ(write(client, "req\n", 4), 4);
         EXPECT_GT(read(client, buf, sizeof(buf)), 0);
       }
-      for (const SocketRecord& rec : (*obs)->sockets())
+      for (const SocketRecord& rec : (*every_socket)->sockets())
         if (rec.state.cgroup_id == cgroup.id()) addresses.insert(rec.sk);
       close(client);
       std::this_thread::sleep_for(5ms);
@@ -186,6 +199,82 @@ TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
   EXPECT_EQ(counted.requests_completed, 2u * kConnections) << "every request of the watched server counted";
   EXPECT_EQ((*obs)->cgroup_stats(ignored.id()).value_or(CgroupStats{}).requests_completed, 0u);
   EXPECT_EQ(counted.inflight, 0);
+}
+
+// Connections of a watched server, all established before any of them carries data: each waits for its owner's
+// first receive in unclaimed_connections, or, where another waiting connection holds its slot, gets its state when
+// established. Either way it must count as an accepted connection (not as one open before sigdrain started, which
+// would hide a real old connection from the drain) and count its request.
+TEST(ObserverSockets, ConnectionsWaitingForTheirFirstDataCountAsAccepted) {
+  ObserverOptions options;
+  options.watch_all_cgroups = false;
+  auto obs = Observer::start(options, [](const ObservedEvent&) {});
+  ASSERT_TRUE(obs) << obs.error().message;
+  if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+
+  // Enough that some share a slot (8,192 slots: ~140 pairs expected for 1,500), and both ends' descriptors.
+  constexpr int kConnections = 1500;
+  rlimit files{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+  if (files.rlim_max < kConnections + 100) GTEST_SKIP() << "RLIMIT_NOFILE's hard limit is " << files.rlim_max;
+  const rlimit before = files;
+  files.rlim_cur = files.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+
+  ScratchCgroup cg;
+  ASSERT_NE(cg.id(), 0u);
+  ASSERT_TRUE((*obs)->watch_cgroup(cg.id()));
+  CgroupServer server(
+      cg,
+      [](int listener) {
+        std::vector<int> accepted;
+        for (int i = 0; i < kConnections; ++i) accepted.push_back(accept(listener, nullptr, nullptr));
+        char buf[4];
+        for (int conn : accepted)
+          if (read(conn, buf, sizeof(buf)) > 0) (void)!write(conn, "ok\n", 3);
+        for (;;) pause();
+      },
+      kConnections);
+  ASSERT_GT(server.pid(), 0);
+
+  const timeval five_seconds{5, 0};
+  std::vector<int> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(client, 0);
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
+    ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
+    clients.push_back(client);
+  }
+  for (int client : clients) EXPECT_EQ(write(client, "req\n", 4), 4);
+  char buf[4];
+  for (int client : clients) EXPECT_EQ(read(client, buf, sizeof(buf)), 3);
+  std::this_thread::sleep_for(50ms);
+
+  CgroupStats counted = (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{});
+  EXPECT_EQ(counted.requests_completed, static_cast<uint64_t>(kConnections));
+  EXPECT_EQ(counted.open_inbound, kConnections);
+  EXPECT_EQ(counted.inflight, 0);
+  EXPECT_EQ(counted.adopted_open, 0) << "a connection accepted while observed counted as one opened before";
+  std::set<uint32_t> slots;
+  int accepted = 0, sharing = 0;
+  for (const SocketRecord& rec : (*obs)->sockets()) {
+    if (rec.state.cgroup_id != cg.id() || rec.state.direction == SIGDRAIN_DIR_LISTEN) continue;
+    EXPECT_EQ(rec.state.direction, SIGDRAIN_DIR_INBOUND);
+    ++accepted;
+    sharing += !slots.insert(sigdrain_socket_slot(rec.sk)).second;
+  }
+  EXPECT_EQ(accepted, kConnections);
+  std::printf("%d of %d connections waited for their first data in a slot another one held\n", sharing, accepted);
+  if ((*obs)->request_probes() == RequestProbeSet::tracepoint) {
+    EXPECT_GT(sharing, 0) << "the slot of a connection already held was not exercised";
+  }
+
+  for (int client : clients) close(client);
+  server.stop();  // closes the server's ends
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ((*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{}).open_inbound, 0);
+  setrlimit(RLIMIT_NOFILE, &before);
 }
 
 // The client sends a request and resets the connection before the server reads it. The server's socket closes

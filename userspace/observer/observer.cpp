@@ -43,11 +43,12 @@ Error libbpf_error(int err, const char* what) {
 using SocketsSkel = Owned<sockets_bpf, &sockets_bpf__destroy>;
 
 // The maps pinned as one: adopted all together or not at all, since the counts in cgroup_stats stand for flags in
-// sock_states and the generation in watch_state for those of ignored sockets. (counters, in .bss, are this
+// sock_states, the generation in watch_state for those of ignored sockets, and unclaimed_connections holds the
+// direction of connections that have no state yet. (counters, in .bss, are this
 // process's diagnostics and are not pinned.)
 std::vector<bpf_map*> pinned_maps(sockets_bpf& skel) {
   return {skel.maps.sock_states, skel.maps.closed_sockets, skel.maps.cgroup_stats, skel.maps.watched_cgroups,
-          skel.maps.watch_state};
+          skel.maps.watch_state, skel.maps.unclaimed_connections};
 }
 
 // Why the map pinned as `pinned_fd` is not the one this build would create for `map`; empty when it is. The same
@@ -190,6 +191,10 @@ Result<LoadedSockets> load_sockets(const ObserverOptions& options, const KernelE
   // The tracepoint programs cannot load where their context type is missing (CO-RE fails), so each set is
   // switched on only when chosen.
   const bool tracepoint = probes == RequestProbeSet::tracepoint, fexit = probes == RequestProbeSet::fexit;
+  // The connection programs match the data programs: with the tracepoint ones a connection's state waits for its
+  // owner's first data (bpf/sockets.bpf.c, unclaimed_connections); otherwise it is made when established.
+  bpf_program__set_autoload(progs.on_inet_sock_set_state, tracepoint);
+  bpf_program__set_autoload(progs.on_inet_sock_set_state_eager, !tracepoint);
   bpf_program__set_autoload(progs.on_sock_recv_length, tracepoint);
   bpf_program__set_autoload(progs.on_sock_send_length, tracepoint);
   bpf_program__set_autoload(progs.on_tcp_sendmsg_exit, fexit);
