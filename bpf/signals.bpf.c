@@ -201,7 +201,6 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   e->pad = 0;
   bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
   __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));
-  count(SIGDRAIN_CNT_EVENTS);
   bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
@@ -267,7 +266,6 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
                                                 : SIGDRAIN_HANDLER_CATCH;
   e->sa_flags = ctx->sa_flags;
   bpf_get_current_comm(e->comm, sizeof(e->comm));
-  count(SIGDRAIN_CNT_EVENTS);
   bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }
@@ -329,7 +327,6 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   }
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   bpf_map_delete_elem(&group_exit_causes, &tgid);
-  count(SIGDRAIN_CNT_EVENTS);
   bpf_ringbuf_submit(e, submit_flags());
   return 0;
 }

@@ -22,6 +22,18 @@ run_tier() {
   fi
 }
 
+# What sigdrain has pinned on this host before the tiers run: a test daemon pins in a directory of its own and
+# removes it; one left behind would keep its socket programs attached to every connection of the host.
+sigdrain_pins() { find /sys/fs/bpf -maxdepth 4 -path '/sys/fs/bpf/sigdrain*' 2>/dev/null | sort; }
+pins_before=$(sigdrain_pins)
+no_new_pins() {
+  local new
+  new=$(comm -13 <(echo "$pins_before") <(sigdrain_pins))
+  [[ -z $new ]] && return 0
+  echo "the tests left BPF pins on this host: $(echo "$new" | tr '\n' ' ')" >&2
+  return 1
+}
+
 run_tier setup bash -c 'scripts/setup.sh && scripts/podman-setup.sh'
 run_tier build make build
 run_tier unit bash -c 'cd build && ctest -L unit --output-on-failure'
@@ -35,6 +47,7 @@ run_tier deploy make test-deploy
 run_tier kernels scripts/kernels/matrix.sh -- build/tests/bpf_tests
 run_tier sanitizers scripts/sanitize.sh
 run_tier fuzz scripts/fuzz.sh 10
+run_tier pins no_new_pins
 
 echo
 echo "=== summary"

@@ -82,8 +82,7 @@ TEST(ObserverStorm, RingBufferOverflowIsCountedAndRecoverable) {
   ObserverCounters counters = observer.counters();
   EXPECT_GT(counters.ringbuf_drops, 0u) << "a one-page ring buffer unread during 12000 signals must overflow";
   EXPECT_EQ(requests_ok.load(), 300);
-  std::printf("storm: %llu events, %llu lost\n", static_cast<unsigned long long>(counters.events),
-              static_cast<unsigned long long>(counters.ringbuf_drops));
+  std::printf("storm: %llu events lost\n", static_cast<unsigned long long>(counters.ringbuf_drops));
 
   // Read what is buffered; then a new event arrives again.
   for (int i = 0; i < 50; ++i) {

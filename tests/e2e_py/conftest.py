@@ -61,7 +61,25 @@ def sigdrain_bin():
         pytest.fail(f"no sigdrain binary at {path} (make build, or set SIGDRAIN)")
     if os.geteuid() != 0:
         pytest.fail("the runtime matrix needs root")
+    other = other_daemons()
+    if other:
+        pytest.fail(f"a sigdrain daemon already runs on this host ({other[0]}); it would guard the tests' "
+                    "labelled containers before theirs does: stop it first")
     return path
+
+
+def other_daemons():
+    """'pid: argv' of each `sigdrain daemon` running now (not `--unpin`, which only removes pins)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1]
+        except OSError:
+            continue
+        args = [a.decode(errors="replace") for a in argv]
+        if len(args) >= 2 and os.path.basename(args[0]) == "sigdrain" and args[1] == "daemon" and "--unpin" not in args:
+            found.append(f"{pid}: {' '.join(args)}")
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -340,7 +358,9 @@ def daemon(sigdrain_bin, all_runtimes, workdir, request):
         d.start()
         yield d
     finally:
-        d.stop()
-        tail = d.log().splitlines()[-15:]
-        print(f"\n--- daemon log ({request.module.__name__}), last lines\n  " + "\n  ".join(tail))
-        d.release()
+        try:
+            d.stop()
+            tail = d.log().splitlines()[-15:]
+            print(f"\n--- daemon log ({request.module.__name__}), last lines\n  " + "\n  ".join(tail))
+        finally:
+            d.release()  # also when stop() failed: its pins must not outlive the run

@@ -458,7 +458,6 @@ bool Observer::tracks_exit_codes() const { return !impl_->exit_codes_on_demand |
 ObserverCounters Observer::counters() const {
   ObserverCounters c;
   const auto* bss = impl_->signals->bss;
-  c.events = __atomic_load_n(&bss->counters[SIGDRAIN_CNT_EVENTS], __ATOMIC_RELAXED);
   c.ringbuf_drops = __atomic_load_n(&bss->counters[SIGDRAIN_CNT_RINGBUF_DROPS], __ATOMIC_RELAXED);
   if (impl_->sockets) {
     const auto* sbss = impl_->sockets->bss;

@@ -90,7 +90,6 @@ struct DispositionSeed {
 };
 
 struct ObserverCounters {
-  uint64_t events = 0;
   uint64_t ringbuf_drops = 0;        // events lost because the ring buffer was full
   uint64_t socket_state_failures = 0;  // sockets not tracked: the socket map was full
   uint64_t cgroup_state_failures = 0;
