@@ -263,6 +263,14 @@ static __always_inline void forget_unclaimed(__u64 sk) {
   if (slot_names(slot, seen)) __sync_val_compare_and_swap(word, seen, 0);
 }
 
+/* Data's state for a socket without one: `fresh`, or the one another CPU's data on it made first. */
+static __always_inline struct sigdrain_sock_state *new_state(__u64 sk, struct sigdrain_sock_state *fresh) {
+  bpf_map_update_elem(&sock_states, &sk, fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
+  struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
+  if (!st) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
+  return st;
+}
+
 /* The owner's first data on a connection it had not claimed: judged now, in the owner's context. A state already
  * there (another CPU's first data on it won the insert) is the one used. */
 static __always_inline struct sigdrain_sock_state *claimed_state(__u64 sk, __u64 unclaimed) {
@@ -275,10 +283,7 @@ static __always_inline struct sigdrain_sock_state *claimed_state(__u64 sk, __u64
       .local_port = (unclaimed >> UNCLAIMED_PORT_SHIFT) & 0xffff,
       .direction = (unclaimed >> UNCLAIMED_DIRECTION_SHIFT) & 3,
   };
-  bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
-  struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
-  if (!st) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
-  return st;
+  return new_state(sk, &fresh);
 }
 
 /* `cached`: use the two direct-mapped tables (with some cgroups not watched). The fexit programs cannot: their `sk`
@@ -313,13 +318,8 @@ static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8
     forget_cached_verdict(sk); /* judged ignored at an older generation: must not match after a wrap */
   }
   struct sigdrain_sock_state fresh = {.direction = direction_if_new, .flags = SIGDRAIN_SOCK_ADOPTED};
-  bpf_map_update_elem(&sock_states, &sk, &fresh, BPF_NOEXIST); /* EEXIST: another CPU won */
-  st = bpf_map_lookup_elem(&sock_states, &sk);
-  if (!st) {
-    __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL], 1);
-    return NULL;
-  }
-  return socket_watched(st) ? st : NULL;
+  st = new_state(sk, &fresh);
+  return st && socket_watched(st) ? st : NULL;
 }
 
 /* `tables`: the data programs use the two direct-mapped tables, so a connection's state waits for its owner's first

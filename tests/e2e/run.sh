@@ -4,13 +4,8 @@ set -uo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
 scripts=("$dir/trace_podman.sh" "$dir/safe_stop.sh" "$dir/daemon.sh" "$dir/bad_input.sh" "$dir/invalid_utf8.sh" "$dir/load.sh" "$dir/metrics.sh")
 # A sigdrain daemon already on this host would guard the scenarios' containers before theirs do.
-for proc in /proc/[0-9]*; do
-  mapfile -d '' argv <"$proc/cmdline" 2>/dev/null || continue
-  ((${#argv[@]} >= 2)) && [[ ${argv[0]##*/} == sigdrain && ${argv[1]} == daemon && " ${argv[*]} " != *" --unpin "* ]] ||
-    continue
-  echo "e2e: a sigdrain daemon already runs (pid ${proc#/proc/}: ${argv[*]}): stop it first" >&2
-  exit 2
-done
+running=$("$dir/running_daemons.sh")
+[[ -z $running ]] || { echo "e2e: a sigdrain daemon already runs (pid ${running%%$'\n'*}): stop it first" >&2; exit 2; }
 status=0
 for s in "${scripts[@]}"; do
   echo "--- e2e: $(basename "$s")"

@@ -69,17 +69,10 @@ def sigdrain_bin():
 
 
 def other_daemons():
-    """'pid: argv' of each `sigdrain daemon` running now (not `--unpin`, which only removes pins)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1]
-        except OSError:
-            continue
-        args = [a.decode(errors="replace") for a in argv]
-        if len(args) >= 2 and os.path.basename(args[0]) == "sigdrain" and args[1] == "daemon" and "--unpin" not in args:
-            found.append(f"{pid}: {' '.join(args)}")
-    return found
+    """'pid: argv' of each `sigdrain daemon` running now (tests/e2e/running_daemons.sh)."""
+    p = subprocess.run([os.path.join(REPO, "tests", "e2e", "running_daemons.sh")], capture_output=True, text=True,
+                       timeout=20)
+    return p.stdout.splitlines()
 
 
 @pytest.fixture(scope="session")
