@@ -44,12 +44,16 @@ std::string cpu_model() {
   return "unknown";
 }
 
-// The tracepoints sigdrain attaches, read from the BPF objects embedded in the skeletons (what would load).
+// The attach points of the programs in the BPF objects embedded in the skeletons, each once (a program and its
+// variant for other kernels share one).
 std::vector<std::string> probe_set() {
   std::vector<std::string> out;
   auto add_from = [&](bpf_object* obj) {
     bpf_program* prog = nullptr;
-    bpf_object__for_each_program(prog, obj) out.push_back(bpf_program__section_name(prog));
+    bpf_object__for_each_program(prog, obj) {
+      std::string section = bpf_program__section_name(prog);
+      if (std::find(out.begin(), out.end(), section) == out.end()) out.push_back(section);
+    }
   };
   if (auto* s = signals_bpf__open()) {
     add_from(s->obj);
