@@ -184,7 +184,7 @@ struct socket_slot {
 static __always_inline struct socket_slot slot_of(__u64 sk) {
   __u64 hashed = sigdrain_socket_hash(sk);
   struct socket_slot slot = {
-      .index = (__u32)(hashed >> VERDICT_TAG_BITS) & MASK_BITS(SLOT_BITS),
+      .index = sigdrain_socket_slot(sk), /* the one the tests compute too */
       .tag = (hashed & MASK_BITS(VERDICT_TAG_BITS)) << VERDICT_TAG_SHIFT,
   };
   return slot;
@@ -243,8 +243,9 @@ static __always_inline bool leave_unclaimed(__u64 sk, __u8 direction, __u16 loca
   return was == 0 || was == mine; /* mine: a twin program left it (the old and the new daemon's, in a handover) */
 }
 
-/* The word `sk` left at ESTABLISHED, or 0. The slot is given back; a caller racing with another CPU's first data on
- * the same connection still gets the word (the two then make the same state, the first insert wins). */
+/* The word `sk` left at ESTABLISHED, or 0; also how a new life or a close before any data forgets it. The slot is
+ * given back; a caller racing with another CPU's first data on the same connection still gets the word (the two
+ * then make the same state, the first insert wins). */
 static __always_inline __u64 claim_unclaimed(__u64 sk) {
   struct socket_slot slot = slot_of(sk);
   __u64 *word = unclaimed_slot(slot);
@@ -253,14 +254,6 @@ static __always_inline __u64 claim_unclaimed(__u64 sk) {
   if (!slot_names(slot, seen)) return 0;
   __sync_val_compare_and_swap(word, seen, 0);
   return seen;
-}
-
-static __always_inline void forget_unclaimed(__u64 sk) {
-  struct socket_slot slot = slot_of(sk);
-  __u64 *word = unclaimed_slot(slot);
-  if (!word) return;
-  __u64 seen = *(volatile __u64 *)word;
-  if (slot_names(slot, seen)) __sync_val_compare_and_swap(word, seen, 0);
 }
 
 /* Data's state for a socket without one: `fresh`, or the one another CPU's data on it made first. */
@@ -330,10 +323,10 @@ static __always_inline int on_state_change(struct trace_event_raw_inet_sock_set_
   __u64 sk = (__u64)ctx->skaddr;
   int oldstate = ctx->oldstate, newstate = ctx->newstate;
   if (tables && (oldstate == TCP_CLOSE_NR || newstate == TCP_LISTEN_NR || newstate == TCP_SYN_SENT_NR ||
-                             newstate == TCP_SYN_RECV_NR)) {
+                 newstate == TCP_SYN_RECV_NR)) {
     /* A new life at this address (a socket made, reused, or accepted): nothing cached of an earlier one holds. */
     forget_cached_verdict(sk);
-    forget_unclaimed(sk);
+    claim_unclaimed(sk);
   }
 
   if (newstate == TCP_ESTABLISHED_NR && (oldstate == TCP_SYN_RECV_NR || oldstate == TCP_SYN_SENT_NR)) {
@@ -372,7 +365,7 @@ static __always_inline int on_state_change(struct trace_event_raw_inet_sock_set_
     if (tables) {
       /* Judged ignored and never given a state: nothing to undo, and late data meets the same slot. */
       if (cached_ignored(sk, true)) return 0;
-      forget_unclaimed(sk); /* closed before its first data */
+      claim_unclaimed(sk); /* closed before its first data */
     }
     struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
     /* A socket judged not watched skips the closed_sockets insert (an LRU update, the costliest step of a close):
