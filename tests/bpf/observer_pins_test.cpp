@@ -89,8 +89,8 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
 
   int client = connected_client(server);
   ASSERT_EQ(write(client, "req\n", 4), 4);
-  std::this_thread::sleep_for(200ms);  // the server has read it and sleeps in its handler
-  EXPECT_EQ(first->stats(cg.id()).inflight, 1);
+  // The server reads it and sleeps in its handler.
+  EXPECT_TRUE(eventually([&] { return first->stats(cg.id()).inflight == 1; }, 2000ms));
   const std::string links = sockets_layout_dir(root.path) + "/links";
   EXPECT_TRUE(exists(links + "/on_sock_recv_length") || exists(links + "/on_tcp_recvmsg_exit") ||
               exists(links + "/on_tcp_recvmsg_nonblock_exit"));
@@ -116,16 +116,14 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
 
   ASSERT_TRUE(second.observer->watch_cgroup(cg.id()));  // what a restarted daemon's discovery does: idempotent
   ASSERT_GT(read(client, buf, sizeof(buf)), 0);
-  std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(eventually([&] { return second.stats(cg.id()).requests_completed == 2u; }));
   CgroupStats done = second.stats(cg.id());
   EXPECT_EQ(done.inflight, 0);
   EXPECT_EQ(done.requests_completed, 2u) << "counted once, though the old and new links overlapped";
   close(client);
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(second.stats(cg.id()).open_inbound, 0);
+  EXPECT_TRUE(eventually([&] { return second.stats(cg.id()).open_inbound == 0; }));
   server.stop();
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(second.stats(cg.id()).listening, 0);
+  EXPECT_TRUE(eventually([&] { return second.stats(cg.id()).listening == 0; }));
 }
 
 TEST(ObserverPins, AnIncompatibleLayoutIsReplaced) {

@@ -44,14 +44,14 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   int client = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
   ASSERT_EQ(write(client, "req\n", 4), 4);
-  std::this_thread::sleep_for(300ms);  // the server has read the request and sleeps in its handler
-  EXPECT_EQ(stats().inflight, 1);
+  // The server reads the request and sleeps 800 ms in its handler.
+  EXPECT_TRUE(eventually([&] { return stats().inflight == 1; }, 2000ms)) << stats().inflight;
   EXPECT_EQ(stats().open_inbound, 1);
   EXPECT_EQ(stats().activity, 1u) << "the request's read moves the activity count; the server's MSG_PEEK must not";
 
   char buf[8];
   ASSERT_GT(read(client, buf, sizeof(buf)), 0);
-  std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(eventually([&] { return stats().requests_completed == 1u; })) << stats().requests_completed;
   EXPECT_EQ(stats().inflight, 0) << "answered: nothing in flight on an idle keep-alive connection";
   EXPECT_EQ(stats().open_inbound, 1);
   EXPECT_EQ(stats().requests_completed, 1u);
@@ -66,13 +66,11 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
   EXPECT_EQ(server_side, 1);
 
   close(client);
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(stats().open_inbound, 0);
+  EXPECT_TRUE(eventually([&] { return stats().open_inbound == 0; })) << stats().open_inbound;
   EXPECT_EQ(stats().inflight, 0);
 
   server.stop();
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(stats().listening, 0);
+  EXPECT_TRUE(eventually([&] { return stats().listening == 0; })) << stats().listening;
   EXPECT_EQ((*obs)->counters().socket_state_failures, 0u);
 }
 
@@ -91,9 +89,14 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   CgroupServer server(cg, 300ms, 16);
   ASSERT_GT(server.pid(), 0);
   auto stats = [&] { return (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{}); };
-  auto one_request = [&](int client) {
+  // Sends a request and returns the stats while the server sleeps in its handler (300 ms). A counted request shows
+  // as soon as the server has read it; an uncounted one is given 150 ms, in which a wrongly counted one would show.
+  auto one_request = [&](int client, bool counted) {
     EXPECT_EQ(write(client, "req\n", 4), 4);
-    std::this_thread::sleep_for(150ms);  // the server has read it and sleeps in its handler
+    if (counted)
+      EXPECT_TRUE(eventually([&] { return stats().inflight == 1; }, 2000ms)) << "the request never showed in flight";
+    else
+      std::this_thread::sleep_for(150ms);
     CgroupStats during = stats();
     char buf[8];
     EXPECT_GT(read(client, buf, sizeof(buf)), 0);
@@ -104,12 +107,12 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   int client = socket(AF_INET, SOCK_STREAM, 0);
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
   ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
-  CgroupStats unwatched = one_request(client);
+  CgroupStats unwatched = one_request(client, false);
   EXPECT_EQ(unwatched.inflight, 0) << "a cgroup nobody watches is not counted";
   EXPECT_EQ(unwatched.activity, 0u);
   EXPECT_EQ(unwatched.open_inbound, 0);
   // Its verdict is cached by now: this request's receive and send take the ignored-socket cache, not the state.
-  CgroupStats still_unwatched = one_request(client);
+  CgroupStats still_unwatched = one_request(client, false);
   EXPECT_EQ(still_unwatched.inflight, 0);
   EXPECT_EQ(still_unwatched.activity, 0u);
   // Judged once, nothing of it counted. With the tracepoint probes it gets no state at all: the connection waits
@@ -124,20 +127,18 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   EXPECT_EQ(states, stateless ? 0 : 1) << "the server's socket of a cgroup nobody watches";
 
   ASSERT_TRUE((*obs)->watch_cgroup(cg.id()));
-  CgroupStats watched = one_request(client);
+  CgroupStats watched = one_request(client, true);
   EXPECT_EQ(watched.inflight, 1) << "the connection accepted before the watch counts once it is watched";
   EXPECT_EQ(watched.open_inbound, 1);
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(stats().requests_completed, 1u);
+  EXPECT_TRUE(eventually([&] { return stats().requests_completed == 1u; })) << stats().requests_completed;
 
   // A connection accepted after the watch counts from its first request (the server serves one at a time).
   close(client);
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(stats().open_inbound, 0);
+  EXPECT_TRUE(eventually([&] { return stats().open_inbound == 0; })) << stats().open_inbound;
   int second = socket(AF_INET, SOCK_STREAM, 0);
   setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
   ASSERT_EQ(connect(second, server.addr(), server.addr_len()), 0);
-  EXPECT_EQ(one_request(second).inflight, 1);
+  EXPECT_EQ(one_request(second, true).inflight, 1);
   EXPECT_EQ(stats().open_inbound, 1);
   close(second);
   server.stop();
@@ -249,9 +250,11 @@ TEST(ObserverSockets, ConnectionsWaitingForTheirFirstDataCountAsAccepted) {
   for (int client : clients) EXPECT_EQ(write(client, "req\n", 4), 4);
   char buf[4];
   for (int client : clients) EXPECT_EQ(read(client, buf, sizeof(buf)), 3);
-  std::this_thread::sleep_for(50ms);
+  auto counted_stats = [&] { return (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{}); };
+  // The answer's send completes its request after the client could read it.
+  eventually([&] { return counted_stats().requests_completed == static_cast<uint64_t>(kConnections); });
 
-  CgroupStats counted = (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{});
+  CgroupStats counted = counted_stats();
   EXPECT_EQ(counted.requests_completed, static_cast<uint64_t>(kConnections));
   EXPECT_EQ(counted.open_inbound, kConnections);
   EXPECT_EQ(counted.inflight, 0);
@@ -274,9 +277,7 @@ TEST(ObserverSockets, ConnectionsWaitingForTheirFirstDataCountAsAccepted) {
   server.stop();  // closes the server's ends
   auto open_inbound = [&] { return (*obs)->cgroup_stats(cg.id()).value_or(CgroupStats{}).open_inbound; };
   // 1,500 closes take a while under an emulated CPU (the kernel matrix runs qemu without acceleration).
-  for (auto until = std::chrono::steady_clock::now() + 10s; open_inbound() != 0 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(open_inbound(), 0);
+  EXPECT_TRUE(eventually([&] { return open_inbound() == 0; }, 10000ms)) << open_inbound();
   setrlimit(RLIMIT_NOFILE, &before);
 }
 

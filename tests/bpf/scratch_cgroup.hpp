@@ -50,6 +50,17 @@ class ScratchCgroup {
   uint64_t id_ = 0;
 };
 
+// Polls `condition` every 5 ms until it holds or `timeout` passes; returns its last value. For what the kernel
+// does in its own time (a server reading, a close), which a fixed sleep misjudges under an emulated CPU.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  for (auto until = std::chrono::steady_clock::now() + timeout; !condition();) {
+    if (std::chrono::steady_clock::now() >= until) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 // Serves one-line requests: peeks, reads, sleeps `delay`, answers, until the client closes.
 [[noreturn]] inline void serve(int listener, std::chrono::milliseconds delay) {
   for (;;) {
@@ -76,30 +87,39 @@ class CgroupServer {
     addr_.sin_family = AF_INET;
     addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(addr_);
-    int go[2];
+    // Two pipes, one per direction: with one, the parent could read back its own "go" as the child's "listening".
+    int go[2], listening_pipe[2];
     if (bind(listener, reinterpret_cast<sockaddr*>(&addr_), sizeof(addr_)) != 0 ||
         getsockname(listener, reinterpret_cast<sockaddr*>(&addr_), &len) != 0 || pipe(go) != 0) {
+      close(listener);
+      return;
+    }
+    if (pipe(listening_pipe) != 0) {
+      close(go[0]);
+      close(go[1]);
       close(listener);
       return;
     }
     pid_t server = fork();
     if (server == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(go[1]);
+      close(listening_pipe[0]);
       char c;
       (void)!read(go[0], &c, 1);  // wait until moved into the cgroup
       listen(listener, backlog);
-      (void)!write(go[1], "l", 1);
+      (void)!write(listening_pipe[1], "l", 1);
       serve_listener(listener);
       _exit(0);
     }
     close(listener);
+    close(go[0]);
+    close(listening_pipe[1]);
     cgroup.enter(server);
     char c = 'g';
-    bool listening = write(go[1], &c, 1) == 1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the child reads "g" before we read "l"
-    listening = listening && read(go[0], &c, 1) == 1;
-    close(go[0]);
+    bool listening = write(go[1], &c, 1) == 1 && read(listening_pipe[0], &c, 1) == 1;
     close(go[1]);
+    close(listening_pipe[0]);
     pid_ = server;
     if (!listening) stop();
   }
