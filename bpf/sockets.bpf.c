@@ -349,7 +349,11 @@ static __always_inline int on_state_change(struct trace_event_raw_inet_sock_set_
      * for a moment while the pinned links are handed over). Only TCP_CLOSE ends a listening socket's state. */
     struct sigdrain_sock_state *known = bpf_map_lookup_elem(&sock_states, &sk);
     if (known && known->direction == SIGDRAIN_DIR_LISTEN && (known->flags & SIGDRAIN_SOCK_COUNTED)) return 0;
-    struct sigdrain_cgroup_stats *s = stats_of(fresh.cgroup_id);
+    /* Counted in a watched cgroup only: then cgroup_stats holds just the cgroups user space watches, and drops
+     * when they are gone. A listen anywhere else would add an entry nobody reads or removes, and the listening
+     * cgroups of a node's lifetime (its pods, its jobs) would fill the map: a container watched after that would
+     * get no counts, and its drain would see nothing in flight. The state is kept: it names the listener. */
+    struct sigdrain_cgroup_stats *s = cgroup_watched(fresh.cgroup_id) ? stats_of(fresh.cgroup_id) : NULL;
     if (s) {
       __sync_fetch_and_add(&s->listening, 1);
       fresh.flags |= SIGDRAIN_SOCK_COUNTED;

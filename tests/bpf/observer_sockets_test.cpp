@@ -8,12 +8,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "containers/cgroup_ids.hpp"
 #include "observer/observer.hpp"
 #include "scratch_cgroup.hpp"
 
@@ -108,6 +111,7 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
   ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
   CgroupStats unwatched = one_request(client, false);
+  EXPECT_FALSE((*obs)->cgroup_stats(cg.id())) << "a cgroup nobody watches has no counts, not even its listener's";
   EXPECT_EQ(unwatched.inflight, 0) << "a cgroup nobody watches is not counted";
   EXPECT_EQ(unwatched.activity, 0u);
   EXPECT_EQ(unwatched.open_inbound, 0);
@@ -142,6 +146,42 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   EXPECT_EQ(stats().open_inbound, 1);
   close(second);
   server.stop();
+}
+
+// The daemon forgets the counts of a container that is gone (and, restarted on adopted pins, of those that ended
+// while it was down): else cgroup_stats and watched_cgroups would fill over a node's lifetime.
+TEST(ObserverSockets, ACgroupGoneIsForgotten) {
+  ObserverOptions options;
+  options.watch_all_cgroups = false;
+  auto obs = Observer::start(options, [](const ObservedEvent&) {});
+  ASSERT_TRUE(obs) << obs.error().message;
+  if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+
+  auto ended = std::make_unique<ScratchCgroup>("ended");
+  ScratchCgroup running("running");
+  const uint64_t ended_id = ended->id();
+  ASSERT_NE(ended_id, 0u);
+  ASSERT_NE(running.id(), 0u);
+  for (const ScratchCgroup* cg : {ended.get(), &running}) {
+    ASSERT_TRUE((*obs)->watch_cgroup(cg->id()));
+    CgroupServer server(*cg, 0ms, 16);  // its listen makes the cgroup's counts; stopped at the end of the turn
+    ASSERT_GT(server.pid(), 0);
+    EXPECT_TRUE((*obs)->cgroup_stats(cg->id()));
+  }
+  ended.reset();  // rmdir: the container's cgroup is gone
+
+  auto existing = existing_cgroup_ids(std::filesystem::exists("/sys/fs/cgroup/unified/cgroup.procs") ? "/sys/fs/cgroup/unified"
+                                                                                                       : "/sys/fs/cgroup");
+  ASSERT_TRUE(existing);
+  EXPECT_TRUE(existing->contains(running.id()));
+  EXPECT_FALSE(existing->contains(ended_id));
+  EXPECT_EQ((*obs)->forget_cgroups_not_in(*existing), 1u) << "the ended cgroup, watched and counted: one cgroup";
+  EXPECT_FALSE((*obs)->cgroup_stats(ended_id));
+  EXPECT_TRUE((*obs)->cgroup_stats(running.id())) << "a cgroup that still exists keeps its counts";
+  EXPECT_EQ((*obs)->forget_cgroups_not_in(*existing), 0u);
+
+  (*obs)->forget_cgroup(running.id());  // what the daemon does when a container is gone
+  EXPECT_FALSE((*obs)->cgroup_stats(running.id()));
 }
 
 // A socket judged ignored is cached by its kernel address; that address comes back for another socket once the

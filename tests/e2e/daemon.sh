@@ -185,9 +185,19 @@ fi
 e2e_stop_daemon
 start_daemon
 
+# A container that ends while no daemon runs leaves its watch and counts in the pinned maps: the next daemon
+# forgets them at its first scan (else the maps fill over a node's lifetime and later containers go uncounted).
+ended_port=$(e2e_free_port)
+ended=$(e2e_container_name daemon-ended)
+ended_up=no
+if e2e_start_scenario d "$ended_port" daemon-ended && e2e_wait_http "$ended_port" && wait_guarded "$ended"; then
+  curl -fs -m 2 -o /dev/null "http://127.0.0.1:$ended_port/" && ended_up=yes
+fi
+
 # The same stop without the daemon: uWSGI's brutal reload cuts the requests in flight, and podman waits out
 # its timeout before SIGKILL.
 e2e_stop_daemon
+timeout 60 podman rm -f -t 0 "$ended" >/dev/null 2>&1
 port=$(e2e_free_port)
 name=$(e2e_container_name plain-b)
 if e2e_start_scenario b "$port" plain-b && e2e_wait_http "$port"; then
@@ -204,6 +214,13 @@ else
   e2e_fail "plain-b did not start"
 fi
 start_daemon
+if [[ $ended_up == yes ]]; then
+  wait_log "forgot the pinned watch and counts of [1-9][0-9]* ended cgroup" 30 &&
+    e2e_pass "the daemon forgot the pinned counts of a container that ended while it was down" ||
+    e2e_fail "no pinned counts forgotten at start-up: $(grep -E 'pinned counts|cannot list' "$E2E_WORK_DIR/daemon.err" | tail -1)"
+else
+  e2e_fail "daemon-ended did not start or was not guarded"
+fi
 
 # SIGKILL during a hold kills at once.
 port=$(e2e_free_port)

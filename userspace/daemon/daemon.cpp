@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "containers/cgroup_ids.hpp"
 #include "containers/container_signal.hpp"
 #include "daemon/ps_entry.hpp"
 #include "hold/runtime_kill.hpp"
@@ -277,6 +278,10 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
           old_connections_.insert_or_assign(id, OldLiveConnections{OldConnections(std::move(open)), {}, {}});
   }
 
+  // Adopted pins may hold the watch and counts of containers that ended while no daemon ran: forgotten once, before
+  // this scan's watches, so the maps hold only what lives (they would fill over a node's lifetime).
+  if (first_scan && observer_->socket_pins() == SocketPins::adopted) forget_ended_cgroups(seen);
+
   std::map<std::string, KnownContainer> known;
   for (const auto& [id, g] : containers_) known.emplace(id, KnownContainer{g.info.init_pid, stops_.stopping(id)});
   std::map<std::string, pid_t> seen_pids;
@@ -291,7 +296,7 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     if (gate_) (void)gate_->unguard(id);
     armed_.erase(id);
     resolver_.forget(g.info.cgroup_id);
-    observer_->unwatch_cgroup(g.info.cgroup_id);
+    observer_->forget_cgroup(g.info.cgroup_id);
     last_stops_.erase(id);
     old_connections_.erase(id);
     activity_.erase(id);
@@ -321,6 +326,25 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
     watch_sockets(info);
     containers_.emplace(id, std::move(g));
   }
+}
+
+// Adopted pins may hold the watch and counts of containers that ended while no daemon ran: forgotten once, before
+// the first scan's watches, so the maps hold only what lives (else they fill over a node's lifetime, and a
+// container watched then gets no counts). Only when the walk of the cgroup tree lists every container just found:
+// a tree seen from inside a cgroup namespace (a wrong mount) would make every other container look gone.
+void Daemon::forget_ended_cgroups(const std::map<std::string, ContainerInfo>& running) {
+  const auto existing = existing_cgroup_ids(options_.roots.cgroup2);
+  std::string doubt = existing ? "" : "the walk failed";
+  for (const auto& [id, info] : running)
+    if (doubt.empty() && info.cgroup_id != 0 && !existing->contains(info.cgroup_id))
+      doubt = fmt::format("it does not list the cgroup of {}", id.substr(0, 12));
+  if (!doubt.empty()) {
+    log(fmt::format("the pinned counts of ended containers stay: cannot list the cgroups under {}: {}",
+                    options_.roots.cgroup2, doubt));
+    return;
+  }
+  if (size_t forgotten = observer_->forget_cgroups_not_in(*existing); forgotten > 0)
+    log(fmt::format("forgot the pinned watch and counts of {} ended cgroup{}", forgotten, forgotten == 1 ? "" : "s"));
 }
 
 // Guarded or only observed, a container's connections and requests are counted from here on (ps, metrics, the

@@ -74,6 +74,7 @@ class Daemon : private StopHost {
   // Takes in a discovery scan: guards new containers, forgets those gone.
   void reconcile(std::vector<ContainerInfo> running);
   void watch_sockets(const ContainerInfo& info);
+  void forget_ended_cgroups(const std::map<std::string, ContainerInfo>& running);
   void hold(Guarded& g);  // picks the hold backend for the container's init and guards it with that
   void guard(Guarded& g);  // at the stop gate where it loaded, else hold()
   void on_gated(const GatedProcess& gated);

@@ -373,8 +373,36 @@ Result<void> Observer::watch_cgroup(uint64_t cgroup_id) {
   return {};
 }
 
-void Observer::unwatch_cgroup(uint64_t cgroup_id) {
-  if (impl_->sockets) (void)bpf_map_delete_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id);
+void Observer::forget_cgroup(uint64_t cgroup_id) {
+  if (!impl_->sockets) return;
+  (void)bpf_map_delete_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id);
+  (void)bpf_map_delete_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &cgroup_id);
+}
+
+namespace {
+
+std::vector<uint64_t> map_keys(int fd) {
+  std::vector<uint64_t> keys;
+  uint64_t key = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
+}
+
+}  // namespace
+
+size_t Observer::forget_cgroups_not_in(const std::set<uint64_t>& existing) {
+  if (!impl_->sockets) return 0;
+  std::set<uint64_t> gone;
+  for (int fd : {bpf_map__fd(impl_->sockets->maps.watched_cgroups), bpf_map__fd(impl_->sockets->maps.cgroup_stats)})
+    for (uint64_t cgroup_id : map_keys(fd))  // all keys first: deleting while walking restarts the walk
+      if (!existing.contains(cgroup_id)) gone.insert(cgroup_id);
+  for (uint64_t cgroup_id : gone) forget_cgroup(cgroup_id);
+  return gone.size();
 }
 
 std::optional<CgroupStats> Observer::cgroup_stats(uint64_t cgroup_id) const {
@@ -389,13 +417,9 @@ std::vector<SocketRecord> Observer::sockets() const {
   std::vector<SocketRecord> out;
   if (!impl_->sockets) return out;
   int fd = bpf_map__fd(impl_->sockets->maps.sock_states);
-  uint64_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    SocketRecord rec{next, {}};
-    if (bpf_map_lookup_elem(fd, &next, &rec.state) == 0) out.push_back(rec);
-    key = next;
-    prev = &key;
+  for (uint64_t sk : map_keys(fd)) {
+    SocketRecord rec{sk, {}};
+    if (bpf_map_lookup_elem(fd, &sk, &rec.state) == 0) out.push_back(rec);
   }
   return out;
 }

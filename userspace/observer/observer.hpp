@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <set>
 #include <vector>
 
 #include "observer/bpf_events.hpp"
@@ -116,8 +117,12 @@ class Observer {
   // With watch_all_cgroups off: counts the sockets of processes in this cgroup from now on; a connection that
   // carried data before is counted as one opened before the observer started. Idempotent.
   Result<void> watch_cgroup(uint64_t cgroup_id);
-  // Forgets the cgroup (its container is gone): new sockets there are not counted; those taken already still are.
-  void unwatch_cgroup(uint64_t cgroup_id);
+  // Forgets the cgroup (its container is gone): its watch and its counts. Its sockets closing later change nothing
+  // (a cgroup id is never reused, so no later cgroup inherits them).
+  void forget_cgroup(uint64_t cgroup_id);
+  // forget_cgroup() for every watched or counted cgroup `existing` does not list: what a restarted daemon finds
+  // pinned of containers that ended while it was down. Returns how many it forgot.
+  size_t forget_cgroups_not_in(const std::set<uint64_t>& existing);
   // nullopt when the cgroup never had socket activity (or sockets are not observed).
   std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
   std::vector<SocketRecord> sockets() const;
