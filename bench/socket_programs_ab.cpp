@@ -39,7 +39,12 @@ class SocketPrograms {
   SocketPrograms(const std::string& path, bool watch_all) {
     obj_ = bpf_object__open_file(path.c_str(), nullptr);
     if (!obj_) die("open " + path + ": " + std::strerror(errno));
-    set_rodata_bool("watch_all_cgroups", watch_all, path);
+    const uint8_t all = watch_all ? 1 : 0;
+    if (!set_rodata("watch_all_cgroups", &all, sizeof(all), path)) die(path + ": no watch_all_cgroups in .rodata");
+    // Builds since layout 4 take cgroup_stats slots per CPU (with watch_all_cgroups): every CPU must be allowed to.
+    const int cpus = libbpf_num_possible_cpus();
+    const uint32_t possible = cpus > 0 ? static_cast<uint32_t>(cpus) : 1;
+    (void)set_rodata("possible_cpus", &possible, sizeof(possible), path);
     if (int err = bpf_object__load(obj_)) die("load " + path + ": " + std::strerror(-err));
   }
   ~SocketPrograms() {
@@ -78,7 +83,8 @@ class SocketPrograms {
  private:
   // A `const volatile` global of .rodata, set before load as a skeleton would (this tool has no skeleton: the two
   // objects are different builds of one source).
-  void set_rodata_bool(const char* name, bool value, const std::string& path) {
+  // False when the object has no such global (an older build).
+  bool set_rodata(const char* name, const void* value, size_t value_size, const std::string& path) {
     const btf* types = bpf_object__btf(obj_);
     bpf_map* rodata = nullptr;
     bpf_map* map;
@@ -96,11 +102,12 @@ class SocketPrograms {
       size_t size = 0;
       const void* initial = bpf_map__initial_value(rodata, &size);
       std::vector<char> data(static_cast<const char*>(initial), static_cast<const char*>(initial) + size);
-      data.at(vars[i].offset) = value ? 1 : 0;
+      if (vars[i].size != value_size || vars[i].offset + value_size > data.size()) die(path + ": " + name + " has another size");
+      std::memcpy(data.data() + vars[i].offset, value, value_size);
       if (bpf_map__set_initial_value(rodata, data.data(), data.size())) die(path + ": cannot set " + name);
-      return;
+      return true;
     }
-    die(path + ": no " + std::string(name) + " in .rodata");
+    return false;
   }
 
   bpf_object* obj_ = nullptr;

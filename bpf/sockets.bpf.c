@@ -43,11 +43,13 @@ static __always_inline __u32 watch_generation(void) {
   return generation ? *(volatile __u32 *)generation : 0;
 }
 
+/* The cgroups whose sockets count, each with its slot in cgroup_stats. User space adds a cgroup it watches (with a
+ * slot it gives); with watch_all_cgroups the programs add every cgroup at its first counted socket. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, SIGDRAIN_MAX_WATCHED_CGROUPS);
-  __type(key, __u64); /* cgroup v2 id */
-  __type(value, __u8);
+  __type(key, __u64);   /* cgroup v2 id */
+  __type(value, __u32); /* its slot in cgroup_stats, never 0 */
 } watched_cgroups SEC(".maps");
 
 struct {
@@ -69,10 +71,12 @@ struct {
   __type(value, __u8);
 } closed_sockets SEC(".maps");
 
+/* Per watched cgroup, by slot: reached from a socket's state (stats_slot) with an array index, not a second hash
+ * lookup on every counted send and receive. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64); /* cgroup v2 id */
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, SIGDRAIN_STATS_SLOTS);
+  __type(key, __u32);
   __type(value, struct sigdrain_cgroup_stats);
 } cgroup_stats SEC(".maps");
 
@@ -91,28 +95,68 @@ static __always_inline int is_tcp(__u16 family, __u16 protocol) {
   return (family == AF_INET_NR || family == AF_INET6_NR) && protocol == IPPROTO_TCP_NR;
 }
 
-static __always_inline struct sigdrain_cgroup_stats *stats_of(__u64 cgroup_id) {
-  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &cgroup_id);
-  if (s) return s;
-  struct sigdrain_cgroup_stats zero = {};
-  bpf_map_update_elem(&cgroup_stats, &cgroup_id, &zero, BPF_NOEXIST); /* EEXIST: another CPU won */
-  s = bpf_map_lookup_elem(&cgroup_stats, &cgroup_id);
-  if (!s) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_CGROUP_FAIL], 1);
-  return s;
+/* The cgroup's slot in cgroup_stats when it is watched (with watch_all_cgroups: once it has counted), else 0. */
+static __always_inline __u32 watched_slot(__u64 cgroup_id) {
+  __u32 *slot = bpf_map_lookup_elem(&watched_cgroups, &cgroup_id);
+  return slot ? *slot : 0;
+}
+
+/* The counts in `slot` if they are `cgroup_id`'s: a slot given to another cgroup since is not touched. */
+static __always_inline struct sigdrain_cgroup_stats *stats_in(__u32 slot, __u64 cgroup_id) {
+  if (!slot) return NULL;
+  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &slot);
+  return s && s->cgroup_id == cgroup_id ? s : NULL;
+}
+
+/* With watch_all_cgroups (sigdrain trace: its maps are its own, never pinned or shared), a cgroup's first counted
+ * socket takes it a slot here (in process context: a listen, a first receive). Each CPU takes every
+ * possible_cpus-th slot from its own count, with no atomic (5.10's verifier has no fetching one): tracepoint
+ * programs do not nest on a CPU. An fexit program (kernels < 6.3) may be preempted on a preemptible kernel between
+ * the read and the write of its CPU's count; two cgroups then share a slot and the one that wrote it last counts.
+ * Slots are not given back: a trace that meets more cgroups than slots counts the first ones. */
+const volatile __u32 possible_cpus = 1;
+__u32 stats_slots_taken_on_cpu[SIGDRAIN_SLOT_TAKING_CPUS];
+
+static __always_inline __u32 take_stats_slot(__u64 cgroup_id) {
+  __u32 cpu = bpf_get_smp_processor_id();
+  if (cpu >= possible_cpus || cpu >= SIGDRAIN_SLOT_TAKING_CPUS) return 0; /* unset: CPU 0 alone, never a shared slot */
+  __u32 taken = stats_slots_taken_on_cpu[cpu];
+  __u64 wide = 1 + cpu + (__u64)taken * possible_cpus;
+  if (wide >= SIGDRAIN_STATS_SLOTS) return 0;
+  __u32 slot = wide;
+  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &slot);
+  if (!s) return 0;
+  stats_slots_taken_on_cpu[cpu] = taken + 1;
+  s->cgroup_id = cgroup_id; /* before the slot is published */
+  if (bpf_map_update_elem(&watched_cgroups, &cgroup_id, &slot, BPF_NOEXIST) == 0) return slot;
+  s->cgroup_id = 0; /* another CPU published one first: its slot counts, this one stays unused */
+  __u32 *published = bpf_map_lookup_elem(&watched_cgroups, &cgroup_id);
+  return published ? *published : 0;
+}
+
+/* The cgroup's slot in cgroup_stats, 0 when its sockets do not count. */
+static __always_inline __u32 stats_slot_of(__u64 cgroup_id) {
+  __u32 slot = watched_slot(cgroup_id);
+  if (slot || !watch_all_cgroups) return slot;
+  slot = take_stats_slot(cgroup_id);
+  if (!slot) __sync_fetch_and_add(&counters[SIGDRAIN_SOCK_CNT_NEW_CGROUP_FAIL], 1);
+  return slot;
 }
 
 static __always_inline int counts_as_inbound(__u8 direction) {
   return direction == SIGDRAIN_DIR_INBOUND || direction == SIGDRAIN_DIR_INBOUND_GUESSED;
 }
 
-/* Process context: the current task owns the socket. Counts it in its cgroup the first time. */
-static __always_inline void take_ownership(struct sigdrain_sock_state *st) {
+/* Process context: the current task owns the socket. Counts it in its cgroup the first time. `stats_slot`: the
+ * current cgroup's slot when the caller has it already, else 0. */
+static __always_inline void take_ownership(struct sigdrain_sock_state *st, __u32 stats_slot) {
   if (st->flags & SIGDRAIN_SOCK_OWNED) return;
   st->owner_tgid = bpf_get_current_pid_tgid() >> 32;
   st->cgroup_id = bpf_get_current_cgroup_id();
   st->flags |= SIGDRAIN_SOCK_OWNED;
-  if (!counts_as_inbound(st->direction) && !(st->flags & SIGDRAIN_SOCK_ADOPTED)) return;
-  struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
+  if (!counts_as_inbound(st->direction) && !(st->flags & SIGDRAIN_SOCK_ADOPTED)) return; /* an outbound one counts nothing */
+  st->stats_slot = stats_slot ? stats_slot : stats_slot_of(st->cgroup_id);
+  struct sigdrain_cgroup_stats *s = stats_in(st->stats_slot, st->cgroup_id);
   if (!s) return;
   if (counts_as_inbound(st->direction)) {
     __sync_fetch_and_add(&s->open_inbound, 1);
@@ -125,7 +169,7 @@ static __always_inline void take_ownership(struct sigdrain_sock_state *st) {
 }
 
 static __always_inline int cgroup_watched(__u64 cgroup_id) {
-  return watch_all_cgroups || bpf_map_lookup_elem(&watched_cgroups, &cgroup_id) != NULL;
+  return watch_all_cgroups || watched_slot(cgroup_id) != 0;
 }
 
 /* Process context: false when the socket belongs to a cgroup nobody watches, remembered in its state. A socket
@@ -266,9 +310,10 @@ static __always_inline struct sigdrain_sock_state *new_state(__u64 sk, struct si
 
 /* The owner's first data on a connection it had not claimed: judged now, in the owner's context. A state already
  * there (another CPU's first data on it won the insert) is the one used. */
-static __always_inline struct sigdrain_sock_state *claimed_state(__u64 sk, __u64 unclaimed) {
+static __always_inline struct sigdrain_sock_state *claimed_state(__u64 sk, __u64 unclaimed, __u32 *stats_slot) {
   __u32 generation = watch_generation(); /* read before the map: a cgroup added meanwhile moves it on */
-  if (!cgroup_watched(bpf_get_current_cgroup_id())) {
+  *stats_slot = watched_slot(bpf_get_current_cgroup_id()); /* only called with some cgroups not watched */
+  if (!*stats_slot) {
     cache_ignored(sk, generation, true);
     return NULL;
   }
@@ -282,12 +327,13 @@ static __always_inline struct sigdrain_sock_state *claimed_state(__u64 sk, __u64
 /* `cached`: use the two direct-mapped tables (with some cgroups not watched). The fexit programs cannot: their `sk`
  * is a typed pointer, which the verifier keeps from the tables' arithmetic, so on kernels without the sock_*_length
  * tracepoints (< 6.3) every call takes the state lookup. */
-static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new, bool cached) {
+static __always_inline struct sigdrain_sock_state *state_for_data(__u64 sk, __u8 direction_if_new, bool cached,
+                                                                  __u32 *stats_slot) {
   cached = cached && !watch_all_cgroups;
   if (cached) {
     if (cached_ignored(sk, false)) return NULL;
     __u64 unclaimed = claim_unclaimed(sk);
-    if (unclaimed) return claimed_state(sk, unclaimed);
+    if (unclaimed) return claimed_state(sk, unclaimed, stats_slot);
   }
   struct sigdrain_sock_state *st = bpf_map_lookup_elem(&sock_states, &sk);
   if (st) {
@@ -353,7 +399,8 @@ static __always_inline int on_state_change(struct trace_event_raw_inet_sock_set_
      * when they are gone. A listen anywhere else would add an entry nobody reads or removes, and the listening
      * cgroups of a node's lifetime (its pods, its jobs) would fill the map: a container watched after that would
      * get no counts, and its drain would see nothing in flight. The state is kept: it names the listener. */
-    struct sigdrain_cgroup_stats *s = cgroup_watched(fresh.cgroup_id) ? stats_of(fresh.cgroup_id) : NULL;
+    fresh.stats_slot = stats_slot_of(fresh.cgroup_id);
+    struct sigdrain_cgroup_stats *s = stats_in(fresh.stats_slot, fresh.cgroup_id);
     if (s) {
       __sync_fetch_and_add(&s->listening, 1);
       fresh.flags |= SIGDRAIN_SOCK_COUNTED;
@@ -381,7 +428,7 @@ static __always_inline int on_state_change(struct trace_event_raw_inet_sock_set_
     }
     if (!st) return 0;
     if (st->flags & (SIGDRAIN_SOCK_COUNTED | SIGDRAIN_SOCK_INFLIGHT | SIGDRAIN_SOCK_ADOPTED_COUNTED)) {
-      struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
+      struct sigdrain_cgroup_stats *s = stats_in(st->stats_slot, st->cgroup_id);
       if (s) {
         if (st->flags & SIGDRAIN_SOCK_COUNTED) {
           if (st->direction == SIGDRAIN_DIR_LISTEN)
@@ -415,11 +462,12 @@ int on_inet_sock_set_state_eager(struct trace_event_raw_inet_sock_set_state *ctx
 /* Process context of the receiver: `len` bytes were received on `sk` (a TCP socket). */
 static __always_inline void on_data_received(__u64 sk, int len, int flags, bool cached) {
   if (len <= 0 || (flags & MSG_PEEK_FLAG)) return; /* a peek leaves the data queued: the real read counts */
-  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED, cached);
+  __u32 stats_slot = 0;
+  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_INBOUND_GUESSED, cached, &stats_slot);
   if (!st) return;
-  take_ownership(st);
+  take_ownership(st, stats_slot);
   if (!counts_as_inbound(st->direction) || !(st->flags & SIGDRAIN_SOCK_COUNTED)) return;
-  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
+  struct sigdrain_cgroup_stats *s = stats_in(st->stats_slot, st->cgroup_id);
   if (!s) return;
   s->activity++;
   if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) {
@@ -431,18 +479,19 @@ static __always_inline void on_data_received(__u64 sk, int len, int flags, bool 
 /* Process context of the sender: `len` bytes were sent on `sk` (a TCP socket). */
 static __always_inline void on_data_sent(__u64 sk, int len, bool cached) {
   if (len <= 0) return;
-  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN, cached);
+  __u32 stats_slot = 0;
+  struct sigdrain_sock_state *st = state_for_data(sk, SIGDRAIN_DIR_UNKNOWN, cached, &stats_slot);
   if (!st) return;
-  take_ownership(st);
+  take_ownership(st, stats_slot);
   if (st->direction == SIGDRAIN_DIR_UNKNOWN) {
     /* Opened before sigdrain started and first seen sending: it may be finishing a request that was already
      * in flight, so it counts as activity of its cgroup (the quiet window waits for it). */
-    struct sigdrain_cgroup_stats *s = stats_of(st->cgroup_id);
+    struct sigdrain_cgroup_stats *s = stats_in(st->stats_slot, st->cgroup_id);
     if (s) s->activity++;
     return;
   }
   if (!(st->flags & SIGDRAIN_SOCK_INFLIGHT)) return;
-  struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &st->cgroup_id);
+  struct sigdrain_cgroup_stats *s = stats_in(st->stats_slot, st->cgroup_id);
   st->flags &= ~SIGDRAIN_SOCK_INFLIGHT;
   if (!s) return;
   s->activity++;

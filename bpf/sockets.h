@@ -36,9 +36,15 @@ struct sigdrain_sock_state {
   __u8 direction;   /* enum sigdrain_sock_direction */
   __u8 flags;       /* enum sigdrain_sock_flags */
   __u32 watch_generation; /* with SIGDRAIN_SOCK_IGNORED: the watch_generation it was judged at */
+  __u32 stats_slot;       /* its cgroup's slot in cgroup_stats, taken with ownership; 0: none (not watched) */
 };
 
+/* cgroup_stats is an array of these, one slot a watched cgroup (watched_cgroups maps the cgroup to its slot), so
+ * a counted send or receive reaches its cgroup's counts from its socket's state with no second hash lookup. */
 struct sigdrain_cgroup_stats {
+  /* The cgroup this slot counts for; 0: free. A socket counts only into a slot that names its own cgroup, so a
+   * slot given to another cgroup (its old cgroup gone) takes nothing from that cgroup's late closes. */
+  __u64 cgroup_id;
   __s64 open_inbound; /* inbound connections that are owned and not closed */
   __s64 inflight;     /* requests in flight (see above) */
   __s64 listening;    /* listening sockets */
@@ -56,8 +62,9 @@ struct sigdrain_cgroup_stats {
 /* The layout of the maps above and of bpf/sockets.bpf.c's maps, as pinned by the daemon: bump it whenever a
  * struct, a map's key/value/size or the meaning of a flag changes. A daemon replaces pins of another layout. */
 /* 2: no per-socket times or byte counts, cgroup activity a count. 3: unclaimed_connections (a connection's state
- * made at its owner's first data, and only for a watched cgroup). */
-#define SIGDRAIN_SOCKETS_LAYOUT 3
+ * made at its owner's first data, and only for a watched cgroup). 4: cgroup_stats an array of slots, named by
+ * watched_cgroups' values and the sockets' stats_slot. */
+#define SIGDRAIN_SOCKETS_LAYOUT 4
 
 /* bpf/sockets.bpf.c's ignored_sockets and unclaimed_connections are tables of one-word slots, direct-mapped by the
  * socket's kernel address: 8-byte aligned, with its top 7 bits all set on every 64-bit kernel, it carries 54 bits,
@@ -75,8 +82,12 @@ static inline __u32 sigdrain_socket_slot(__u64 sk) {
   return (__u32)(sigdrain_socket_hash(sk) >> (SIGDRAIN_SOCKET_HASH_BITS - SIGDRAIN_SOCKET_SLOT_BITS));
 }
 
-/* Entries of watched_cgroups: the containers one daemon can watch on a node. */
+/* Entries of watched_cgroups: the containers one daemon can watch on a node. cgroup_stats has one slot more:
+ * slot 0 is never given (a state's stats_slot 0 means none). */
 #define SIGDRAIN_MAX_WATCHED_CGROUPS 16384
+#define SIGDRAIN_STATS_SLOTS (SIGDRAIN_MAX_WATCHED_CGROUPS + 1)
+/* CPUs whose programs can take a slot themselves (sigdrain trace, counting every cgroup): see take_stats_slot. */
+#define SIGDRAIN_SLOT_TAKING_CPUS 1024
 
 enum sigdrain_sock_counter {
   SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL = 0, /* socket map full (LRU could not insert) */

@@ -64,14 +64,6 @@ std::optional<std::string> kernel_cannot_pin() {
   return std::nullopt;
 }
 
-int connected_client(const CgroupServer& server) {
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  const timeval five_seconds{5, 0};  // a server that never answers fails the test instead of hanging it
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
-  EXPECT_EQ(connect(client, server.addr(), server.addr_len()), 0);
-  return client;
-}
-
 TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
   if (auto why = kernel_cannot_pin()) GTEST_SKIP() << *why;
   ScratchPinRoot root;
@@ -88,6 +80,7 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
   ASSERT_GT(server.pid(), 0);
 
   int client = connected_client(server);
+  ASSERT_GE(client, 0);
   ASSERT_EQ(write(client, "req\n", 4), 4);
   // The server reads it and sleeps in its handler.
   EXPECT_TRUE(eventually([&] { return first->stats(cg.id()).inflight == 1; }, 2000ms));

@@ -106,10 +106,8 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
     return during;
   };
 
-  const timeval five_seconds{5, 0};  // a server that never answers fails the test instead of hanging it
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
-  ASSERT_EQ(connect(client, server.addr(), server.addr_len()), 0);
+  int client = connected_client(server);
+  ASSERT_GE(client, 0);
   CgroupStats unwatched = one_request(client, false);
   EXPECT_FALSE((*obs)->cgroup_stats(cg.id())) << "a cgroup nobody watches has no counts, not even its listener's";
   EXPECT_EQ(unwatched.inflight, 0) << "a cgroup nobody watches is not counted";
@@ -139,9 +137,8 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
   // A connection accepted after the watch counts from its first request (the server serves one at a time).
   close(client);
   EXPECT_TRUE(eventually([&] { return stats().open_inbound == 0; })) << stats().open_inbound;
-  int second = socket(AF_INET, SOCK_STREAM, 0);
-  setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
-  ASSERT_EQ(connect(second, server.addr(), server.addr_len()), 0);
+  int second = connected_client(server);
+  ASSERT_GE(second, 0);
   EXPECT_EQ(one_request(second, true).inflight, 1);
   EXPECT_EQ(stats().open_inbound, 1);
   close(second);
@@ -182,6 +179,64 @@ TEST(ObserverSockets, ACgroupGoneIsForgotten) {
 
   (*obs)->forget_cgroup(running.id());  // what the daemon does when a container is gone
   EXPECT_FALSE((*obs)->cgroup_stats(running.id()));
+}
+
+// A forgotten cgroup's slot in cgroup_stats is given again once every other slot was given; the forgotten
+// cgroup's sockets that still carry data or close then take nothing from the cgroup that holds the slot now.
+TEST(ObserverSockets, AForgottenCgroupsSlotGivenAgainTakesNothingFromIt) {
+  ObserverOptions options;
+  options.watch_all_cgroups = false;
+  auto obs = Observer::start(options, [](const ObservedEvent&) {});
+  ASSERT_TRUE(obs) << obs.error().message;
+  if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
+
+  ScratchCgroup forgotten("forgotten"), next("next");
+  ASSERT_TRUE((*obs)->watch_cgroup(forgotten.id()));  // the first slot
+  CgroupServer old_server(forgotten, 0ms, 16);
+  ASSERT_GT(old_server.pid(), 0);
+  int old_client = connected_client(old_server);
+  ASSERT_GE(old_client, 0);
+  char buf[8];
+  ASSERT_EQ(write(old_client, "req\n", 4), 4);
+  ASSERT_GT(read(old_client, buf, sizeof(buf)), 0);
+  auto stats_of = [&](const ScratchCgroup& cg) { return (*obs)->cgroup_stats(cg.id()); };
+  ASSERT_TRUE(eventually([&] { return stats_of(forgotten).value_or(CgroupStats{}).requests_completed == 1u; }));
+  EXPECT_EQ(stats_of(forgotten)->open_inbound, 1);
+
+  (*obs)->forget_cgroup(forgotten.id());
+  // Every other slot goes to a made-up cgroup id (nothing runs there), so the next real cgroup gets the freed one.
+  const uint64_t made_up = uint64_t{1} << 62;
+  for (uint64_t i = 0; i < SIGDRAIN_MAX_WATCHED_CGROUPS - 1; ++i) ASSERT_TRUE((*obs)->watch_cgroup(made_up + i)) << i;
+  ASSERT_TRUE((*obs)->watch_cgroup(next.id()));
+  EXPECT_FALSE((*obs)->watch_cgroup(made_up - 1)) << "every slot is given";
+  CgroupStats fresh = stats_of(next).value_or(CgroupStats{.open_inbound = -100});
+  EXPECT_EQ(fresh.open_inbound, 0);
+
+  // The forgotten cgroup's connection: a request, then its close.
+  ASSERT_EQ(write(old_client, "req\n", 4), 4);
+  ASSERT_GT(read(old_client, buf, sizeof(buf)), 0);
+  close(old_client);
+  old_server.stop();
+  std::this_thread::sleep_for(100ms);  // its close has run: nothing may show for `next`
+  CgroupStats after = stats_of(next).value_or(CgroupStats{.open_inbound = -100});
+  EXPECT_EQ(after.open_inbound, 0) << "the forgotten cgroup's close took from the slot's new cgroup";
+  EXPECT_EQ(after.listening, 0);
+  EXPECT_EQ(after.requests_completed, 0u);
+  EXPECT_EQ(after.activity, 0u);
+  EXPECT_EQ(after.inflight, 0);
+  EXPECT_FALSE(stats_of(forgotten));
+
+  // And the slot counts for its new cgroup.
+  CgroupServer server(next, 0ms, 16);
+  ASSERT_GT(server.pid(), 0);
+  int client = connected_client(server);
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(write(client, "req\n", 4), 4);
+  ASSERT_GT(read(client, buf, sizeof(buf)), 0);
+  EXPECT_TRUE(eventually([&] { return stats_of(next).value_or(CgroupStats{}).requests_completed == 1u; }));
+  EXPECT_EQ(stats_of(next)->listening, 1);
+  EXPECT_EQ(stats_of(next)->open_inbound, 1);
+  close(client);
 }
 
 // A socket judged ignored is cached by its kernel address; that address comes back for another socket once the

@@ -141,4 +141,15 @@ class CgroupServer {
   pid_t pid_ = 0;
 };
 
+// A client connected to `server`, with a 5 s receive timeout (a server that never answers fails a test instead of
+// hanging it); -1 when it could not connect.
+inline int connected_client(const CgroupServer& server) {
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  const timeval five_seconds{5, 0};
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof(five_seconds));
+  if (client >= 0 && connect(client, server.addr(), server.addr_len()) == 0) return client;
+  if (client >= 0) close(client);
+  return -1;
+}
+
 }  // namespace sigdrain

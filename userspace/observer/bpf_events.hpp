@@ -54,13 +54,15 @@ static_assert(offsetof(sigdrain_sock_state, local_port) == 12);
 static_assert(offsetof(sigdrain_sock_state, direction) == 14);
 static_assert(offsetof(sigdrain_sock_state, flags) == 15);
 static_assert(offsetof(sigdrain_sock_state, watch_generation) == 16);
+static_assert(offsetof(sigdrain_sock_state, stats_slot) == 20);
 
-static_assert(sizeof(sigdrain_cgroup_stats) == 48);
-static_assert(offsetof(sigdrain_cgroup_stats, inflight) == 8);
-static_assert(offsetof(sigdrain_cgroup_stats, listening) == 16);
-static_assert(offsetof(sigdrain_cgroup_stats, requests_completed) == 24);
-static_assert(offsetof(sigdrain_cgroup_stats, activity) == 32);
-static_assert(offsetof(sigdrain_cgroup_stats, adopted_open) == 40);
+static_assert(sizeof(sigdrain_cgroup_stats) == 56);
+static_assert(offsetof(sigdrain_cgroup_stats, open_inbound) == 8);
+static_assert(offsetof(sigdrain_cgroup_stats, inflight) == 16);
+static_assert(offsetof(sigdrain_cgroup_stats, listening) == 24);
+static_assert(offsetof(sigdrain_cgroup_stats, requests_completed) == 32);
+static_assert(offsetof(sigdrain_cgroup_stats, activity) == 40);
+static_assert(offsetof(sigdrain_cgroup_stats, adopted_open) == 48);
 
 using SignalEvent = sigdrain_signal_event;
 using DeliverEvent = sigdrain_deliver_event;

@@ -15,6 +15,7 @@
 
 #include "dispositions.skel.h"
 #include "observer/bpf_pins.hpp"
+#include "observer/stats_slots.hpp"
 #include "observer/tracepoint_event.hpp"
 #include "signals.skel.h"
 #include "sockets.skel.h"
@@ -41,6 +42,19 @@ Error libbpf_error(int err, const char* what) {
 }
 
 using SocketsSkel = Owned<sockets_bpf, &sockets_bpf__destroy>;
+
+// The keys of a hash map keyed by a u64, all read before any is deleted (a delete while walking restarts the walk).
+std::vector<uint64_t> map_keys(int fd) {
+  std::vector<uint64_t> keys;
+  uint64_t key = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
+}
 
 // The maps pinned as one: adopted all together or not at all, since the counts in cgroup_stats stand for flags in
 // sock_states, the generation in watch_state for those of ignored sockets, and unclaimed_connections holds the
@@ -187,6 +201,8 @@ Result<LoadedSockets> load_sockets(const ObserverOptions& options, const KernelE
   if (!skel) return libbpf_error(errno, "cannot open the sockets BPF object");
   bpf_map__set_max_entries(skel->maps.sock_states, options.max_sockets);
   skel->rodata->watch_all_cgroups = options.watch_all_cgroups;
+  const int cpus = libbpf_num_possible_cpus();
+  skel->rodata->possible_cpus = cpus > 0 ? static_cast<uint32_t>(cpus) : 1;
   auto& progs = skel->progs;
   // The tracepoint programs cannot load where their context type is missing (CO-RE fails), so each set is
   // switched on only when chosen.
@@ -241,11 +257,20 @@ struct Observer::Impl {
   SocketsSkel sockets;
   std::vector<UniqueFd> pinned_links;  // closed after the skeleton's programs: the pins keep them attached
   SocketPins socket_pins = SocketPins::none;
+  bool watch_all_cgroups = true;
+  StatsSlots stats_slots{SIGDRAIN_STATS_SLOTS};  // given by watch_cgroup(), unless watch_all_cgroups
   RequestProbeSet request_probes = RequestProbeSet::none;
   std::string requests_unobserved_reason;
   Owned<ring_buffer, &ring_buffer__free> ring;
   Handler handler;
   int handled = 0;
+
+  // The slots the adopted watched_cgroups gives: the earlier daemon's watches go on.
+  void mark_adopted_slots() {
+    const int fd = bpf_map__fd(sockets->maps.watched_cgroups);
+    for (uint64_t cgroup_id : map_keys(fd))
+      if (uint32_t slot = 0; bpf_map_lookup_elem(fd, &cgroup_id, &slot) == 0) stats_slots.mark_taken(slot);
+  }
 
   static int on_record(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Impl*>(ctx);
@@ -324,6 +349,8 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
     impl->pinned_links = std::move(sockets->pinned_links);
     impl->socket_pins = sockets->pins;
     impl->request_probes = probes;
+    impl->watch_all_cgroups = options.watch_all_cgroups;
+    if (impl->socket_pins == SocketPins::adopted) impl->mark_adopted_slots();
     if (probes == RequestProbeSet::none) {
       impl->requests_unobserved_reason = fmt::format(
           "the kernel lacks the sock:sock_send_length/sock_recv_length tracepoints (Linux < 6.3) and {}",
@@ -358,10 +385,23 @@ Result<int> Observer::poll(std::chrono::milliseconds timeout) {
 int Observer::event_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
 
 Result<void> Observer::watch_cgroup(uint64_t cgroup_id) {
-  if (!impl_->sockets) return {};
-  const uint8_t yes = 1;
-  if (bpf_map_update_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id, &yes, BPF_ANY) != 0)
-    return Error::sys(errno, fmt::format("cannot watch the sockets of cgroup {}", cgroup_id));
+  // Every cgroup counts already, with the slots the programs take themselves.
+  if (!impl_->sockets || impl_->watch_all_cgroups) return {};
+  const int watched_fd = bpf_map__fd(impl_->sockets->maps.watched_cgroups);
+  if (uint32_t slot = 0; bpf_map_lookup_elem(watched_fd, &cgroup_id, &slot) != 0) {
+    auto taken = impl_->stats_slots.take();
+    if (!taken) return Error::sys(ENOSPC, fmt::format("cannot watch the sockets of cgroup {}: {} cgroups are watched",
+                                                      cgroup_id, SIGDRAIN_MAX_WATCHED_CGROUPS));
+    // The slot names the cgroup before the cgroup names the slot: a program that finds one finds the other.
+    sigdrain_cgroup_stats fresh{};
+    fresh.cgroup_id = cgroup_id;
+    if (bpf_map_update_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &*taken, &fresh, BPF_ANY) != 0 ||
+        bpf_map_update_elem(watched_fd, &cgroup_id, &*taken, BPF_NOEXIST) != 0) {
+      const int err = errno;
+      impl_->stats_slots.give_back(*taken);
+      return Error::sys(err, fmt::format("cannot watch the sockets of cgroup {}", cgroup_id));
+    }
+  }
   // After the map: a program that reads the new generation finds the cgroup, and re-judges sockets it ignored.
   // One writer (this Observer; an adopted map's earlier writer is gone), so a read and an update make the bump.
   const int state_fd = bpf_map__fd(impl_->sockets->maps.watch_state);
@@ -375,40 +415,34 @@ Result<void> Observer::watch_cgroup(uint64_t cgroup_id) {
 
 void Observer::forget_cgroup(uint64_t cgroup_id) {
   if (!impl_->sockets) return;
-  (void)bpf_map_delete_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id);
-  (void)bpf_map_delete_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &cgroup_id);
+  const int watched_fd = bpf_map__fd(impl_->sockets->maps.watched_cgroups);
+  uint32_t slot = 0;
+  if (bpf_map_lookup_elem(watched_fd, &cgroup_id, &slot) != 0) return;
+  (void)bpf_map_delete_elem(watched_fd, &cgroup_id);
+  // The slot names no cgroup now: the cgroup's sockets that close later take nothing from the next one given it.
+  const sigdrain_cgroup_stats freed{};
+  (void)bpf_map_update_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &slot, &freed, BPF_ANY);
+  if (!impl_->watch_all_cgroups) impl_->stats_slots.give_back(slot);
 }
-
-namespace {
-
-std::vector<uint64_t> map_keys(int fd) {
-  std::vector<uint64_t> keys;
-  uint64_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    keys.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  return keys;
-}
-
-}  // namespace
 
 size_t Observer::forget_cgroups_not_in(const std::set<uint64_t>& existing) {
   if (!impl_->sockets) return 0;
-  std::set<uint64_t> gone;
-  for (int fd : {bpf_map__fd(impl_->sockets->maps.watched_cgroups), bpf_map__fd(impl_->sockets->maps.cgroup_stats)})
-    for (uint64_t cgroup_id : map_keys(fd))  // all keys first: deleting while walking restarts the walk
-      if (!existing.contains(cgroup_id)) gone.insert(cgroup_id);
-  for (uint64_t cgroup_id : gone) forget_cgroup(cgroup_id);
-  return gone.size();
+  size_t forgotten = 0;
+  for (uint64_t cgroup_id : map_keys(bpf_map__fd(impl_->sockets->maps.watched_cgroups)))
+    if (!existing.contains(cgroup_id)) {
+      forget_cgroup(cgroup_id);
+      ++forgotten;
+    }
+  return forgotten;
 }
 
 std::optional<CgroupStats> Observer::cgroup_stats(uint64_t cgroup_id) const {
   if (!impl_->sockets) return std::nullopt;
+  uint32_t slot = 0;
   sigdrain_cgroup_stats raw{};
-  if (bpf_map_lookup_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &cgroup_id, &raw) != 0) return std::nullopt;
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->sockets->maps.watched_cgroups), &cgroup_id, &slot) != 0 ||
+      bpf_map_lookup_elem(bpf_map__fd(impl_->sockets->maps.cgroup_stats), &slot, &raw) != 0 || raw.cgroup_id != cgroup_id)
+    return std::nullopt;
   return CgroupStats{raw.open_inbound,       raw.inflight, raw.listening,
                      raw.requests_completed, raw.activity, raw.adopted_open};
 }
