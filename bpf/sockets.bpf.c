@@ -115,18 +115,26 @@ static __always_inline struct sigdrain_cgroup_stats *stats_in(__u32 slot, __u64 
  * the read and the write of its CPU's count; two cgroups then share a slot and the one that wrote it last counts.
  * Slots are not given back: a trace that meets more cgroups than slots counts the first ones. */
 const volatile __u32 possible_cpus = 1;
-__u32 stats_slots_taken_on_cpu[SIGDRAIN_SLOT_TAKING_CPUS];
+
+/* This CPU's count of slots taken (a per-CPU array: indexing .bss by CPU number trips older verifiers). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} stats_slots_taken SEC(".maps");
 
 static __always_inline __u32 take_stats_slot(__u64 cgroup_id) {
-  __u32 cpu = bpf_get_smp_processor_id();
-  if (cpu >= possible_cpus || cpu >= SIGDRAIN_SLOT_TAKING_CPUS) return 0; /* unset: CPU 0 alone, never a shared slot */
-  __u32 taken = stats_slots_taken_on_cpu[cpu];
-  __u64 wide = 1 + cpu + (__u64)taken * possible_cpus;
+  __u32 cpu = bpf_get_smp_processor_id(), zero = 0;
+  if (cpu >= possible_cpus) return 0; /* unset: CPU 0 alone, never a shared slot */
+  __u32 *taken = bpf_map_lookup_elem(&stats_slots_taken, &zero);
+  if (!taken) return 0;
+  __u64 wide = 1 + cpu + (__u64)*taken * possible_cpus;
   if (wide >= SIGDRAIN_STATS_SLOTS) return 0;
   __u32 slot = wide;
   struct sigdrain_cgroup_stats *s = bpf_map_lookup_elem(&cgroup_stats, &slot);
   if (!s) return 0;
-  stats_slots_taken_on_cpu[cpu] = taken + 1;
+  *taken += 1;
   s->cgroup_id = cgroup_id; /* before the slot is published */
   if (bpf_map_update_elem(&watched_cgroups, &cgroup_id, &slot, BPF_NOEXIST) == 0) return slot;
   s->cgroup_id = 0; /* another CPU published one first: its slot counts, this one stays unused */

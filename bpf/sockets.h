@@ -86,8 +86,6 @@ static inline __u32 sigdrain_socket_slot(__u64 sk) {
  * slot 0 is never given (a state's stats_slot 0 means none). */
 #define SIGDRAIN_MAX_WATCHED_CGROUPS 16384
 #define SIGDRAIN_STATS_SLOTS (SIGDRAIN_MAX_WATCHED_CGROUPS + 1)
-/* CPUs whose programs can take a slot themselves (sigdrain trace, counting every cgroup): see take_stats_slot. */
-#define SIGDRAIN_SLOT_TAKING_CPUS 1024
 
 enum sigdrain_sock_counter {
   SIGDRAIN_SOCK_CNT_NEW_STATE_FAIL = 0, /* socket map full (LRU could not insert) */
