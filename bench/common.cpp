@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
@@ -18,6 +20,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "observer/tracepoint_event.hpp"
 
 namespace sigdrain::bench {
 
@@ -220,6 +224,41 @@ Result<void> write_json(const fs::path& path, const nlohmann::json& value) {
   out << value.dump(2) << '\n' << std::flush;
   if (!out) return Error::msg("cannot write " + path.string());
   return {};
+}
+
+TracepointProgram::TracepointProgram(const char* event, Body body) {
+  Result<UniqueFd> prog = Error::msg("not loaded");
+  if (body == Body::empty) {
+    prog = load_empty_tracepoint_program(kEmptyName);
+  } else {
+    const bpf_insn insns[] = {
+        {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns},
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    UniqueFd loaded(bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, kClockReadName, "GPL", insns, 3, nullptr));
+    if (loaded) prog = std::move(loaded);
+  }
+  auto perf = open_tracepoint_event("/sys/kernel/tracing", event);
+  if (!prog || !perf) return;
+  prog_ = std::move(*prog);
+  event_ = std::move(*perf);
+  // The program goes into the tracepoint's program array, which runs on every CPU (a second event with the same
+  // program is refused with EEXIST).
+  if (ioctl(event_.get(), PERF_EVENT_IOC_SET_BPF, prog_.get()) != 0 || ioctl(event_.get(), PERF_EVENT_IOC_ENABLE, 0) != 0)
+    return;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_.get(), &info, &len) == 0) id_ = info.id;
+}
+
+double ns_per_run(const std::vector<BpfProgRunStats>& before, const std::vector<BpfProgRunStats>& after,
+                  const std::string& name) {
+  for (const auto& a : after)
+    for (const auto& b : before)
+      if (a.name == name && b.name == name && a.run_cnt > b.run_cnt)
+        return static_cast<double>(a.run_time_ns - b.run_time_ns) / static_cast<double>(a.run_cnt - b.run_cnt);
+  return NAN;
 }
 
 }  // namespace sigdrain::bench

@@ -117,4 +117,27 @@ double median_ms(int runs, F&& f) {
 
 Result<void> write_json(const std::filesystem::path& path, const nlohmann::json& value);
 
+// A hand-made program on a tracepoint, for what a run costs on this host as bpf_stats accounts it (bpf_stats times
+// every run with two sched_clock() reads, so a slow clock (a nested VM) shows in every program alike):
+//   empty       r0 = 0; exit ("sd_floor"): the floor; a program's cost above it is its own instructions and helpers
+//   clock_read  bpf_ktime_get_ns(), then the same ("sd_clock_read"): the clock the signal programs stamp events
+//               with, slow to read where the clocksource is (kvm-clock without a stable TSC)
+// Attached through one perf event, as libbpf attaches tracepoints; id() is 0 when it could not load or attach.
+class TracepointProgram {
+ public:
+  enum class Body { empty, clock_read };
+  static constexpr const char* kEmptyName = "sd_floor";
+  static constexpr const char* kClockReadName = "sd_clock_read";
+  TracepointProgram(const char* event, Body body);
+  uint32_t id() const { return id_; }
+
+ private:
+  UniqueFd prog_, event_;
+  uint32_t id_ = 0;
+};
+
+// ns per run of the programs named `name` between two bpf_prog_run_stats() reads; NAN when it did not run.
+double ns_per_run(const std::vector<BpfProgRunStats>& before, const std::vector<BpfProgRunStats>& after,
+                  const std::string& name);
+
 }  // namespace sigdrain::bench

@@ -5,22 +5,21 @@
 // usage: bench_loopback OUT.json [ROUNDS] [MIN_TIME_S]
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/perf_event.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include "common.hpp"
 #include "observer/observer.hpp"
-#include "observer/tracepoint_event.hpp"
 
 namespace sigdrain::bench {
 namespace {
@@ -119,47 +118,28 @@ nlohmann::json summarize(const std::vector<Measured>& results, const std::string
   return {{"off_ns", off_ns}, {"on_ns", on_ns}, {"added_ns", on_ns - off_ns}, {"runs", rounds}};
 }
 
-// The floor: an empty program (r0 = 0; exit) on sock:sock_recv_length, as the kernel accounts it on this host.
-// bpf_stats times every run with two sched_clock() reads, and a slow clock (a nested VM) shows in every program
-// alike; a program's cost above this floor is what its own instructions and helpers take.
-class EmptyTracepointProgram {
- public:
-  explicit EmptyTracepointProgram(const char* event) {
-    auto prog = load_empty_tracepoint_program("sd_floor");
-    auto perf = open_tracepoint_event("/sys/kernel/tracing", event);
-    if (!prog || !perf) return;
-    prog_ = std::move(*prog);
-    event_ = std::move(*perf);
-    // One perf event, as libbpf attaches tracepoints: the program goes into the tracepoint's program array, which
-    // runs on every CPU (a second event with the same program is refused with EEXIST).
-    if (ioctl(event_.get(), PERF_EVENT_IOC_SET_BPF, prog_.get()) != 0 || ioctl(event_.get(), PERF_EVENT_IOC_ENABLE, 0) != 0)
-      return;
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(prog_.get(), &info, &len) == 0) id_ = info.id;
-  }
-  uint32_t id() const { return id_; }  // 0: could not load or attach
-
- private:
-  UniqueFd prog_, event_;
-  uint32_t id_ = 0;
-};
-
+// The floor: an empty program on sock:sock_recv_length (bench/common.hpp's TracepointProgram), and beside it the
+// clock-read program, on the same receives.
 nlohmann::json floor_run_stats() {
   nlohmann::json out = {{"available", false}};
-  EmptyTracepointProgram empty("sock/sock_recv_length");
+  TracepointProgram empty("sock/sock_recv_length", TracepointProgram::Body::empty),
+      clock_read("sock/sock_recv_length", TracepointProgram::Body::clock_read);
   int previous = empty.id() ? set_bpf_stats(1) : -1;
   if (previous < 0) return out;
-  auto before = bpf_prog_run_stats({empty.id()});
+  // Both run on every receive of one workload.
+  std::set<uint32_t> ids{empty.id()};
+  if (clock_read.id()) ids.insert(clock_read.id());
+  auto before = bpf_prog_run_stats(ids);
   auto listener = need(listen_loopback(16), "listener");
   auto pair = need(tcp_pair(listener), "tcp pair");
   for (int i = 0; i < 200000; ++i) ping_pong(pair.client.get(), pair.server.get());
-  auto after = bpf_prog_run_stats({empty.id()});
+  auto after = bpf_prog_run_stats(ids);
   set_bpf_stats(previous);
-  if (before.size() != 1 || after.size() != 1 || after[0].run_cnt == before[0].run_cnt) return out;
-  out = {{"available", true},
-         {"ns_per_run", static_cast<double>(after[0].run_time_ns - before[0].run_time_ns) /
-                            static_cast<double>(after[0].run_cnt - before[0].run_cnt)}};
+  const double floor_ns = ns_per_run(before, after, TracepointProgram::kEmptyName),
+               clock_ns = ns_per_run(before, after, TracepointProgram::kClockReadName);
+  if (std::isnan(floor_ns)) return out;
+  out = {{"available", true}, {"ns_per_run", floor_ns}};
+  if (!std::isnan(clock_ns)) out["clock_read_ns_per_run"] = clock_ns;
   return out;
 }
 
