@@ -114,8 +114,9 @@ class Observer {
   // Readable when events wait in the ring buffer, for a caller's own epoll; then poll(0) consumes them.
   int event_fd() const;
 
-  // With watch_all_cgroups off: counts the sockets of processes in this cgroup from now on; a connection that
-  // carried data before is counted as one opened before the observer started. Idempotent.
+  // With watch_all_cgroups off: counts the sockets of processes in this cgroup from now on (giving it a slot in
+  // cgroup_stats); a connection that carried data before is counted as one opened before the observer started.
+  // Idempotent. With watch_all_cgroups on, every cgroup counts already: nothing to do.
   Result<void> watch_cgroup(uint64_t cgroup_id);
   // Forgets the cgroup (its container is gone): its watch and its counts. Its sockets closing later change nothing
   // (a cgroup id is never reused, so no later cgroup inherits them).
@@ -123,7 +124,8 @@ class Observer {
   // forget_cgroup() for every watched or counted cgroup `existing` does not list: what a restarted daemon finds
   // pinned of containers that ended while it was down. Returns how many it forgot.
   size_t forget_cgroups_not_in(const std::set<uint64_t>& existing);
-  // nullopt when the cgroup never had socket activity (or sockets are not observed).
+  // nullopt when the cgroup is not watched (with watch_all_cgroups: had no counted socket yet), or sockets are not
+  // observed.
   std::optional<CgroupStats> cgroup_stats(uint64_t cgroup_id) const;
   std::vector<SocketRecord> sockets() const;
   ObserverCounters counters() const;
