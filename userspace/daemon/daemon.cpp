@@ -278,8 +278,6 @@ void Daemon::reconcile(std::vector<ContainerInfo> running) {
           old_connections_.insert_or_assign(id, OldLiveConnections{OldConnections(std::move(open)), {}, {}});
   }
 
-  // Adopted pins may hold the watch and counts of containers that ended while no daemon ran: forgotten once, before
-  // this scan's watches, so the maps hold only what lives (they would fill over a node's lifetime).
   if (first_scan && observer_->socket_pins() == SocketPins::adopted) forget_ended_cgroups(seen);
 
   std::map<std::string, KnownContainer> known;
