@@ -43,15 +43,44 @@ struct {
   __uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/* cpu_events' template: user space gives the rings (their size is not part of the match). Without per_cpu_rings
+ * libbpf makes it at load and closes it: 64 KiB, a multiple of 4 and 64 KiB pages. */
+struct events_ring {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 16);
+};
+
+/* With per_cpu_rings (trace): a ring buffer per CPU, indexed by CPU. CPUs that write one ring share its reserve
+ * lock and its positions' cache lines: in a storm from two senders on two CPUs that cost them 0.62 of their rate
+ * against 0.70 with a ring each (bench figure 3). The reader puts the rings' events back in time order. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, 1); /* user space: the possible CPUs */
+  __type(key, __u32);
+  __array(values, struct events_ring);
+} cpu_events SEC(".maps");
+
+/* Set before load: events go to this CPU's ring in cpu_events, or to `events` when it has none. */
+const volatile __u32 per_cpu_rings = 0;
+
+static __always_inline void *event_ring(void) {
+  if (per_cpu_rings) {
+    __u32 cpu = bpf_get_smp_processor_id();
+    void *ring = bpf_map_lookup_elem(&cpu_events, &cpu);
+    if (ring) return ring;
+  }
+  return &events;
+}
+
 /* Set before load. 0: each event may wake the reader (the daemon, which acts on a stop signal at once). Else an
  * event wakes it only once this many bytes wait; the reader finds the rest at its own poll timeout. The kernel
  * wakes a reader that has caught up on every event, and in a signal storm that wakeup (an irq_work, then a
  * cross-CPU wakeup) is most of what a sender pays for being observed. */
 const volatile __u64 wakeup_backlog_bytes = 0;
 
-static __always_inline __u64 submit_flags(void) {
+static __always_inline __u64 submit_flags(void *ring) {
   if (!wakeup_backlog_bytes) return 0;
-  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_backlog_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+  return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup_backlog_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 struct exit_cause {
@@ -178,7 +207,8 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
       bpf_map_update_elem(&generated_fatal, &target, &s, BPF_ANY);
   }
   if (!wanted(sig)) return 0;
-  struct sigdrain_signal_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  void *ring = event_ring();
+  struct sigdrain_signal_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
   if (!e) {
     count(SIGDRAIN_CNT_RINGBUF_DROPS);
     return 0;
@@ -201,7 +231,7 @@ int on_signal_generate(struct signal_generate_ctx *ctx) {
   e->pad = 0;
   bpf_get_current_comm(e->sender_comm, sizeof(e->sender_comm));
   __builtin_memcpy(e->target_comm, ctx->comm, sizeof(e->target_comm));
-  bpf_ringbuf_submit(e, submit_flags());
+  bpf_ringbuf_submit(e, submit_flags(ring));
   return 0;
 }
 
@@ -249,7 +279,8 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
   }
 
   if (internal_kill || !report_deliver || !wanted(sig)) return 0;
-  struct sigdrain_deliver_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  void *ring = event_ring();
+  struct sigdrain_deliver_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
   if (!e) {
     count(SIGDRAIN_CNT_RINGBUF_DROPS);
     return 0;
@@ -266,7 +297,7 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx) {
                                                 : SIGDRAIN_HANDLER_CATCH;
   e->sa_flags = ctx->sa_flags;
   bpf_get_current_comm(e->comm, sizeof(e->comm));
-  bpf_ringbuf_submit(e, submit_flags());
+  bpf_ringbuf_submit(e, submit_flags(ring));
   return 0;
 }
 
@@ -304,7 +335,8 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
     return 0;
   }
 
-  struct sigdrain_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  void *ring = event_ring();
+  struct sigdrain_exit_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
   if (!e) {
     count(SIGDRAIN_CNT_RINGBUF_DROPS);
     bpf_map_delete_elem(&group_exit_causes, &tgid);
@@ -327,7 +359,7 @@ int on_process_exit(struct trace_event_raw_sched_process_exit *ctx) {
   }
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   bpf_map_delete_elem(&group_exit_causes, &tgid);
-  bpf_ringbuf_submit(e, submit_flags());
+  bpf_ringbuf_submit(e, submit_flags(ring));
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -486,6 +487,101 @@ TEST(ObserverSignals, SignalMaskFiltersInTheKernel) {
   ASSERT_TRUE(usr2);
   auto usr1 = log.wait_for<SignalEvent>(*obs, [&](const SignalEvent& e) { return e.target_pid == (__u32)w.pid && e.sig == SIGUSR1; });
   EXPECT_FALSE(usr1);
+  EXPECT_EQ(obs->counters().ringbuf_drops, 0u);
+}
+
+
+// Pins the calling thread to one CPU while it lives, then gives back the CPUs it had.
+class PinnedToCpu {
+ public:
+  explicit PinnedToCpu(int cpu) {
+    sched_getaffinity(0, sizeof(saved_), &saved_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pinned_ = sched_setaffinity(0, sizeof(one), &one) == 0;
+  }
+  ~PinnedToCpu() { sched_setaffinity(0, sizeof(saved_), &saved_); }
+  bool pinned() const { return pinned_; }
+
+ private:
+  cpu_set_t saved_{};
+  bool pinned_ = false;
+};
+
+// trace's per-CPU rings: a process on one CPU killed by a signal sent from another has its death written to its
+// own CPU's ring, which is read before the sender's; the Observer still hands on the signal first, and every event
+// in time order.
+TEST(ObserverSignals, PerCpuRingsHandOnTheSignalBeforeTheDeathItCaused) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu)
+    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU only: every event is in one ring";
+  const int victim_cpu = cpus[0], sender_cpu = cpus[1];
+
+  EventLog log;
+  ObserverOptions opts = signals_only();
+  opts.per_cpu_rings = true;
+  opts.wakeup_backlog_bytes = kLaggingReaderWakeupBytes;  // as trace: read late, many events per read
+  auto obs = start_observer(log, opts);
+  ASSERT_TRUE(obs);
+  std::vector<pid_t> victims;
+  {
+    PinnedToCpu sender(sender_cpu);
+    ASSERT_TRUE(sender.pinned());
+    for (int i = 0; i < 40; ++i) {
+      int ready[2];
+      ASSERT_EQ(pipe(ready), 0);
+      pid_t pid = fork();
+      if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(victim_cpu, &one);
+        if (sched_setaffinity(0, sizeof(one), &one) != 0) _exit(3);
+        char c = 'r';
+        (void)!write(ready[1], &c, 1);
+        for (;;) pause();
+      }
+      char c;
+      ASSERT_EQ(read(ready[0], &c, 1), 1);
+      close(ready[0]);
+      close(ready[1]);
+      ASSERT_EQ(kill(pid, SIGTERM), 0);
+      int status = 0;
+      ASSERT_EQ(waitpid(pid, &status, 0), pid);
+      ASSERT_TRUE(WIFSIGNALED(status)) << "the victim could not be pinned";
+      victims.push_back(pid);
+    }
+  }
+  // A victim's exit event is written before its parent's waitpid() returns: all are in the rings now.
+  ASSERT_TRUE(obs->drain());
+
+  uint64_t last_ns = 0;
+  size_t out_of_order = 0;
+  std::map<uint32_t, std::pair<int, int>> seen;  // victim: index of its SIGTERM's generation, of its exit
+  int index = 0;
+  log.for_each([&](const ObservedEvent& e) {
+    const uint64_t t = std::visit([](const auto& ev) -> uint64_t { return ev.time_ns; }, e);
+    if (t < last_ns) ++out_of_order;
+    last_ns = std::max(last_ns, t);
+    auto at = [&](uint32_t pid) -> std::pair<int, int>& { return seen.try_emplace(pid, -1, -1).first->second; };
+    if (auto* g = std::get_if<SignalEvent>(&e); g && g->sig == SIGTERM) at(g->target_pid).first = index;
+    if (auto* x = std::get_if<ExitEvent>(&e)) at(x->tgid).second = index;
+    ++index;
+  });
+  EXPECT_EQ(out_of_order, 0u) << "events handed on out of time order";
+  for (pid_t pid : victims) {
+    auto it = seen.find(static_cast<uint32_t>(pid));
+    ASSERT_NE(it, seen.end()) << "nothing seen of victim " << pid;
+    const auto [generated, exited] = it->second;
+    EXPECT_GE(generated, 0) << "no SIGTERM to victim " << pid;
+    EXPECT_GE(exited, 0) << "no exit of victim " << pid;
+    EXPECT_LT(generated, exited) << "victim " << pid << "'s death was handed on before the signal that caused it";
+  }
   EXPECT_EQ(obs->counters().ringbuf_drops, 0u);
 }
 

@@ -133,6 +133,7 @@ int run_trace(const TraceOptions& options) {
   obs_options.signal_mask = signal_mask_for(options.signals);
   obs_options.track_dispositions = true;
   obs_options.wakeup_backlog_bytes = kLaggingReaderWakeupBytes;  // a signal storm's senders pay no wakeup each
+  obs_options.per_cpu_rings = true;  // nor share one ring's lock across CPUs; events still come in time order
 
   LiveProcessDirectory directory(proc, resolver);
   std::unique_ptr<Observer> observer;
@@ -198,15 +199,13 @@ int run_trace(const TraceOptions& options) {
     lost.update(observer->counters().ringbuf_drops, observer->kernel_skipped_runs(), false);
     if (all_named_gone()) {
       // Their cgroups are removed after their last process exited: every event of theirs is in the ring buffer.
-      for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
-        more = observer->poll(std::chrono::milliseconds(0));
+      if (auto drained = observer->drain(); !drained) throw UserError(drained.error().message);
       std::fprintf(stderr, "sigdrain: the traced container%s stopped; trace ends\n", running.size() > 1 ? "s" : "");
       break;
     }
   }
-  // Whatever was written since the last poll (up to kLaggingReaderPoll of events) is shown before trace ends.
-  for (auto more = observer->poll(std::chrono::milliseconds(0)); more && *more > 0;)
-    more = observer->poll(std::chrono::milliseconds(0));
+  // Whatever was written since the last poll, or is held to be put in order, is shown before trace ends.
+  if (auto drained = observer->drain(); !drained) throw UserError(drained.error().message);
   lost.update(observer->counters().ringbuf_drops, observer->kernel_skipped_runs(), true);
   return kExitOk;
 }

@@ -7,15 +7,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 
 #include "dispositions.skel.h"
 #include "observer/bpf_pins.hpp"
 #include "observer/stats_slots.hpp"
+#include "observer/time_ordered_events.hpp"
 #include "observer/tracepoint_event.hpp"
 #include "signals.skel.h"
 #include "sockets.skel.h"
@@ -262,8 +266,16 @@ struct Observer::Impl {
   RequestProbeSet request_probes = RequestProbeSet::none;
   std::string requests_unobserved_reason;
   Owned<ring_buffer, &ring_buffer__free> ring;
+  std::vector<UniqueFd> cpu_rings;  // per_cpu_rings: one per possible CPU, also held by cpu_events
+  // per_cpu_rings: what the rings gave, until it is old enough to be in order.
+  std::optional<TimeOrderedEvents> reorder;
   Handler handler;
   int handled = 0;
+
+  void hand_on(const ObservedEvent& ev) {
+    handler(ev);
+    ++handled;
+  }
 
   // The slots the adopted watched_cgroups gives: the earlier daemon's watches go on.
   void mark_adopted_slots() {
@@ -272,13 +284,49 @@ struct Observer::Impl {
       if (uint32_t slot = 0; bpf_map_lookup_elem(fd, &cgroup_id, &slot) == 0) stats_slots.mark_taken(slot);
   }
 
+  // What a ring's records are read with: the Observer, and which ring (`events` is 0, CPU n's ring n + 1).
+  struct RingSource {
+    Impl* impl;
+    size_t index;
+  };
+  std::deque<RingSource> ring_sources;  // a deque: the addresses given to libbpf stay put
+
   static int on_record(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<Impl*>(ctx);
+    const auto* source = static_cast<const RingSource*>(ctx);
+    Impl* self = source->impl;
     if (auto ev = decode_event(std::span(static_cast<const std::byte*>(data), size))) {
-      self->handler(*ev);
-      ++self->handled;
+      if (self->reorder)
+        self->reorder->add(source->index, *ev);
+      else
+        self->hand_on(*ev);
     }
     return 0;
+  }
+
+  // A ring per possible CPU, made before the programs load: the first is cpu_events' template for the verifier.
+  Result<void> create_cpu_rings(int cpus, uint32_t bytes_per_ring) {
+    for (int cpu = 0; cpu < cpus; ++cpu) {
+      UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sd_cpu_events", 0, 0, bytes_per_ring, nullptr));
+      if (!fd) return Error::sys(errno, fmt::format("cannot create the ring buffer of CPU {}", cpu));
+      cpu_rings.push_back(std::move(fd));
+    }
+    if (int err = bpf_map__set_inner_map_fd(signals->maps.cpu_events, cpu_rings.front().get()))
+      return libbpf_error(err, "cannot give cpu_events its ring buffers' template");
+    return {};
+  }
+
+  // Once loaded: each CPU's ring in cpu_events at its index, and read by `ring`.
+  Result<void> add_cpu_rings() {
+    const int outer = bpf_map__fd(signals->maps.cpu_events);
+    for (uint32_t cpu = 0; cpu < cpu_rings.size(); ++cpu) {
+      const int inner = cpu_rings[cpu].get();
+      if (bpf_map_update_elem(outer, &cpu, &inner, BPF_ANY) != 0)
+        return Error::sys(errno, fmt::format("cannot give CPU {} its ring buffer", cpu));
+      RingSource* source = &ring_sources.emplace_back(RingSource{this, cpu + 1});
+      if (int err = ring_buffer__add(ring.get(), inner, &Impl::on_record, source))
+        return libbpf_error(err, fmt::format("cannot read the ring buffer of CPU {}", cpu).c_str());
+    }
+    return {};
   }
 };
 
@@ -311,7 +359,19 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
     bpf_map__set_max_entries(impl->signals->maps.process_actions, 1);
     bpf_map__set_max_entries(impl->signals->maps.thread_states, 1);
   }
-  if (int err = bpf_map__set_max_entries(impl->signals->maps.events, options.ring_buffer_bytes))
+  if (options.per_cpu_rings) {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return libbpf_error(cpus, "cannot count the possible CPUs");
+    const uint32_t bytes_per_ring =
+        std::max(kMinPerCpuRingBytes, std::bit_ceil(options.ring_buffer_bytes / static_cast<uint32_t>(cpus)));
+    if (auto created = impl->create_cpu_rings(cpus, bytes_per_ring); !created) return created.error();
+    impl->signals->rodata->per_cpu_rings = 1;
+    bpf_map__set_max_entries(impl->signals->maps.cpu_events, static_cast<uint32_t>(cpus));
+  }
+  // With per-CPU rings `events` takes only what a CPU without a ring would write: none; the smallest ring.
+  const uint32_t shared_ring_bytes =
+      options.per_cpu_rings ? static_cast<uint32_t>(sysconf(_SC_PAGESIZE)) : options.ring_buffer_bytes;
+  if (int err = bpf_map__set_max_entries(impl->signals->maps.events, shared_ring_bytes))
     return libbpf_error(err, "cannot size the BPF ring buffer");
   impl->signals->rodata->report_all_exits = options.report_all_exits ? 1 : 0;
   if (options.report_all_exits) bpf_map__set_max_entries(impl->signals->maps.exit_watch, 1);  // never read
@@ -361,8 +421,13 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
     }
   }
 
-  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->signals->maps.events), &Impl::on_record, impl.get(), nullptr));
+  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->signals->maps.events), &Impl::on_record,
+                                    &impl->ring_sources.emplace_back(Impl::RingSource{impl.get(), 0}), nullptr));
   if (!impl->ring) return libbpf_error(errno, "cannot open the BPF ring buffer");
+  if (options.per_cpu_rings) {
+    if (auto added = impl->add_cpu_rings(); !added) return added.error();
+    impl->reorder.emplace(impl->ring_sources.size(), std::chrono::nanoseconds(kPerCpuRingsReorderWindow).count());
+  }
   return std::unique_ptr<Observer>(new Observer(std::move(impl), std::move(*env)));
 }
 
@@ -373,12 +438,25 @@ Result<int> Observer::poll(std::chrono::milliseconds timeout) {
   impl_->handled = 0;
   int rc = ring_buffer__poll(impl_->ring.get(), static_cast<int>(timeout.count()));
   if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
+  // Taken before the rings are read: every event older than this minus the window is in them now.
+  const uint64_t read_start_ns = monotonic_now_ns();
   // With batched wakeups the events written since the last wakeup signalled no epoll: ring_buffer__poll() returned
-  // without reading them. Reading the ring directly takes them in (cheap: two positions when it is empty).
-  if (impl_->batched_wakeups) {
+  // without reading them. Reading the rings directly takes them in (cheap: two positions when one is empty). With
+  // per-CPU rings, this also reads the rings ring_buffer__poll() did not, after read_start_ns.
+  if (impl_->batched_wakeups || impl_->reorder) {
     rc = ring_buffer__consume(impl_->ring.get());
     if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
   }
+  if (impl_->reorder)
+    impl_->reorder->release_settled(read_start_ns, [&](const ObservedEvent& ev) { impl_->hand_on(ev); });
+  return impl_->handled;
+}
+
+Result<int> Observer::drain() {
+  impl_->handled = 0;
+  int rc = ring_buffer__consume(impl_->ring.get());
+  if (rc < 0 && rc != -EINTR) return Error::sys(-rc, "reading the BPF ring buffer");
+  if (impl_->reorder) impl_->reorder->release_all([&](const ObservedEvent& ev) { impl_->hand_on(ev); });
   return impl_->handled;
 }
 

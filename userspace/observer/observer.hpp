@@ -45,6 +45,10 @@ struct ObserverOptions {
   // then poll with a timeout (it finds the rest when it runs out), and events reach it up to that late. For a
   // reader that can lag (trace, benchmarks): a signal storm then does not pay a cross-CPU wakeup per signal.
   uint32_t wakeup_backlog_bytes = 0;
+  // True (trace): a ring buffer per CPU, so that CPUs writing events at once do not share one ring's lock, and
+  // poll() hands events on in time order once they are kPerCpuRingsReorderWindow old (drain() at once). Each ring
+  // has ring_buffer_bytes / CPUs (at least kMinPerCpuRingBytes). False (the daemon): one ring, each event at once.
+  bool per_cpu_rings = false;
   // Non-empty (the daemon): the socket maps and links are pinned under this bpffs directory (observer/bpf_pins.hpp)
   // and outlive the process; compatible pins left by an earlier one are adopted. Not on bpffs: runs unpinned.
   std::string pin_root;
@@ -56,6 +60,10 @@ struct ObserverOptions {
 // 25 ms, so an event reaches it at most that late.
 inline constexpr uint32_t kLaggingReaderWakeupBytes = 64u << 10;
 inline constexpr std::chrono::milliseconds kLaggingReaderPoll{25};
+// How old an event read from per-CPU rings must be before it is handed on: any event older than it has been
+// written to its ring by then (see time_ordered_events.hpp).
+inline constexpr std::chrono::milliseconds kPerCpuRingsReorderWindow{10};
+inline constexpr uint32_t kMinPerCpuRingBytes = 256u << 10;
 
 // What became of ObserverOptions::pin_root.
 enum class SocketPins {
@@ -109,8 +117,11 @@ class Observer {
   Observer(const Observer&) = delete;
   Observer& operator=(const Observer&) = delete;
 
-  // Waits up to `timeout` for events and hands each to the handler; returns how many were handled.
+  // Waits up to `timeout` for events and hands each to the handler; returns how many were handled. With
+  // per_cpu_rings, events younger than kPerCpuRingsReorderWindow wait for a later poll() or drain().
   Result<int> poll(std::chrono::milliseconds timeout);
+  // Hands on every event written so far, without waiting: when the caller stops reading.
+  Result<int> drain();
   // Readable when events wait in the ring buffer, for a caller's own epoll; then poll(0) consumes them.
   int event_fd() const;
 
