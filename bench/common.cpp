@@ -219,6 +219,31 @@ double percentile(std::vector<double> values, double p) {
 
 double median(std::vector<double> values) { return percentile(std::move(values), 50); }
 
+MeanInterval mean_interval95(const std::vector<double>& values) {
+  MeanInterval out;
+  if (values.empty()) return out;
+  const double n = static_cast<double>(values.size());
+  double sum = 0;
+  for (double v : values) sum += v;
+  out.mean = sum / n;
+  if (values.size() < 2) return out;
+  double squares = 0;
+  for (double v : values) squares += (v - out.mean) * (v - out.mean);
+  // Two-sided 95 % quantiles by degrees of freedom, the nearest tabulated one at or above (as bench_stats.py).
+  static constexpr std::pair<size_t, double> kT95[] = {{1, 12.71}, {2, 4.30}, {3, 3.18}, {4, 2.78}, {5, 2.57},
+                                                       {6, 2.45},  {7, 2.36}, {8, 2.31}, {9, 2.26}, {10, 2.23},
+                                                       {12, 2.18}, {15, 2.13}, {20, 2.09}, {25, 2.06}, {30, 2.04},
+                                                       {40, 2.02}, {60, 2.00}};
+  double t = 1.96;
+  for (auto [df, q] : kT95)
+    if (values.size() - 1 <= df) {
+      t = q;
+      break;
+    }
+  out.half = t * std::sqrt(squares / (n - 1)) / std::sqrt(n);
+  return out;
+}
+
 Result<void> write_json(const fs::path& path, const nlohmann::json& value) {
   std::ofstream out(path);
   out << value.dump(2) << '\n' << std::flush;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -103,6 +104,12 @@ pid_t spawn_logged(const std::vector<std::string>& args, const std::string& log_
 
 double percentile(std::vector<double> values, double p);  // nearest rank, p in [0, 100]
 double median(std::vector<double> values);
+// The mean and the 95 % half-width of the mean (Student's t, bench_stats.py's table); half is infinite for < 2.
+struct MeanInterval {
+  double mean = NAN;
+  double half = INFINITY;
+};
+MeanInterval mean_interval95(const std::vector<double>& values);
 // The median wall time of `runs` calls of `f`, in ms.
 template <typename F>
 double median_ms(int runs, F&& f) {

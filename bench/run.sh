@@ -152,8 +152,8 @@ run_nginx_figure
 say "figure 2: cost per send/recv and per connection (Google Benchmark, interleaved)"
 "$OUT/bench_loopback" "$OUT/loopback.json" 3 0.5 2>&1 | grep -E '^(send_recv|connect_close)' || true
 
-say "figure 3: signals per second through the ring buffer"
-"$OUT/bench_signal_rate" "$OUT/signals.json" 2
+say "figure 3: signals per second through the ring buffers (8 interleaved rounds of 1 s per reading)"
+"$OUT/bench_signal_rate" "$OUT/signals.json" 1
 
 say "figure 3: new connections per second, each with one request, at paced rates"
 "$OUT/bench_connection_rate" "$OUT/connections.json" 2
