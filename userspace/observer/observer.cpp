@@ -18,6 +18,7 @@
 
 #include "dispositions.skel.h"
 #include "observer/bpf_pins.hpp"
+#include "observer/cpu_list.hpp"
 #include "observer/stats_slots.hpp"
 #include "observer/time_ordered_events.hpp"
 #include "observer/tracepoint_event.hpp"
@@ -249,6 +250,8 @@ Result<DispositionsSkel> load_dispositions() {
 
 }  // namespace
 
+constexpr const char* kOnlineCpusPath = "/sys/devices/system/cpu/online";
+
 void set_libbpf_verbose(bool verbose) { g_libbpf_verbose.store(verbose); }
 
 struct Observer::Impl {
@@ -266,7 +269,7 @@ struct Observer::Impl {
   RequestProbeSet request_probes = RequestProbeSet::none;
   std::string requests_unobserved_reason;
   Owned<ring_buffer, &ring_buffer__free> ring;
-  std::vector<UniqueFd> cpu_rings;  // per_cpu_rings: one per possible CPU, also held by cpu_events
+  std::vector<std::pair<uint32_t, UniqueFd>> cpu_rings;  // per_cpu_rings: CPU, its ring (also held by cpu_events)
   // per_cpu_rings: what the rings gave, until it is old enough to be in order.
   std::optional<TimeOrderedEvents> reorder;
   Handler handler;
@@ -284,7 +287,7 @@ struct Observer::Impl {
       if (uint32_t slot = 0; bpf_map_lookup_elem(fd, &cgroup_id, &slot) == 0) stats_slots.mark_taken(slot);
   }
 
-  // What a ring's records are read with: the Observer, and which ring (`events` is 0, CPU n's ring n + 1).
+  // What a ring's records are read with: the Observer, and which ring (`events` is 0, then the CPUs' rings).
   struct RingSource {
     Impl* impl;
     size_t index;
@@ -303,26 +306,28 @@ struct Observer::Impl {
     return 0;
   }
 
-  // A ring per possible CPU, made before the programs load: the first is cpu_events' template for the verifier.
-  Result<void> create_cpu_rings(int cpus, uint32_t bytes_per_ring) {
-    for (int cpu = 0; cpu < cpus; ++cpu) {
+  // A ring for each CPU in `cpus`, made before the programs load: the first is cpu_events' template for the
+  // verifier.
+  Result<void> create_cpu_rings(const std::vector<uint32_t>& cpus, uint32_t bytes_per_ring) {
+    for (uint32_t cpu : cpus) {
       UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sd_cpu_events", 0, 0, bytes_per_ring, nullptr));
       if (!fd) return Error::sys(errno, fmt::format("cannot create the ring buffer of CPU {}", cpu));
-      cpu_rings.push_back(std::move(fd));
+      cpu_rings.emplace_back(cpu, std::move(fd));
     }
-    if (int err = bpf_map__set_inner_map_fd(signals->maps.cpu_events, cpu_rings.front().get()))
+    if (cpu_rings.empty()) return Error::msg("no online CPU to give a ring buffer");
+    if (int err = bpf_map__set_inner_map_fd(signals->maps.cpu_events, cpu_rings.front().second.get()))
       return libbpf_error(err, "cannot give cpu_events its ring buffers' template");
     return {};
   }
 
-  // Once loaded: each CPU's ring in cpu_events at its index, and read by `ring`.
+  // Once loaded: each ring in cpu_events at its CPU's index, and read by `ring`.
   Result<void> add_cpu_rings() {
     const int outer = bpf_map__fd(signals->maps.cpu_events);
-    for (uint32_t cpu = 0; cpu < cpu_rings.size(); ++cpu) {
-      const int inner = cpu_rings[cpu].get();
+    for (const auto& [cpu, fd] : cpu_rings) {
+      const int inner = fd.get();
       if (bpf_map_update_elem(outer, &cpu, &inner, BPF_ANY) != 0)
         return Error::sys(errno, fmt::format("cannot give CPU {} its ring buffer", cpu));
-      RingSource* source = &ring_sources.emplace_back(RingSource{this, cpu + 1});
+      RingSource* source = &ring_sources.emplace_back(RingSource{this, ring_sources.size()});
       if (int err = ring_buffer__add(ring.get(), inner, &Impl::on_record, source))
         return libbpf_error(err, fmt::format("cannot read the ring buffer of CPU {}", cpu).c_str());
     }
@@ -359,18 +364,27 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
     bpf_map__set_max_entries(impl->signals->maps.process_actions, 1);
     bpf_map__set_max_entries(impl->signals->maps.thread_states, 1);
   }
+  uint32_t shared_ring_bytes = options.ring_buffer_bytes;
   if (options.per_cpu_rings) {
-    const int cpus = libbpf_num_possible_cpus();
-    if (cpus <= 0) return libbpf_error(cpus, "cannot count the possible CPUs");
-    const uint32_t bytes_per_ring =
-        std::max(kMinPerCpuRingBytes, std::bit_ceil(options.ring_buffer_bytes / static_cast<uint32_t>(cpus)));
-    if (auto created = impl->create_cpu_rings(cpus, bytes_per_ring); !created) return created.error();
+    const int possible = libbpf_num_possible_cpus();
+    if (possible <= 0) return libbpf_error(possible, "cannot count the possible CPUs");
+    // Rings for the CPUs online now: a VM may have far more possible than online.
+    auto online_text = read_file(kOnlineCpusPath);
+    if (!online_text) return online_text.error();
+    auto online = parse_cpu_list(*online_text);
+    if (!online)
+      return Error::msg(fmt::format("cannot read {}: \"{}\"", kOnlineCpusPath, printable_text(trim(*online_text))));
+    std::erase_if(*online, [&](uint32_t cpu) { return cpu >= static_cast<uint32_t>(possible); });
+    const auto rings = static_cast<uint32_t>(std::max<size_t>(online->size(), 1));
+    const uint32_t bytes_per_ring = std::max(kMinPerCpuRingBytes, std::bit_ceil(options.ring_buffer_bytes / rings));
+    if (auto created = impl->create_cpu_rings(*online, bytes_per_ring); !created) return created.error();
     impl->signals->rodata->per_cpu_rings = 1;
-    bpf_map__set_max_entries(impl->signals->maps.cpu_events, static_cast<uint32_t>(cpus));
+    bpf_map__set_max_entries(impl->signals->maps.cpu_events, static_cast<uint32_t>(possible));
+    // A CPU without a ring (offline now, online later) writes to `events`, then as large as a CPU's ring; else
+    // nothing does: the smallest ring.
+    shared_ring_bytes = online->size() < static_cast<size_t>(possible) ? bytes_per_ring
+                                                                       : static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
   }
-  // With per-CPU rings `events` takes only what a CPU without a ring would write: none; the smallest ring.
-  const uint32_t shared_ring_bytes =
-      options.per_cpu_rings ? static_cast<uint32_t>(sysconf(_SC_PAGESIZE)) : options.ring_buffer_bytes;
   if (int err = bpf_map__set_max_entries(impl->signals->maps.events, shared_ring_bytes))
     return libbpf_error(err, "cannot size the BPF ring buffer");
   impl->signals->rodata->report_all_exits = options.report_all_exits ? 1 : 0;

@@ -45,9 +45,10 @@ struct ObserverOptions {
   // then poll with a timeout (it finds the rest when it runs out), and events reach it up to that late. For a
   // reader that can lag (trace, benchmarks): a signal storm then does not pay a cross-CPU wakeup per signal.
   uint32_t wakeup_backlog_bytes = 0;
-  // True (trace): a ring buffer per CPU, so that CPUs writing events at once do not share one ring's lock, and
-  // poll() hands events on in time order once they are kPerCpuRingsReorderWindow old (drain() at once). Each ring
-  // has ring_buffer_bytes / CPUs (at least kMinPerCpuRingBytes). False (the daemon): one ring, each event at once.
+  // True (trace): a ring buffer per online CPU, so that CPUs writing events at once do not share one ring's lock,
+  // and poll() hands events on in time order once they are kPerCpuRingsReorderWindow old (drain() at once). Each
+  // ring has ring_buffer_bytes / online CPUs, at least kMinPerCpuRingBytes; a CPU that comes online later shares
+  // one more ring of that size. False (the daemon): one ring, each event handed on at once.
   bool per_cpu_rings = false;
   // Non-empty (the daemon): the socket maps and links are pinned under this bpffs directory (observer/bpf_pins.hpp)
   // and outlive the process; compatible pins left by an earlier one are adopted. Not on bpffs: runs unpinned.
