@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   if (n <= 0 || rounds <= 0) bench::die("usage: bench_gate_exec [EXECS_PER_ROUND>0] [ROUNDS>0]");
   std::vector<double> off, on;
   int stats_before = bench::set_bpf_stats(1);  // the kernel's own run time of the program, beside the CPU loop
-  uint64_t run_ns = 0, runs = 0;
+  uint64_t run_ns = 0, runs = 0, floor_ns = 0, floor_runs = 0;
   for (int r = 0; r < rounds; ++r) {
     off.push_back(exec_loop(n));
     auto ids_before = bench::bpf_prog_ids();
@@ -65,6 +66,16 @@ int main(int argc, char** argv) {
       runs += p.run_cnt;
     }
     std::printf("  round %d: %.1f us/exec without the gate, %.1f us/exec with it\n", r + 1, off.back(), on.back());
+    // An empty program on the same tracepoint, alone: what bpf_stats counts for any program run once per exec
+    // (its clock reads and dispatch, with the caches an exec leaves).
+    bench::TracepointProgram floor("sched/sched_process_exec", bench::TracepointProgram::Body::empty);
+    if (floor.id()) {
+      exec_loop(std::max(1, n / 4));
+      for (const auto& p : bench::bpf_prog_run_stats({floor.id()})) {
+        floor_ns += p.run_time_ns;
+        floor_runs += p.run_cnt;
+      }
+    }
   }
   if (stats_before >= 0) bench::set_bpf_stats(stats_before);
   double m_off = bench::median(off), m_on = bench::median(on);
@@ -74,6 +85,16 @@ int main(int argc, char** argv) {
     double per_run_us = static_cast<double>(run_ns) / static_cast<double>(runs) / 1000.0;
     std::printf("stop gate exec cost: the program itself %.2f us per exec (%llu runs), %.4f of an exec vs goal <= 0.01, %s\n",
                 per_run_us, static_cast<unsigned long long>(runs), per_run_us / m_off, per_run_us / m_off <= 0.01 ? "met" : "MISSED");
+    // Issue #15: an exec <= 1 us more. Judged raw, and above the empty program's floor where bpf_stats' own cost
+    // per run (two clock reads, slow in this nested VM) is the larger part.
+    if (floor_runs > 0) {
+      const double floor_us = static_cast<double>(floor_ns) / static_cast<double>(floor_runs) / 1000.0;
+      const double above_us = per_run_us - floor_us;
+      std::printf("stop gate exec cost: an empty program there %.2f us per exec (%llu runs); the gate %.2f us above it; "
+                  "goal <= 1 us per exec: %s\n",
+                  floor_us, static_cast<unsigned long long>(floor_runs), above_us,
+                  per_run_us <= 1.0 ? "met" : above_us <= 1.0 ? "met above the floor, missed raw" : "MISSED");
+    }
   }
   return 0;
 }

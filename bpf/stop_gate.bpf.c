@@ -31,17 +31,15 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load. */
 const volatile __u64 gated_signals = 0; /* bit n-1 set: gate a kill with signal n (SIGKILL never) */
+/* The runtimes' comms, the first runtime_count of them. Read-only data rather than a hash map: every exec on the
+ * host is compared with them, and two words compared per runtime cost less than hashing the comm and the misses of
+ * a bucket and an element (the gate cost 1.25 us per exec above an empty program with a map lookup first). */
+const volatile struct sigdrain_gate_comm runtime_comms[SIGDRAIN_GATE_MAX_RUNTIMES] = {};
+const volatile __u32 runtime_count = 0;
 
 /* Nothing is stopped at or after this CLOCK_MONOTONIC time (ns); the daemon renews it through the mmapped .bss. */
 __u64 lease_expires_ns = 0;
 __u64 counters[SIGDRAIN_GATE_CNT_MAX];
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 8);
-  __type(key, struct sigdrain_gate_comm);
-  __type(value, __u8);
-} runtime_comms SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -192,13 +190,25 @@ static long parse_byte(__u32 i, void *ctx) {
   return 0;
 }
 
+/* `comm` (two words, NUL-padded) is one of runtime_comms. */
+static __always_inline int is_runtime(const __u64 comm[2]) {
+#pragma unroll
+  for (int i = 0; i < SIGDRAIN_GATE_MAX_RUNTIMES; i++) {
+    if (i >= runtime_count) break;
+    const volatile __u64 *known = (const volatile __u64 *)runtime_comms[i].comm;
+    if (known[0] == comm[0] && known[1] == comm[1]) return 1;
+  }
+  return 0;
+}
+
 SEC("tp/sched/sched_process_exec")
 int gate_runtime_kill(void *ctx) {
+  /* Every exec on the host comes here: the comm first (cheapest to refuse), then the lease (a clock read). */
+  __u64 comm[2] = {};
+  bpf_get_current_comm(comm, sizeof(comm)); /* the basename of the new binary, set by exec */
+  if (!is_runtime(comm)) return 0;
   __u64 now = bpf_ktime_get_ns();
   if (now >= *(volatile __u64 *)&lease_expires_ns) return 0;
-  struct sigdrain_gate_comm comm = {};
-  bpf_get_current_comm(comm.comm, sizeof(comm.comm)); /* the basename of the new binary, set by exec */
-  if (!bpf_map_lookup_elem(&runtime_comms, &comm)) return 0;
 
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
   if (BPF_CORE_READ(task, thread_pid, level) != 0) return 0; /* in a container's pid namespace: not the host's runtime */

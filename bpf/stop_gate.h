@@ -23,7 +23,8 @@ struct sigdrain_gate_id {
   char id[SIGDRAIN_GATE_ID_LEN];
 };
 
-/* Key of runtime_comms: the basename of a runtime binary (its comm right after exec), NUL-padded. */
+/* The basename of a runtime binary (its comm right after exec), NUL-padded; runtime_comms holds up to this many. */
+#define SIGDRAIN_GATE_MAX_RUNTIMES 8
 struct sigdrain_gate_comm {
   char comm[SIGDRAIN_COMM_LEN];
 };

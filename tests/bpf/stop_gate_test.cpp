@@ -195,6 +195,38 @@ TEST_F(StopGateTest, NamesTheSignalsItHoldsNeverSigkill) {
   EXPECT_EQ(held(**gate), (std::vector<int>{SIGTERM, SIGINT}));
 }
 
+// Every runtime named is gated, the last of the list as the first, and only a whole comm matches.
+TEST_F(StopGateTest, GatesEachRuntimeNamedAndNoOther) {
+  for (const char* name : {"crun", "runcx", "run", "my-runtime"})
+    fs::copy_file("/bin/true", dir_ / name, fs::copy_options::overwrite_existing);
+  gate_.reset();
+  auto gate = StopGate::load(StopGateOptions{{SIGTERM}, {"runc", "crun", "my-runtime"}},
+                             [this](const GatedProcess& g) { events_.push_back(g); });
+  ASSERT_TRUE(gate) << gate.error().message;
+  gate_ = std::move(*gate);
+  ASSERT_TRUE(gate_->guard(kGuarded));
+  gate_->renew_lease(10s);
+  for (const char* name : {"runc", "crun", "my-runtime"}) {
+    pid_t pid = 0;
+    EXPECT_EQ(run(name, {"kill", kGuarded, "15"}, &pid), Outcome::stopped) << name;
+    ::kill(pid, SIGCONT);
+    wait_for(pid, 3s);
+  }
+  for (const char* name : {"runcx", "run", "notrunc"}) EXPECT_EQ(run(name, {"kill", kGuarded, "15"}), Outcome::exited) << name;
+  drain_events();
+  for (const auto& e : events_) (void)gate_->release(e);
+}
+
+TEST_F(StopGateTest, RefusesMoreRuntimesThanItHoldsOrNamesThatAreNoComm) {
+  gate_.reset();
+  std::vector<std::string> nine(SIGDRAIN_GATE_MAX_RUNTIMES + 1, "runc");
+  auto too_many = StopGate::load(StopGateOptions{{SIGTERM}, nine}, [](const GatedProcess&) {});
+  ASSERT_FALSE(too_many);
+  EXPECT_NE(too_many.error().message.find("at most 8"), std::string::npos) << too_many.error().message;
+  auto too_long = StopGate::load(StopGateOptions{{SIGTERM}, {std::string(16, 'r')}}, [](const GatedProcess&) {});
+  EXPECT_FALSE(too_long);
+}
+
 TEST_F(StopGateTest, StopsNothingOnceTheLeaseRanOut) {
   gate_->renew_lease(20ms);
   std::this_thread::sleep_for(50ms);

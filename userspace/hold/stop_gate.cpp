@@ -123,16 +123,19 @@ Result<std::unique_ptr<StopGate>> StopGate::load(StopGateOptions options, GatedC
   impl->skel.reset(stop_gate_bpf__open());
   if (!impl->skel) return Error::sys(errno, "cannot open the stop gate BPF object");
   impl->skel->rodata->gated_signals = *mask;
-  if (int err = stop_gate_bpf__load(impl->skel.get())) return Error::sys(-err, "cannot load the stop gate BPF program");
-  for (const auto& runtime : options.runtimes) {
-    sigdrain_gate_comm key{};
-    if (runtime.empty() || runtime.size() >= sizeof key.comm)
+  if (options.runtimes.size() > SIGDRAIN_GATE_MAX_RUNTIMES)
+    return Error::msg(fmt::format("{} runtime names: the stop gate takes at most {}", options.runtimes.size(),
+                                  SIGDRAIN_GATE_MAX_RUNTIMES));
+  for (size_t i = 0; i < options.runtimes.size(); ++i) {
+    const std::string& runtime = options.runtimes[i];
+    if (runtime.empty() || runtime.size() >= sizeof(sigdrain_gate_comm::comm))
       return Error::msg(fmt::format("runtime name \"{}\" is not a comm (1..15 bytes)", runtime));
-    std::memcpy(key.comm, runtime.data(), runtime.size());
-    __u8 one = 1;
-    if (bpf_map_update_elem(bpf_map__fd(impl->skel->maps.runtime_comms), &key, &one, BPF_ANY) != 0)
-      return Error::sys(errno, "cannot fill the stop gate's runtime names");
+    auto& comm = const_cast<sigdrain_gate_comm&>(impl->skel->rodata->runtime_comms[i]);
+    std::memset(comm.comm, 0, sizeof comm.comm);
+    std::memcpy(comm.comm, runtime.data(), runtime.size());
   }
+  impl->skel->rodata->runtime_count = static_cast<uint32_t>(options.runtimes.size());
+  if (int err = stop_gate_bpf__load(impl->skel.get())) return Error::sys(-err, "cannot load the stop gate BPF program");
   if (int err = stop_gate_bpf__attach(impl->skel.get())) return Error::sys(-err, "cannot attach the stop gate BPF program");
   impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.gate_events), &Impl::on_record, impl.get(), nullptr));
   if (!impl->ring) return Error::sys(errno, "cannot open the stop gate's ring buffer");
