@@ -18,11 +18,13 @@ Figure 10b: then, for daemon and trace, the kernel's own run time of the program
 (kernel.bpf_stats_enabled=1, run_time_ns and run_cnt from fdinfo) around each wrk run, per request. It resolves
 what figure 10 cannot on a noisy host, but counts only the programs' own run time (tracepoint dispatch and cache
 effects are not in it) and every run on the host, wrk's end of each connection included: for nginx's share it is
-an upper bound. With --floor-from (bench_loopback's JSON, where an empty program's ns/run is measured), also the
-same net of bpf_stats' own per-run cost.
+an upper bound. Also the same net of bpf_stats' own per-run cost: with --floor-programs, an empty program's ns/run
+on the same events in the same run (bench_floor_programs); else with --floor-from, figure 2's (bench_loopback's
+JSON), measured in another workload and cache state.
 Writes one JSON object (--out) that bench_report turns into rows.
 """
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -166,6 +168,26 @@ def summary(key, values):
     return {f"{key}_mean": mean, f"{key}_halfwidth95": half}
 
 
+class FloorPrograms:
+    """bench_floor_programs: empty programs on the events sigdrain's socket programs run on, held while it lives."""
+
+    EVENTS = ("sock/sock_recv_length", "sock/sock_send_length", "sock/inet_sock_set_state")
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([self.path, *self.EVENTS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.wait()
+            raise RuntimeError(f"{self.path} could not attach its empty programs (exit {self.proc.returncode})")
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
 def bpf_stats_pass(url, a, scratch, modes, off_cpu, floor):
     """Figure 10b: the programs' own run time per request, for daemon and trace, over --stats-rounds rounds.
 
@@ -179,7 +201,18 @@ def bpf_stats_pass(url, a, scratch, modes, off_cpu, floor):
     except OSError as e:
         return {"available": False, "reason": f"cannot read kernel.bpf_stats_enabled: {e}"}
     per = {m: {v: [] for v in ("daemon", "trace")} for m in modes}  # (BPF ns, program runs) per request
+    # With --floor-programs: each run's own floor, an empty program's ns/run on the same events meanwhile.
+    floors = {m: {v: [] for v in ("daemon", "trace")} for m in modes}
+    floor_programs = contextlib.ExitStack()
     try:
+        if a.floor_programs:
+            try:
+                floor_pids = [floor_programs.enter_context(FloorPrograms(a.floor_programs)).proc.pid]
+            except (OSError, RuntimeError) as e:
+                print(f"probe_cost: no floor measured in place, figure 2's is used: {e}", file=sys.stderr)
+                floor_pids = []
+        else:
+            floor_pids = []
         try:
             with open(BPF_STATS, "w") as f:
                 f.write("1")
@@ -192,8 +225,13 @@ def bpf_stats_pass(url, a, scratch, modes, off_cpu, floor):
                 with Loader(v, a.sigdrain, scratch, a.metrics_port) as loader:
                     for m in modes:
                         ns0, runs0 = bpf_run_totals(loader.proc.pid)
+                        f0 = [bpf_run_totals(pid) for pid in floor_pids]
                         n = wrk(url, m, a.seconds)
                         ns1, runs1 = bpf_run_totals(loader.proc.pid)
+                        f1 = [bpf_run_totals(pid) for pid in floor_pids]
+                        for (fns0, fruns0), (fns1, fruns1) in zip(f0, f1):
+                            if fruns1 > fruns0:
+                                floors[m][v].append((fns1 - fns0) / (fruns1 - fruns0))
                         # Another tool that turned the sysctl off meanwhile would make the figure look cheap.
                         with open(BPF_STATS) as f:
                             if f.read().strip() != "1" or runs1 == runs0:
@@ -204,24 +242,34 @@ def bpf_stats_pass(url, a, scratch, modes, off_cpu, floor):
                 f"{m[:4]}/{v} {per[m][v][-1][0]:.0f} ns {per[m][v][-1][1]:.2f} runs" for m in modes
                 for v in ("daemon", "trace")), flush=True)
     finally:
+        floor_programs.close()
         try:
             with open(BPF_STATS, "w") as f:
                 f.write(old)
         except OSError as e:
             print(f"probe_cost: could not restore kernel.bpf_stats_enabled={old}: {e}", file=sys.stderr)
-    out = {"available": True, "rounds": a.stats_rounds, "floor_ns_per_run": floor, "modes": {}}
+    in_place = all(len(floors[m][v]) == len(per[m][v]) for m in modes for v in per[m]) and bool(floor_pids)
+    out = {"available": True, "rounds": a.stats_rounds, "floor_in_place": in_place, "modes": {}}
+    if in_place:
+        out["floor_ns_per_run"] = statistics.median(f for m in modes for v in floors[m] for f in floors[m][v])
+    else:
+        out["floor_ns_per_run"] = floor
     for m in modes:
         out["modes"][m] = {}
         for v, runs in per[m].items():
             row = summary("ns_per_request", [ns for ns, _ in runs])
             row |= summary("runs_per_request", [n for _, n in runs])
             row |= summary("share_of_off", [ns / off_cpu[m] for ns, _ in runs])
-            if floor is not None:  # each run's bpf_stats clock reads taken out
-                row |= summary("net_ns_per_request", [ns - floor * n for ns, n in runs])
-                row |= summary("net_share_of_off", [(ns - floor * n) / off_cpu[m] for ns, n in runs])
+            # Each run's bpf_stats clock reads taken out: the floor of that run where measured in place.
+            run_floors = floors[m][v] if in_place else [floor] * len(runs) if floor is not None else None
+            if run_floors is not None:
+                row |= summary("floor_ns_per_run", run_floors)
+                row |= summary("net_ns_per_request", [ns - f * n for (ns, n), f in zip(runs, run_floors)])
+                row |= summary("net_share_of_off", [(ns - f * n) / off_cpu[m] for (ns, n), f in zip(runs, run_floors)])
             out["modes"][m][v] = row
-            net = (f", net of the {floor:.0f} ns/run floor {100 * row['net_share_of_off_mean']:.2f} % "
-                   f"+- {100 * row['net_share_of_off_halfwidth95']:.2f} %" if floor is not None else "")
+            net = (f", net of the {row['floor_ns_per_run_mean']:.0f} ns/run floor "
+                   f"({'measured in place' if in_place else 'figure 2'}) {100 * row['net_share_of_off_mean']:.2f} % "
+                   f"+- {100 * row['net_share_of_off_halfwidth95']:.2f} %" if run_floors is not None else "")
             print(f"figure 10b, {m}, {v}: BPF {row['ns_per_request_mean']:.0f} +- "
                   f"{row['ns_per_request_halfwidth95']:.0f} ns/request ({row['runs_per_request_mean']:.2f} runs), "
                   f"{100 * row['share_of_off_mean']:.2f} % +- {100 * row['share_of_off_halfwidth95']:.2f} % of off"
@@ -241,6 +289,8 @@ def main():
     ap.add_argument("--goal-halfwidth", type=float, default=0.01)
     ap.add_argument("--stats-rounds", type=int, default=5, help="figure 10b rounds (0: none; else >= 2 for an interval)")
     ap.add_argument("--floor-from", help="bench_loopback's JSON: the empty program's ns/run for 10b's net figure")
+    ap.add_argument("--floor-programs", help="bench_floor_programs: 10b's floor measured in each run (before "
+                    "--floor-from)")
     ap.add_argument("--base-sigdrain", help="another build's sigdrain: its daemon is the variant daemon_base")
     a = ap.parse_args()
     if a.stats_rounds == 1 or a.stats_rounds < 0 or a.max_rounds < 2:

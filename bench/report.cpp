@@ -144,8 +144,9 @@ void add_bpf_time_rows(const json& stats, std::vector<Row>& rows) {
           num(v["runs_per_request_mean"].get<double>(), 2), 100 * v["share_of_off_mean"].get<double>(),
           100 * v["share_of_off_halfwidth95"].get<double>(), stats["rounds"].get<int>());
       if (net)
-        result += fmt::format("; net of bpf_stats' {} ns/run: {} ns = {:.2f}% +- {:.2f}%",
+        result += fmt::format("; net of bpf_stats' {} ns/run ({}): {} ns = {:.2f}% +- {:.2f}%",
                               num(stats["floor_ns_per_run"].get<double>(), 1),
+                              stats.value("floor_in_place", false) ? "an empty program's, in the same runs" : "figure 2's",
                               num(v["net_ns_per_request_mean"].get<double>()), 100 * share, 100 * half);
       std::string judged = judge_interval(share, half, goal);
       if (judged == "MISSED") judged += " (host-wide: wrk's end counted too)";

@@ -196,10 +196,11 @@ say "figure 9: how long the runtime's kill stays stopped at the gate (100 thread
 SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/gate_stop.sh" 10 || echo "figure 9: gate_stop.sh failed"
 
 # Figure 10 resolves 1 %: nginx's own CPU per request, paired rounds until the 95 % interval is +-1 % wide. 10b:
-# the programs' own run time per request (bpf_stats), net of the empty program's ns/run that figure 2 measured.
+# the programs' own run time per request (bpf_stats), net of an empty program's ns/run on the same events, measured
+# in each run (figure 2's if that fails).
 say "figures 10 and 10b: server CPU per request with the probes loaded (nginx, paired rounds), the programs' own time"
 python3 "$(dirname "$0")/probe_cost.py" --sigdrain "$BUILD/sigdrain" --out "$OUT/probe_cost.json" \
-  --floor-from "$OUT/loopback.json" --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" ||
+  --floor-programs "$OUT/bench_floor_programs" --floor-from "$OUT/loopback.json" --port "$((NGINX_PORT + 2))" --metrics-port "$((NGINX_PORT + 3))" ||
   echo "figure 10: probe_cost.py failed"
 
 say "figure 11: what trace's disposition record costs (ns per rt_sigaction, rt_sigprocmask, clone + exit)"
