@@ -9,6 +9,7 @@
 // its own: bpf_stats slows every program run).
 //
 // usage: bench_signal_rate OUT.json [SECONDS_PER_RUN]
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -53,11 +54,30 @@ pid_t spawn_ignoring_target() {
 
 // Sends SIGUSR1 to `target` until `until`, as fast as it can (rate 0) or `rate` per second in 1 ms bursts, then
 // writes how many it sent to `report`.
-pid_t spawn_sender(pid_t target, Clock::time_point until, int report, double rate) {
+// The CPUs this process may run on, in order: sender i runs on the i-th (round the list).
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  return cpus;
+}
+
+// Pinned to `cpu` (-1: not pinned): this host's vCPUs differ in speed from minute to minute (a lone sender ran at
+// 560k or 780k signals/s by where it landed), and a ratio between readings is only fair on the same CPU.
+pid_t spawn_sender(pid_t target, Clock::time_point until, int report, double rate, int cpu) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (cpu >= 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (sched_setaffinity(0, sizeof(one), &one) != 0) _exit(2);
+    }
     uint64_t sent = 0;
     const auto start = Clock::now();
     while (Clock::now() < until) {
@@ -159,7 +179,10 @@ RateRun measure(const Storm& storm, const Reading& reading, std::chrono::millise
   auto until = start + duration;
   const double reader_cpu_before = thread_cpu_seconds();
   std::vector<pid_t> children;
-  for (int i = 0; i < senders; ++i) children.push_back(spawn_sender(targets[i % targets.size()], until, report[1], target_per_s / senders));
+  static const std::vector<int> cpus = allowed_cpus();
+  for (int i = 0; i < senders; ++i)
+    children.push_back(spawn_sender(targets[i % targets.size()], until, report[1], target_per_s / senders,
+                                    cpus.empty() ? -1 : cpus[static_cast<size_t>(i) % cpus.size()]));
   while (Clock::now() < until + 200ms) {
     if (observer)
       (void)observer->poll(kLaggingReaderPoll);
