@@ -130,8 +130,7 @@ Result<std::unique_ptr<StopGate>> StopGate::load(StopGateOptions options, GatedC
     const std::string& runtime = options.runtimes[i];
     if (runtime.empty() || runtime.size() >= sizeof(sigdrain_gate_comm::comm))
       return Error::msg(fmt::format("runtime name \"{}\" is not a comm (1..15 bytes)", runtime));
-    auto& comm = const_cast<sigdrain_gate_comm&>(impl->skel->rodata->runtime_comms[i]);
-    std::memset(comm.comm, 0, sizeof comm.comm);
+    sigdrain_gate_comm& comm = impl->skel->rodata->runtime_comms[i];  // zeroed: NUL-padded
     std::memcpy(comm.comm, runtime.data(), runtime.size());
   }
   impl->skel->rodata->runtime_count = static_cast<uint32_t>(options.runtimes.size());
