@@ -25,8 +25,8 @@
 #include <fmt/format.h>
 
 #include "common.hpp"
+#include "daemon/daemon.hpp"
 #include "observer/observer.hpp"
-#include "signals/signal_names.hpp"
 
 namespace sigdrain::bench {
 namespace {
@@ -130,8 +130,7 @@ const Reading kTrace{"trace", true, kLaggingReaderWakeupBytes, true};
 // As trace read until per-CPU rings: batched wakeups, one ring for every CPU.
 const Reading kTraceOneRing{"trace, one ring", true, kLaggingReaderWakeupBytes, false, 0, false};
 // As the daemon loads: it reports stop signals only, so SIGUSR1 runs the programs and writes no event.
-const Reading kDaemon{"daemon", true, 0, false, signal_bit(SIGTERM) | signal_bit(SIGINT) | signal_bit(SIGQUIT) |
-                                                    signal_bit(SIGHUP) | signal_bit(SIGKILL)};
+const Reading kDaemon{"daemon", true, 0, false, kDaemonReportedSignals};
 
 // program_stats (with an observer): bpf_stats is turned on for the storm and the observer's programs' run time and
 // count go there, beside an empty and a clock-read program's.

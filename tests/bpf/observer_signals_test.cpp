@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "observer/observer.hpp"
+#include "observer/time_ordered_events.hpp"
 #include "signals/signal_names.hpp"
 
 namespace sigdrain {
@@ -565,7 +566,7 @@ TEST(ObserverSignals, PerCpuRingsHandOnTheSignalBeforeTheDeathItCaused) {
   std::map<uint32_t, std::pair<int, int>> seen;  // victim: index of its SIGTERM's generation, of its exit
   int index = 0;
   log.for_each([&](const ObservedEvent& e) {
-    const uint64_t t = std::visit([](const auto& ev) -> uint64_t { return ev.time_ns; }, e);
+    const uint64_t t = event_time_ns(e);
     if (t < last_ns) ++out_of_order;
     last_ns = std::max(last_ns, t);
     auto at = [&](uint32_t pid) -> std::pair<int, int>& { return seen.try_emplace(pid, -1, -1).first->second; };

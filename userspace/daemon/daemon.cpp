@@ -110,7 +110,7 @@ Result<std::unique_ptr<Daemon>> Daemon::make(const DaemonOptions& options) {
   }
 
   ObserverOptions obs;
-  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL}) obs.signal_mask |= signal_bit(s);
+  obs.signal_mask = kDaemonReportedSignals;
   obs.report_deliver = false;
   obs.watch_all_cgroups = false;  // only the containers discovered: the node's other sockets leave the BPF at once
   obs.pin_root = options.bpf_pin_dir;  // the counts outlive this process, for the next daemon

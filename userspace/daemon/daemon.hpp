@@ -36,11 +36,17 @@
 #include "policy/drain.hpp"
 #include "policy/plan.hpp"
 #include "proc/proc.hpp"
+#include "signals/signal_names.hpp"
 #include "stop/old_connections.hpp"
 #include "stop/stop_session.hpp"
 #include "util/fd.hpp"
 
 namespace sigdrain {
+
+// The signals the daemon's Observer reports: the stop signals it may hold, and SIGKILL (how a stop may end). Any
+// other signal runs the signal programs and writes no event.
+inline constexpr uint64_t kDaemonReportedSignals =
+    signal_bit(SIGTERM) | signal_bit(SIGINT) | signal_bit(SIGQUIT) | signal_bit(SIGHUP) | signal_bit(SIGKILL);
 
 // The signals Daemon::run() reads through its signalfd (SIGCHLD: a tracee stopped). Each must be blocked in every
 // thread of the daemon: the kernel hands a process-directed SIGCHLD to any thread that does not block it, and there
