@@ -30,7 +30,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,21 +37,12 @@ import tempfile
 import time
 import urllib.request
 
+from bench_nginx import nginx_site, port_free
 from bench_stats import interval
 
 def die(msg):
     print(f"probe_cost: {msg}", file=sys.stderr)
     sys.exit(1)
-
-
-def port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of an earlier run is no user
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def bpf_prog_fds(pid):
@@ -303,27 +293,7 @@ def main():
             die(f"port {p} is in use")
 
     scratch = tempfile.mkdtemp(prefix="sigdrain-probe-cost.")
-    os.chmod(scratch, 0o755)
-    www = os.path.join(scratch, "www")
-    os.makedirs(www)
-    os.makedirs(os.path.join(scratch, "tmp"))
-    os.chmod(www, 0o755)
-    with open(os.path.join(www, "index.html"), "w") as f:
-        f.write("x" * 512)
-    t = os.path.join(scratch, "tmp")
-    conf = os.path.join(scratch, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-pid {scratch}/nginx.pid;
-error_log {scratch}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t}; uwsgi_temp_path {t}; scgi_temp_path {t};
-  server {{ listen 127.0.0.1:{a.port}; root {www}; }}
-}}
-""")
+    conf = nginx_site(scratch, a.port)
     subprocess.run(["nginx", "-c", conf, "-p", scratch], check=True)
     try:
         master = None

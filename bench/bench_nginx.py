@@ -1,0 +1,40 @@
+"""The nginx site the Python benchmarks serve (probe_cost.py, cgroup_programs.py): one worker, a 512-byte file,
+no access log, keep-alive without a request limit, everything in the caller's scratch directory."""
+import os
+import socket
+
+
+def port_free(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of an earlier run is no user
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def nginx_site(scratch, port):
+    """Writes the site and its configuration under `scratch` (readable by nginx's worker user); returns the
+    configuration's path, for `nginx -c CONF -p SCRATCH`."""
+    os.chmod(scratch, 0o755)
+    www, tmp = os.path.join(scratch, "www"), os.path.join(scratch, "tmp")
+    os.makedirs(www)
+    os.makedirs(tmp)
+    os.chmod(www, 0o755)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("x" * 512)
+    conf = os.path.join(scratch, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+pid {scratch}/nginx.pid;
+error_log {scratch}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  server {{ listen 127.0.0.1:{port}; root {www}; }}
+}}
+""")
+    return conf
