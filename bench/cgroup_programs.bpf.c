@@ -13,6 +13,7 @@
 struct connection {
   __u8 inbound;
   __u8 inflight;
+  __u8 listening; /* the lean variant's listeners */
 };
 
 struct {
@@ -119,6 +120,46 @@ int count_egress(struct __sk_buff *skb) {
   return 1;
 }
 
+/* The lean variant: sock_ops only marks a connection accepted or a socket listening (no state callbacks, one run per
+ * state change), and a socket's end comes from cgroup sock_release (Linux 5.9): one run per socket, at the close of
+ * its last file descriptor. */
+SEC("sockops")
+int lean_sockops(struct bpf_sock_ops *skops) {
+  int op = skops->op;
+  if (op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_TCP_LISTEN_CB) return 1;
+  struct bpf_sock *sk = skops->sk;
+  struct counts *c = counts();
+  if (!sk || !c) return 1;
+  struct connection *conn = bpf_sk_storage_get(&connections, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+  if (!conn) return 1;
+  if (op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
+    conn->listening = 1;
+    __sync_fetch_and_add(&c->listening, 1);
+  } else {
+    conn->inbound = 1;
+    __sync_fetch_and_add(&c->open_inbound, 1);
+  }
+  return 1;
+}
+
+SEC("cgroup/sock_release")
+int lean_release(struct bpf_sock *sk) {
+  struct counts *c = counts();
+  if (!c || sk->protocol != IPPROTO_TCP_NR) return 1;
+  struct connection *conn = bpf_sk_storage_get(&connections, sk, 0, 0);
+  if (!conn) return 1;
+  if (conn->listening) {
+    conn->listening = 0;
+    __sync_fetch_and_add(&c->listening, -1);
+  }
+  if (conn->inbound) {
+    conn->inbound = 0;
+    __sync_fetch_and_add(&c->open_inbound, -1);
+    if (conn->inflight) __sync_fetch_and_add(&c->inflight, -1);
+  }
+  return 1;
+}
+
 SEC("sockops")
 int empty_sockops(struct bpf_sock_ops *skops) { return 1; }
 
@@ -127,5 +168,8 @@ int empty_ingress(struct __sk_buff *skb) { return 1; }
 
 SEC("cgroup_skb/egress")
 int empty_egress(struct __sk_buff *skb) { return 1; }
+
+SEC("cgroup/sock_release")
+int empty_release(struct bpf_sock *sk) { return 1; }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -6,13 +6,17 @@ socket programs are tracepoints: they run for every TCP socket on the node and l
 watches, so an unwatched connection still pays 14 program runs. Programs attached to a cgroup (sock_ops for
 connections, cgroup_skb for payload packets; cgroup_programs.bpf.c) run only for that cgroup's sockets. This tool
 serves nginx (1 worker, 512 bytes, loopback) to wrk from a scratch cgroup v2 and reads bpf_stats per request:
-  cgroup, server     the counting programs attached to nginx's cgroup (a guarded server, its clients elsewhere)
+  cgroup, server     the counting programs attached to nginx's cgroup (a guarded server, its clients elsewhere):
+                     sock_ops with a callback per state change for a connection's end
   cgroup, both       wrk in that cgroup too: every socket counted, as `sigdrain trace` counts
-  empty, server/both an empty program of each type instead: the floor of the same runs
+  lean, server/both  the same counting, but sock_ops only marks a connection accepted and a socket's end comes
+                     from cgroup sock_release (one run per socket, Linux 5.9)
+  empty, empty lean  an empty program of each type of either set instead: the floor of the same runs
   daemon             `sigdrain daemon --labelled-only`: today's programs, nginx not watched
   trace              `sigdrain trace`: today's programs, every socket counted
 in --rounds rounds, each in a shuffled order; mean and 95 % interval of ns and runs per request. It also checks
-that the counting programs counted every request (a cgroup_skb program that missed packets would read cheap).
+that the counting programs counted every request and saw every connection end (a program that missed packets
+would read cheap).
 Run as root from the repository root after `make build`, with nginx and wrk installed (bench/run.sh installs them).
 """
 import argparse
@@ -31,7 +35,16 @@ from bench_nginx import nginx_site, port_free
 from bench_stats import interval
 
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
-HOOKS = (("sockops", "sock_ops"), ("ingress", "ingress"), ("egress", "egress"))
+# The program sets of cgroup_programs.bpf.c, each with the empty set that is its floor: (program, attach type).
+PROGRAM_SETS = {
+    "cgroup": (("count_sockops", "sock_ops"), ("count_ingress", "ingress"), ("count_egress", "egress")),
+    "lean": (("lean_sockops", "sock_ops"), ("count_ingress", "ingress"), ("count_egress", "egress"),
+             ("lean_release", "sock_release")),
+    "empty": (("empty_sockops", "sock_ops"), ("empty_ingress", "ingress"), ("empty_egress", "egress")),
+    "empty lean": (("empty_sockops", "sock_ops"), ("empty_ingress", "ingress"), ("empty_egress", "egress"),
+                   ("empty_release", "sock_release")),
+}
+FLOOR = {"cgroup": "empty", "lean": "empty lean"}
 SOCKET_PROGRAMS = ("on_inet_sock_set_state", "on_sock_recv_length", "on_sock_send_length")
 
 
@@ -55,11 +68,21 @@ def programs():
     return {p["id"]: (p.get("name", ""), p.get("run_time_ns", 0), p.get("run_cnt", 0)) for p in json.loads(out)}
 
 
-def counting_completed(pins):
+def cgroup_counts(pins):
     out = subprocess.run(["bpftool", "map", "dump", "pinned", f"{pins}/maps/cgroup_counts", "-j"],
                          capture_output=True, text=True, check=True).stdout
     entry = json.loads(out)[0]
-    return int((entry.get("formatted") or entry)["value"]["requests_completed"])
+    return {k: int(v) for k, v in (entry.get("formatted") or entry)["value"].items()}
+
+
+def settled_counts(pins):
+    """The counts once wrk's connections have closed: none open, none in flight (or what is left after 2 s)."""
+    deadline = time.monotonic() + 2
+    while True:
+        c = cgroup_counts(pins)
+        if (c["open_inbound"] == 0 and c["inflight"] == 0) or time.monotonic() > deadline:
+            return c
+        time.sleep(0.05)
 
 
 def wrk(url, mode, seconds, cgroup):
@@ -110,21 +133,22 @@ class Sigdrain:
 
 
 class Attached:
-    """One set of cgroup_programs.bpf.c's programs (prefix count_ or empty_) attached to the cgroup."""
+    """One of PROGRAM_SETS attached to the cgroup."""
 
-    def __init__(self, pins, prefix, cgroup):
-        self.pins, self.prefix, self.cgroup = pins, prefix, cgroup
+    def __init__(self, pins, program_set, cgroup):
+        self.pins, self.cgroup = pins, cgroup
+        self.programs = PROGRAM_SETS[program_set]
 
     def __enter__(self):
-        for prog, hook in HOOKS:
-            subprocess.run(["bpftool", "cgroup", "attach", self.cgroup, hook, "pinned",
-                            f"{self.pins}/{self.prefix}{prog}", "multi"], check=True)
+        for prog, hook in self.programs:
+            subprocess.run(["bpftool", "cgroup", "attach", self.cgroup, hook, "pinned", f"{self.pins}/{prog}",
+                            "multi"], check=True)
         return self
 
     def __exit__(self, *exc):
-        for prog, hook in HOOKS:
-            subprocess.run(["bpftool", "cgroup", "detach", self.cgroup, hook, "pinned",
-                            f"{self.pins}/{self.prefix}{prog}"], check=False)
+        for prog, hook in self.programs:
+            subprocess.run(["bpftool", "cgroup", "detach", self.cgroup, hook, "pinned", f"{self.pins}/{prog}"],
+                           check=False)
 
 
 def main():
@@ -170,7 +194,7 @@ def main():
         wrk(url, "keepalive", 1, None)  # warm-up
         with open(BPF_STATS, "w") as f:
             f.write("1")
-        variants = ("cgroup, server", "cgroup, both", "empty, server", "empty, both", "daemon", "trace")
+        variants = tuple(f"{ps}, {who}" for ps in PROGRAM_SETS for who in ("server", "both")) + ("daemon", "trace")
         modes = ("keepalive", "new_connection")
         samples = {(v, m): [] for v in variants for m in modes}  # (ns per request, runs per request)
         missed = []
@@ -178,29 +202,33 @@ def main():
             order = list(variants)
             random.shuffle(order)
             for v in order:
+                program_set = v.split(", ")[0]
                 if v in ("daemon", "trace"):
-                    holder = Sigdrain(a.sigdrain, v, scratch)
+                    holder, ours = Sigdrain(a.sigdrain, v, scratch), set(SOCKET_PROGRAMS)
                 else:
-                    holder = Attached(pins, "count_" if v.startswith("cgroup") else "empty_", cgroup)
+                    holder, ours = Attached(pins, program_set, cgroup), {p for p, _ in PROGRAM_SETS[program_set]}
                 with holder:
-                    ours = None if v in ("daemon", "trace") else {f"{holder.prefix}{p}" for p, _ in HOOKS}
                     for m in modes:
-                        completed0 = counting_completed(pins)
+                        completed0 = cgroup_counts(pins)["requests_completed"]
                         before = programs()
                         n = wrk(url, m, a.seconds, cgroup if v.endswith("both") else None)
                         after = programs()
                         ns = runs = 0
                         for pid, (name, t, c) in after.items():
-                            if pid in before and (name in ours if ours else name in SOCKET_PROGRAMS):
+                            if pid in before and name in ours:
                                 ns += t - before[pid][1]
                                 runs += c - before[pid][2]
                         samples[(v, m)].append((ns / n, runs / n))
-                        if v.startswith("cgroup"):
-                            # Every request wrk made was answered and counted; wrk may stop before reading the
-                            # last answer on each connection, so it may report fewer.
-                            done = counting_completed(pins) - completed0
+                        if program_set in FLOOR:
+                            # Every request wrk made was answered and counted (wrk may stop before reading the last
+                            # answer on each connection, so it may report fewer), and every connection's end seen.
+                            counts = settled_counts(pins)
+                            done = counts["requests_completed"] - completed0
                             if not n <= done <= n + 32:
                                 missed.append(f"{v}, {m}: {done} requests counted, wrk made {n}")
+                            if counts["open_inbound"] or counts["inflight"]:
+                                missed.append(f"{v}, {m}: {counts['open_inbound']} connections still open, "
+                                              f"{counts['inflight']} requests in flight after wrk ended")
             print(f"  round {r + 1} of {a.rounds}", flush=True)
     finally:
         with open(BPF_STATS, "w") as f:
@@ -216,7 +244,7 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
     results = {}
-    print(f"{'programs':16s} {'workload':15s} {'ns/request':>16s} {'runs/request':>13s} {'net of empty':>16s}")
+    print(f"{'programs':18s} {'workload':15s} {'ns/request':>16s} {'runs/request':>13s} {'net of empty':>16s}")
     for m in modes:
         for v in variants:
             ns_mean, ns_half = interval([ns for ns, _ in samples[(v, m)]])
@@ -224,18 +252,19 @@ def main():
             row = {"ns_per_request_mean": ns_mean, "ns_per_request_halfwidth95": ns_half,
                    "runs_per_request_mean": runs_mean}
             net = ""
-            if v.startswith("cgroup"):
-                floor = samples[(v.replace("cgroup", "empty"), m)]
+            program_set = v.split(", ")[0]
+            if program_set in FLOOR:
+                floor = samples[(v.replace(program_set, FLOOR[program_set], 1), m)]
                 net_mean, net_half = interval([ns - f for (ns, _), (f, _) in zip(samples[(v, m)], floor)])
                 row |= {"net_ns_per_request_mean": net_mean, "net_ns_per_request_halfwidth95": net_half}
                 net = f"{net_mean:7.0f} +- {net_half:4.0f}"
             results[f"{v} / {m}"] = row
-            print(f"{v:16s} {m:15s} {ns_mean:7.0f} +- {ns_half:5.0f} {runs_mean:13.2f} {net:>16s}")
+            print(f"{v:18s} {m:15s} {ns_mean:7.0f} +- {ns_half:5.0f} {runs_mean:13.2f} {net:>16s}")
     if a.out:
         with open(a.out, "w") as f:
-            json.dump({"rounds": a.rounds, "seconds": a.seconds, "results": results, "uncounted": missed}, f, indent=1)
+            json.dump({"rounds": a.rounds, "seconds": a.seconds, "results": results, "miscounted": missed}, f, indent=1)
     if missed:
-        print("cgroup_programs: the counting programs missed requests:\n  " + "\n  ".join(missed), file=sys.stderr)
+        print("cgroup_programs: the counting programs miscounted:\n  " + "\n  ".join(missed), file=sys.stderr)
         sys.exit(1)
 
 
