@@ -45,8 +45,9 @@ run_tier e2e-runtimes bash -c "make test-runtimes 2>&1 | tee $runtimes_log; exit
 run_tier oracle tests/e2e/oracle_sigsnoop.sh
 run_tier deploy make test-deploy
 run_tier kernels scripts/kernels/matrix.sh -- build/tests/bpf_tests
-run_tier sanitizers scripts/sanitize.sh
 run_tier fuzz scripts/fuzz.sh 10
+# In fuzz's build tree: the same compiler and sanitizers, so only the test binaries are left to build.
+run_tier sanitizers env BUILD_DIR=build/fuzz scripts/sanitize.sh
 run_tier pins no_new_pins
 
 echo
