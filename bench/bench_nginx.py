@@ -1,7 +1,9 @@
 """The nginx site the Python benchmarks serve (probe_cost.py, cgroup_programs.py): one worker, a 512-byte file,
-no access log, keep-alive without a request limit, everything in the caller's scratch directory."""
+no access log, keep-alive without a request limit, everything in the caller's scratch directory; and its client."""
 import os
+import re
 import socket
+import subprocess
 
 
 def port_free(port):
@@ -38,3 +40,20 @@ http {{
 }}
 """)
     return conf
+
+
+def wrk(url, mode, seconds, cgroup=None):
+    """Requests made in `seconds` of wrk, one thread: 32 keep-alive connections (mode "keepalive") or 16 that each
+    carry one request ("new_connection"). With `cgroup` (a cgroup v2 directory), wrk runs in it. Exits on an error
+    answer or output it cannot read."""
+    args = ["wrk", "-t1", f"-d{seconds}s"]
+    args += ["-c32"] if mode == "keepalive" else ["-c16", "-H", "Connection: close"]
+    if cgroup:
+        args = ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$0" "$@"'] + args
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk: nginx answered errors: {out}")
+    m = re.search(r"(\d+) requests in", out)
+    if not m:
+        raise SystemExit(f"wrk: cannot read its output: {out}")
+    return int(m.group(1))

@@ -23,28 +23,29 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from bench_nginx import nginx_site, port_free
+from bench_nginx import nginx_site, port_free, wrk
 from bench_stats import interval
+from probe_cost import Loader
 
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 # The program sets of cgroup_programs.bpf.c, each with the empty set that is its floor: (program, attach type).
+# Both counting sets count data alike; "lean" takes a connection's end from sock_release.
+_COUNT_DATA = (("count_ingress", "ingress"), ("count_egress", "egress"))
+_EMPTY = (("empty_sockops", "sock_ops"), ("empty_ingress", "ingress"), ("empty_egress", "egress"))
 PROGRAM_SETS = {
-    "cgroup": (("count_sockops", "sock_ops"), ("count_ingress", "ingress"), ("count_egress", "egress")),
-    "lean": (("lean_sockops", "sock_ops"), ("count_ingress", "ingress"), ("count_egress", "egress"),
-             ("lean_release", "sock_release")),
-    "empty": (("empty_sockops", "sock_ops"), ("empty_ingress", "ingress"), ("empty_egress", "egress")),
-    "empty lean": (("empty_sockops", "sock_ops"), ("empty_ingress", "ingress"), ("empty_egress", "egress"),
-                   ("empty_release", "sock_release")),
+    "cgroup": (("count_sockops", "sock_ops"),) + _COUNT_DATA,
+    "lean": (("lean_sockops", "sock_ops"),) + _COUNT_DATA + (("lean_release", "sock_release"),),
+    "empty": _EMPTY,
+    "empty lean": _EMPTY + (("empty_release", "sock_release"),),
 }
 FLOOR = {"cgroup": "empty", "lean": "empty lean"}
+METRICS_PORT = 18496  # the daemon variant's /readyz
 SOCKET_PROGRAMS = ("on_inet_sock_set_state", "on_sock_recv_length", "on_sock_send_length")
 
 
@@ -83,53 +84,6 @@ def settled_counts(pins):
         if (c["open_inbound"] == 0 and c["inflight"] == 0) or time.monotonic() > deadline:
             return c
         time.sleep(0.05)
-
-
-def wrk(url, mode, seconds, cgroup):
-    args = ["wrk", "-t1", f"-d{seconds}s"] + (["-c32"] if mode == "keepalive" else ["-c16", "-H", "Connection: close"])
-    if cgroup:  # the client's sockets are made in the watched cgroup too
-        args = ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$0" "$@"'] + args
-    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
-    m = re.search(r"(\d+) requests in", out)
-    if not m or "Non-2xx" in out:
-        die(f"cannot read wrk's output: {out}")
-    return int(m.group(1))
-
-
-class Sigdrain:
-    """Today's programs, held by a sigdrain process while it runs."""
-
-    def __init__(self, binary, variant, scratch):
-        self.binary, self.variant, self.scratch = binary, variant, scratch
-
-    def __enter__(self):
-        if self.variant == "trace":
-            cmd = [self.binary, "trace", "--json", "--signal", "SIGUSR2"]
-        else:
-            cmd = [self.binary, "daemon", "--state-dir", tempfile.mkdtemp(dir=self.scratch), "--labelled-only",
-                   "--bpf-pin-dir", "none", "--metrics-address", "127.0.0.1:18496"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                die(f"{' '.join(cmd)} exited {self.proc.returncode}")
-            names = {name for name, _, _ in programs().values()}
-            if all(p in names for p in SOCKET_PROGRAMS) and (self.variant == "trace" or self.ready()):
-                return self
-            time.sleep(0.2)
-        die(f"sigdrain {self.variant} did not load its programs within 20 s")
-
-    @staticmethod
-    def ready():
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:18496/readyz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 class Attached:
@@ -204,7 +158,7 @@ def main():
             for v in order:
                 program_set = v.split(", ")[0]
                 if v in ("daemon", "trace"):
-                    holder, ours = Sigdrain(a.sigdrain, v, scratch), set(SOCKET_PROGRAMS)
+                    holder, ours = Loader(v, a.sigdrain, scratch, METRICS_PORT), set(SOCKET_PROGRAMS)
                 else:
                     holder, ours = Attached(pins, program_set, cgroup), {p for p, _ in PROGRAM_SETS[program_set]}
                 with holder:

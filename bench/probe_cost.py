@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ import tempfile
 import time
 import urllib.request
 
-from bench_nginx import nginx_site, port_free
+from bench_nginx import nginx_site, port_free, wrk
 from bench_stats import interval
 
 def die(msg):
@@ -139,18 +138,6 @@ class Loader:
 def worker_cpu_ns(pid):
     with open(f"/proc/{pid}/schedstat") as f:
         return int(f.read().split()[0])
-
-
-def wrk(url, mode, seconds):
-    args = ["wrk", "-t1", f"-d{seconds}s"]
-    args += ["-c32"] if mode == "keepalive" else ["-c16", "-H", "Connection: close"]
-    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out:
-        die(f"nginx answered errors: {out}")
-    m = re.search(r"(\d+) requests in", out)
-    if not m:
-        die(f"cannot read wrk's output: {out}")
-    return int(m.group(1))
 
 
 def summary(key, values):
