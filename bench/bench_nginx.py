@@ -27,18 +27,10 @@ def nginx_site(scratch, port):
     with open(os.path.join(www, "index.html"), "w") as f:
         f.write("x" * 512)
     conf = os.path.join(scratch, "nginx.conf")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "nginx.conf.in")) as f:
+        template = f.read()
     with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-pid {scratch}/nginx.pid;
-error_log {scratch}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-  server {{ listen 127.0.0.1:{port}; root {www}; }}
-}}
-""")
+        f.write(template.replace("@DIR@", scratch).replace("@PORT@", str(port)))
     return conf
 
 

@@ -1,7 +1,7 @@
 // Merges the figures the other tools wrote into one JSON document and prints them as a table with their targets.
 //
 // usage: bench_report DIR     reads DIR/nginx.tsv and DIR/{loopback,signals,connections,release,footprint,fleet,
-//                             probe_cost,guard_cost,node_cost,skipped}.json, writes DIR/results.json
+//                             probe_cost,guard_cost,node_cost,instructions,skipped}.json, writes DIR/results.json
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -159,6 +159,28 @@ void add_bpf_time_rows(const json& stats, std::vector<Row>& rows) {
   }
 }
 
+// Figures 10i and 13i (bench/instructions.py): figures 10 and 13 in instructions, in a one-CPU VM whose clock counts
+// them. Trace's loops are shown, not judged.
+void add_instruction_rows(const json& ins, std::vector<Row>& rows) {
+  if (!ins.is_object()) return;
+  for (const auto& [kind, f] : ins["figures"].items()) {
+    const bool nginx = kind.rfind("nginx_", 0) == 0;
+    const double goal = f["goal_added"].get<double>();
+    for (const auto& [variant, v] : f["variants"].items()) {
+      double added = v["ratio_mean"].get<double>() - 1, half = v["ratio_halfwidth95"].get<double>();
+      const bool judged = v["verdict"].get<std::string>() != "not judged";
+      rows.push_back({nginx ? "10i instructions" : "13i instructions",
+                      fmt::format("{}, {} (VM, Linux {})", f["what"].get<std::string>(),
+                                  v.value("label", variant), ins["kernel"].get<std::string>()),
+                      num(f["off_median"].get<double>()), num(v["median"].get<double>()),
+                      fmt::format("{:+.2f}% +- {:.2f}% (95%, {} rounds)", 100 * added, 100 * half,
+                                  ins["rounds"].get<int>()),
+                      judged ? fmt::format("<= +{}%", num(100 * goal)) : "-",
+                      judged ? judge_interval(added, half, goal) : "-"});
+    }
+  }
+}
+
 // Figures 7 and 12 (bench/guard_cost.py): per app kind, guarded vs unguarded throughput and p99, and the longest
 // request while the daemon is SIGSTOPped vs running. A miss smaller than one variant's own spread over its rounds
 // says so: that is this host's noise, not a cost.
@@ -307,6 +329,7 @@ std::vector<Row> rows_of(const json& r) {
     }
     add_bpf_time_rows(p.value("bpf_stats", json(nullptr)), rows);
   }
+  add_instruction_rows(r["instructions"], rows);
   add_guard_rows(r["guard_cost"], rows);
   if (const json& n = r["node_cost"]; n.is_object()) {
     for (auto [loop, what] : {std::pair{"syscall", "ns per getppid()"}, std::pair{"spawn", "ns per fork + exec + exit"}}) {
@@ -514,7 +537,7 @@ int main(int argc, char** argv) {
   json results = {{"machine", machine()}};
   results["nginx"] = nginx_figure(dir / "nginx.tsv");
   for (const char* name : {"loopback", "signals", "connections", "release", "footprint", "fleet", "probe_cost", "guard_cost",
-                           "node_cost", "skipped"})
+                           "node_cost", "instructions", "skipped"})
     results[name] = load(dir / (std::string(name) + ".json")).value_or(json(nullptr));
 
   const json& m = results["machine"];

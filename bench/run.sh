@@ -41,7 +41,7 @@ fi
 say "building the benchmarks into $OUT"
 cmake -S bench -B "$OUT" -DSIGDRAIN_BUILD_DIR="$BUILD" >/dev/null
 cmake --build "$OUT" -j "$(nproc)" >/dev/null
-rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,guard_cost.json,node_cost.json,skipped.json,results.json}
+rm -f "$OUT"/{nginx.tsv,loopback.json,signals.json,connections.json,release.json,footprint.json,fleet.json,probe_cost.json,guard_cost.json,node_cost.json,instructions.json,skipped.json,results.json}
 FLEET=$BUILD/tests/sigdrain_fleet # the synthetic CRI-O fleet (tests/load/), for the figures with 500 containers
 if [[ ! -x $FLEET ]]; then
   cmake --build "$BUILD" --target sigdrain_fleet >/dev/null || die "cannot build sigdrain_fleet in $BUILD (SIGDRAIN_TESTS=OFF?)"
@@ -96,19 +96,7 @@ run_nginx_figure() {
   chmod 755 "$SCRATCH" "$dir" "$dir/www"  # nginx's worker runs as www-data
   head -c 128 /dev/zero | tr '\0' 'x' >"$dir/www/index.html"  # a tiny static file
   port_in_use "$NGINX_PORT" && die "port $NGINX_PORT is in use: set BENCH_NGINX_PORT"
-  cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
-  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
-  server { listen 127.0.0.1:$NGINX_PORT; root $dir/www; }
-}
-EOF
+  sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$NGINX_PORT|g" "$(dirname "$0")/nginx.conf.in" >"$dir/nginx.conf"
   mkdir -p "$dir/tmp"
   nginx -c "$dir/nginx.conf" -p "$dir" || die "nginx did not start: $(cat "$dir/error.log" 2>/dev/null)"
   local url=http://127.0.0.1:$NGINX_PORT/index.html
@@ -210,5 +198,11 @@ SIGDRAIN="$BUILD/sigdrain" "$(dirname "$0")/disposition_cost.sh" || echo "figure
 say "figure 13: what the daemon costs every process on the node between stops (syscall, fork + exec + exit)"
 python3 "$(dirname "$0")/node_cost.py" --sigdrain "$BUILD/sigdrain" --loops "$OUT/bench_node_loops" \
   --out "$OUT/node_cost.json" || echo "figure 13: node_cost.py failed"
+
+# Figures 10i and 13i: 10 and 13 counted in instructions (a one-CPU qemu VM whose clock counts them), which this
+# host's noise cannot move: what resolves 1 % here, with no hardware PMU.
+say "figures 10i and 13i: nginx per request and the node's loops, in instructions (VM, qemu -icount)"
+python3 "$(dirname "$0")/instructions.py" --sigdrain "$BUILD/sigdrain" --loops "$OUT/bench_node_loops" \
+  --rounds "${BENCH_INSTRUCTION_ROUNDS:-5}" --out "$OUT/instructions.json" || echo "figures 10i and 13i: instructions.py failed"
 
 "$OUT/bench_report" "$OUT"

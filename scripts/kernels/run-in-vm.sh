@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs one command as root inside a throwaway qemu VM (TCG) booted from the given kernel.
 #   scripts/kernels/run-in-vm.sh --kernel VMLINUZ [--timeout S] [--file SRC[:DEST]]... [--append KERNEL_ARGS]
-#                                [--facts FILE] -- CMD ARGS...
+#                                [--facts FILE] [--smp N] [--icount SHIFT] -- CMD ARGS...
 # CMD is looked up on the host (a path or a name on PATH) and copied in at the same path; --file copies
 # more files or directories (DEST defaults to SRC's absolute path). Every ELF file copied in brings its
 # shared libraries and the dynamic loader (ldd). Names not found on the host run busybox applets.
 # The root file system is the initramfs itself (writable, in RAM). --append adds kernel command line
 # arguments, e.g. lockdown=confidentiality to mimic a locked-down host.
 # The VM mounts proc, sys, devtmpfs, tracefs, debugfs, securityfs, bpffs and cgroup2, and brings up lo.
+# --smp N gives the VM N CPUs (default 2). --icount SHIFT makes the guest's clock count instructions (qemu -icount:
+# 2^SHIFT ns each, shift 0: 1 ns an instruction), so a task's CPU time in the guest is the instructions it ran,
+# whatever the host's load; with one CPU only (with two, one CPU's clock runs while the other executes).
 # --facts FILE writes what the booted kernel reports, one `key=value` a line: release, lsms (the active LSMs,
 # /sys/kernel/security/lsm), lockdown (the selected mode).
 # Prints CMD's output (stdout and stderr merged, as the serial console carries both) and exits with
@@ -29,7 +32,7 @@ usage() {
   exit 2
 }
 
-kernel="" timeout=300 files=() extra_append="" facts_file=""
+kernel="" timeout=300 files=() extra_append="" facts_file="" smp=2 icount_args=()
 while (($#)); do
   case "$1" in
     --kernel) kernel=${2:?}; shift 2 ;;
@@ -37,6 +40,8 @@ while (($#)); do
     --file) files+=("${2:?}"); shift 2 ;;
     --append) extra_append=${2:?}; shift 2 ;;
     --facts) facts_file=${2:?}; shift 2 ;;
+    --smp) smp=${2:?}; shift 2 ;;
+    --icount) icount_args=(-icount "shift=${2:?},sleep=on"); shift 2 ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) usage ;;
@@ -45,6 +50,11 @@ done
 (($#)) || usage
 [[ -f "$kernel" ]] || die "no kernel image at '$kernel' (see fetch-kernels.sh)"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds, got '$timeout'"
+[[ "$smp" =~ ^[1-9][0-9]*$ ]] || die "--smp wants a number of CPUs, got '$smp'"
+if ((${#icount_args[@]})); then
+  [[ "${icount_args[1]}" =~ ^shift=[0-9]+, ]] || die "--icount wants a shift (0-10), got '${icount_args[1]}'"
+  ((smp == 1)) || die "--icount counts one CPU's instructions: use it with --smp 1"
+fi
 ensure_packages qemu-system-x86 busybox-static cpio
 
 work=$(mktemp -d /tmp/sigdrain-vm.XXXXXX)
@@ -146,7 +156,7 @@ chmod +x "$root/init"
 
 console="$work/console.log"
 set +e
-timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot -nic none \
+timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp "$smp" "${icount_args[@]}" -nographic -no-reboot -nic none \
   -kernel "$kernel" -initrd "$work/initramfs.cpio" \
   -append "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init $extra_append" </dev/null 2>"$work/qemu.err" |
   tee "$console" | tr -d '\r' | awk -v begin="$begin_marker" -v end="$end_marker" '
