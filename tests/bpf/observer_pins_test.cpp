@@ -38,9 +38,10 @@ struct ScratchPinRoot {
 struct PinnedObserver {
   std::vector<std::string> log;
   std::unique_ptr<Observer> observer;
-  PinnedObserver(const std::string& root) {
+  explicit PinnedObserver(const std::string& root, bool raw_tracepoints = true) {
     ObserverOptions options;
     options.watch_all_cgroups = false;  // as the daemon
+    options.raw_tracepoints = raw_tracepoints;
     options.pin_root = root;
     options.log = [this](const std::string& line) { log.push_back(line); };
     auto started = Observer::start(options, [](const ObservedEvent&) {});
@@ -69,9 +70,12 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
   ScratchPinRoot root;
   ScratchCgroup cg;
   ASSERT_NE(cg.id(), 0u);
-  auto first = std::make_unique<PinnedObserver>(root.path);
+  // The first observer's socket programs are classic tracepoint programs (as daemons before the raw ones had), the
+  // second's raw ones where the kernel allows them: an upgrade hands the pinned counts over between them.
+  auto first = std::make_unique<PinnedObserver>(root.path, /*raw_tracepoints=*/false);
   ASSERT_TRUE(first->observer);
   if (!first->observer->observes_requests()) GTEST_SKIP() << first->observer->requests_unobserved_reason();
+  EXPECT_FALSE(first->observer->raw_tracepoints());
   EXPECT_EQ(first->observer->socket_pins(), SocketPins::created);
   ASSERT_TRUE(first->observer->watch_cgroup(cg.id()));
   // Each answer takes 3 s: the second request must still be in flight after the second observer has loaded,
@@ -98,6 +102,18 @@ TEST(ObserverPins, ANewObserverAdoptsTheRequestsInFlight) {
   PinnedObserver second(root.path);
   ASSERT_TRUE(second.observer);
   EXPECT_EQ(second.observer->socket_pins(), SocketPins::adopted);
+  const std::string state_program = second.observer->raw_tracepoints() ? "on_inet_sock_set_state_raw"
+                                    : second.observer->request_probes() == RequestProbeSet::tracepoint
+                                        ? "on_inet_sock_set_state"
+                                        : "on_inet_sock_set_state_eager";
+  for (const std::string name : {"on_inet_sock_set_state_raw", "on_inet_sock_set_state", "on_inet_sock_set_state_eager"})
+    EXPECT_EQ(exists(links + "/" + name), name == state_program)
+        << name << ": only the second observer's state change program stays pinned (its own: " << state_program << ")";
+  if (second.observer->request_probes() == RequestProbeSet::tracepoint)
+    for (const std::string name : {"on_sock_recv_length", "on_sock_send_length"}) {
+      EXPECT_EQ(exists(links + "/" + name + "_raw"), second.observer->raw_tracepoints()) << name;
+      EXPECT_NE(exists(links + "/" + name), second.observer->raw_tracepoints()) << name;
+    }
   EXPECT_TRUE(second.log.empty()) << second.log.front();
   CgroupStats adopted = second.stats(cg.id());
   EXPECT_EQ(adopted.inflight, 1) << "the request that began while no observer ran";

@@ -25,8 +25,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
-  auto obs = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
+// Every test runs twice: with the socket programs as raw tracepoint programs (what the observer loads where the
+// kernel lets them read the socket) and as classic tracepoint programs (lockdown=confidentiality, or asked).
+class ObserverSockets : public ::testing::TestWithParam<bool> {
+ protected:
+  static ObserverOptions socket_options() {
+    ObserverOptions options;
+    options.raw_tracepoints = GetParam();
+    return options;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(StateChanges, ObserverSockets, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Raw" : "Classic"; });
+
+TEST_P(ObserverSockets, RequestsInFlightFollowASlowServer) {
+  auto obs = Observer::start(socket_options(), [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
   if (!(*obs)->observes_requests()) {
     ASSERT_EQ((*obs)->kernel().request_probes(), RequestProbeSet::none)
@@ -34,6 +48,11 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
     GTEST_SKIP() << (*obs)->requests_unobserved_reason();
   }
   std::printf("request probe set: %s\n", std::string(request_probe_set_name((*obs)->request_probes())).c_str());
+  const KernelEnv& env = (*obs)->kernel();
+  EXPECT_EQ((*obs)->raw_tracepoints(),
+            GetParam() && env.raw_tracepoint_reads && (*obs)->request_probes() == RequestProbeSet::tracepoint)
+      << "the raw tracepoint programs are loaded exactly when asked for and the kernel allows them";
+  std::printf("socket programs: %s\n", (*obs)->raw_tracepoints() ? "raw tracepoints" : "classic tracepoints");
 
   ScratchCgroup cg;
   ASSERT_NE(cg.id(), 0u);
@@ -80,8 +99,8 @@ TEST(ObserverSockets, RequestsInFlightFollowASlowServer) {
 // With watch_all_cgroups off (the daemon, safe-stop), only the cgroups named by watch_cgroup() count: a server in
 // another cgroup leaves no count in the maps from its data, and the same connection counts once its cgroup is
 // watched (a container is watched only once discovery has named it, after it began serving).
-TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
-  ObserverOptions options;
+TEST_P(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
+  ObserverOptions options = socket_options();
   options.watch_all_cgroups = false;
   auto obs = Observer::start(options, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
@@ -147,8 +166,8 @@ TEST(ObserverSockets, OnlyWatchedCgroupsCountRequests) {
 
 // The daemon forgets the counts of a container that is gone (and, restarted on adopted pins, of those that ended
 // while it was down): else cgroup_stats and watched_cgroups would fill over a node's lifetime.
-TEST(ObserverSockets, ACgroupGoneIsForgotten) {
-  ObserverOptions options;
+TEST_P(ObserverSockets, ACgroupGoneIsForgotten) {
+  ObserverOptions options = socket_options();
   options.watch_all_cgroups = false;
   auto obs = Observer::start(options, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
@@ -183,8 +202,8 @@ TEST(ObserverSockets, ACgroupGoneIsForgotten) {
 
 // A forgotten cgroup's slot in cgroup_stats is given again once every other slot was given; the forgotten
 // cgroup's sockets that still carry data or close then take nothing from the cgroup that holds the slot now.
-TEST(ObserverSockets, AForgottenCgroupsSlotGivenAgainTakesNothingFromIt) {
-  ObserverOptions options;
+TEST_P(ObserverSockets, AForgottenCgroupsSlotGivenAgainTakesNothingFromIt) {
+  ObserverOptions options = socket_options();
   options.watch_all_cgroups = false;
   auto obs = Observer::start(options, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
@@ -242,8 +261,8 @@ TEST(ObserverSockets, AForgottenCgroupsSlotGivenAgainTakesNothingFromIt) {
 // A socket judged ignored is cached by its kernel address; that address comes back for another socket once the
 // first one is freed (the slab's free list is last-in first-out). A server in a watched cgroup that gets such an
 // address must count every request: the old verdict is cleared by the close and by the new socket's handshake.
-TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
-  ObserverOptions options;
+TEST_P(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
+  ObserverOptions options = socket_options();
   options.watch_all_cgroups = false;
   auto obs = Observer::start(options, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
@@ -251,7 +270,7 @@ TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
 
   // An observer of every socket beside it (as `sigdrain trace` runs beside the daemon), only to learn the server
   // sockets' addresses: the one under test keeps no state for a socket of a cgroup it does not watch.
-  auto every_socket = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
+  auto every_socket = Observer::start(socket_options(), [](const ObservedEvent&) {});
   ASSERT_TRUE(every_socket) << every_socket.error().message;
 
   ScratchCgroup ignored("ignored"), watched("watched");
@@ -301,8 +320,8 @@ TEST(ObserverSockets, AReusedAddressOfAnIgnoredSocketCountsInAWatchedCgroup) {
 // first receive in unclaimed_connections, or, where another waiting connection holds its slot, gets its state when
 // established. Either way it must count as an accepted connection (not as one open before sigdrain started, which
 // would hide a real old connection from the drain) and count its request.
-TEST(ObserverSockets, ConnectionsWaitingForTheirFirstDataCountAsAccepted) {
-  ObserverOptions options;
+TEST_P(ObserverSockets, ConnectionsWaitingForTheirFirstDataCountAsAccepted) {
+  ObserverOptions options = socket_options();
   options.watch_all_cgroups = false;
   auto obs = Observer::start(options, [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
@@ -381,8 +400,8 @@ TEST(ObserverSockets, ConnectionsWaitingForTheirFirstDataCountAsAccepted) {
 // back as a connection in flight, which would keep its container busy until the drain deadline. The same order
 // happens when a reset arrives during a send or receive: the socket lock defers it to the end of the call, before
 // the sock_*_length tracepoints fire.
-TEST(ObserverSockets, ReadingAfterTheClientResetLeavesNothingInFlight) {
-  auto obs = Observer::start(ObserverOptions{}, [](const ObservedEvent&) {});
+TEST_P(ObserverSockets, ReadingAfterTheClientResetLeavesNothingInFlight) {
+  auto obs = Observer::start(socket_options(), [](const ObservedEvent&) {});
   ASSERT_TRUE(obs) << obs.error().message;
   if (!(*obs)->observes_requests()) GTEST_SKIP() << (*obs)->requests_unobserved_reason();
 

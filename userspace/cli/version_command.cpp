@@ -58,7 +58,10 @@ int run_version(bool features, bool json) {
       {"socket_data_tracepoints", env.socket_data_tracepoints},
       {"probe_set", fmt::format("{} ({})", request_probe_set_name(env.request_probes()), [&] {
          switch (env.request_probes()) {
-           case RequestProbeSet::tracepoint: return "tracepoints: signal, sched, sock incl. sock_send_length/sock_recv_length";
+           case RequestProbeSet::tracepoint:
+             return env.raw_tracepoint_reads
+                        ? "tracepoints: signal, sched; raw tracepoints: sock incl. sock_send_length/sock_recv_length"
+                        : "tracepoints: signal, sched, sock incl. sock_send_length/sock_recv_length";
            case RequestProbeSet::fexit: return "tracepoints: signal, sched, inet_sock_set_state; fexit: tcp_sendmsg, tcp_recvmsg";
            case RequestProbeSet::none: break;
          }

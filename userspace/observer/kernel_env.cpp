@@ -115,18 +115,22 @@ Result<KernelEnv> prepare_kernel_env() {
   if (auto r = ensure_mounted("/sys/fs/bpf", "bpf", BPF_FS_MAGIC); !r) return r.error();
   (void)ensure_mounted("/sys/kernel/security", "securityfs", SECURITYFS_MAGIC);  // only for reporting
 
+  env.lockdown = selected_lockdown(read_trimmed("/sys/kernel/security/lockdown"));
   for (auto [cat, name] : {std::pair{"signal", "signal_generate"}, std::pair{"signal", "signal_deliver"},
                            std::pair{"sched", "sched_process_exit"}, std::pair{"sock", "inet_sock_set_state"}}) {
-    if (!tracepoint_exists(env.tracefs, cat, name))
-      return Error::msg(fmt::format("kernel lacks the tracepoint {}:{} that sigdrain needs", cat, name));
+    if (tracepoint_exists(env.tracefs, cat, name)) continue;
+    if (env.lockdown == "confidentiality")  // tracefs shows no events then, and every program here is on one
+      return Error::msg("lockdown=confidentiality closes tracefs, where sigdrain finds the tracepoints it attaches to");
+    return Error::msg(fmt::format("kernel lacks the tracepoint {}:{} that sigdrain needs", cat, name));
   }
   env.socket_data_tracepoints = tracepoint_exists(env.tracefs, "sock", "sock_send_length") &&
                                 tracepoint_exists(env.tracefs, "sock", "sock_recv_length");
   env.cgroup_tracepoints = tracepoint_exists(env.tracefs, "cgroup", "cgroup_mkdir") &&
                            tracepoint_exists(env.tracefs, "cgroup", "cgroup_rmdir");
   env.tracing_programs = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, nullptr) == 1;
+  env.raw_tracepoint_reads =
+      libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_probe_read_kernel, nullptr) == 1;
   env.tcp_recvmsg_params = btf_function_params("tcp_recvmsg");
-  env.lockdown = selected_lockdown(read_trimmed("/sys/kernel/security/lockdown"));
   env.lsms = read_trimmed("/sys/kernel/security/lsm");
   env.lsm_programs = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_LSM, nullptr) == 1;
   if (auto scope = parse_integer<int>(read_trimmed("/proc/sys/kernel/yama/ptrace_scope"))) env.yama_ptrace_scope = *scope;

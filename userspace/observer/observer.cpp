@@ -149,7 +149,13 @@ Result<void> probe_tracepoint_links(const KernelEnv& env) {
 // perf-event links disable their event when destroyed, which would stop the counting at a SIGTERM'd exit).
 Result<UniqueFd> attach_pinnable(bpf_program* prog, const KernelEnv& env) {
   std::string_view section = bpf_program__section_name(prog);
-  constexpr std::string_view kTracepoint = "tracepoint/";
+  constexpr std::string_view kTracepoint = "tracepoint/", kRawTracepoint = "raw_tp/";
+  if (section.starts_with(kRawTracepoint)) {  // a raw tracepoint's fd is a link: detached when its last reference goes
+    const std::string event(section.substr(kRawTracepoint.size()));
+    UniqueFd link(bpf_raw_tracepoint_open(event.c_str(), bpf_program__fd(prog)));
+    if (!link) return libbpf_error(errno, fmt::format("cannot attach {} to {}", bpf_program__name(prog), event).c_str());
+    return link;
+  }
   if (!section.starts_with(kTracepoint)) {  // fexit: a tracing link, detached only when its last reference goes
     UniqueFd link(bpf_link_create(bpf_program__fd(prog), 0, bpf_program__expected_attach_type(prog), nullptr));
     if (!link) return libbpf_error(errno, fmt::format("cannot attach {}", bpf_program__name(prog)).c_str());
@@ -195,6 +201,7 @@ struct LoadedSockets {
   SocketsSkel skel;
   std::vector<UniqueFd> pinned_links;  // attached through these when pinned, not through the skeleton's links
   SocketPins pins = SocketPins::none;
+  bool raw_tracepoints = false;  // the raw tracepoint programs loaded, not the classic ones
 };
 
 // Opens, loads and attaches bpf/sockets.bpf.c with the data programs of `probes` (connection lifecycle always).
@@ -214,10 +221,15 @@ Result<LoadedSockets> load_sockets(const ObserverOptions& options, const KernelE
   const bool tracepoint = probes == RequestProbeSet::tracepoint, fexit = probes == RequestProbeSet::fexit;
   // The connection programs match the data programs: with the tracepoint ones a connection's state waits for its
   // owner's first data (bpf/sockets.bpf.c, unclaimed_connections); otherwise it is made when established.
-  bpf_program__set_autoload(progs.on_inet_sock_set_state, tracepoint);
+  const bool raw = tracepoint && options.raw_tracepoints && env.raw_tracepoint_reads;
+  out.raw_tracepoints = raw;
+  bpf_program__set_autoload(progs.on_inet_sock_set_state_raw, raw);
+  bpf_program__set_autoload(progs.on_inet_sock_set_state, tracepoint && !raw);
   bpf_program__set_autoload(progs.on_inet_sock_set_state_eager, !tracepoint);
-  bpf_program__set_autoload(progs.on_sock_recv_length, tracepoint);
-  bpf_program__set_autoload(progs.on_sock_send_length, tracepoint);
+  bpf_program__set_autoload(progs.on_sock_recv_length_raw, raw);
+  bpf_program__set_autoload(progs.on_sock_send_length_raw, raw);
+  bpf_program__set_autoload(progs.on_sock_recv_length, tracepoint && !raw);
+  bpf_program__set_autoload(progs.on_sock_send_length, tracepoint && !raw);
   bpf_program__set_autoload(progs.on_tcp_sendmsg_exit, fexit);
   bpf_program__set_autoload(progs.on_tcp_recvmsg_exit, fexit && env.tcp_recvmsg_params == 5);
   bpf_program__set_autoload(progs.on_tcp_recvmsg_nonblock_exit, fexit && env.tcp_recvmsg_params == 6);
@@ -267,6 +279,7 @@ struct Observer::Impl {
   bool watch_all_cgroups = true;
   StatsSlots stats_slots{SIGDRAIN_STATS_SLOTS};  // given by watch_cgroup(), unless watch_all_cgroups
   RequestProbeSet request_probes = RequestProbeSet::none;
+  bool raw_tracepoints = false;
   std::string requests_unobserved_reason;
   Owned<ring_buffer, &ring_buffer__free> ring;
   std::vector<std::pair<uint32_t, UniqueFd>> cpu_rings;  // per_cpu_rings: CPU, its ring (also held by cpu_events)
@@ -423,6 +436,7 @@ Result<std::unique_ptr<Observer>> Observer::start(const ObserverOptions& options
     impl->pinned_links = std::move(sockets->pinned_links);
     impl->socket_pins = sockets->pins;
     impl->request_probes = probes;
+    impl->raw_tracepoints = sockets->raw_tracepoints;
     impl->watch_all_cgroups = options.watch_all_cgroups;
     if (impl->socket_pins == SocketPins::adopted) impl->mark_adopted_slots();
     if (probes == RequestProbeSet::none) {
@@ -645,6 +659,7 @@ Result<void> Observer::seed_dispositions(const DispositionSeed& seed) {
 std::string Observer::dispositions_untracked_reason() const { return impl_->dispositions_untracked_reason; }
 
 RequestProbeSet Observer::request_probes() const { return impl_->request_probes; }
+bool Observer::raw_tracepoints() const { return impl_->raw_tracepoints; }
 std::string Observer::requests_unobserved_reason() const { return impl_->requests_unobserved_reason; }
 SocketPins Observer::socket_pins() const { return impl_->socket_pins; }
 

@@ -34,6 +34,10 @@ struct ObserverOptions {
   // named with watch_exit(), so the node's short-lived processes do not each wake the daemon.
   bool report_all_exits = true;
   uint32_t max_sockets = 65536; // per-socket state entries (LRU)
+  // With the tracepoint request probe set: the socket programs as raw tracepoint programs where the kernel lets them
+  // read the socket (KernelEnv::raw_tracepoint_reads), else as classic ones, which build a record of every state
+  // change, send and receive on the node before any program runs. False: the classic ones (tests cover both).
+  bool raw_tracepoints = true;
   // True: every cgroup's sockets are counted (trace, which reports in-flight requests of any process). False:
   // only those of cgroups named with watch_cgroup(); a send or receive anywhere else leaves the BPF program
   // after one hash lookup (the daemon and safe-stop, which care about their containers only).
@@ -163,6 +167,8 @@ class Observer {
   // tcp_sendmsg/tcp_recvmsg where it loads them, else not at all.
   RequestProbeSet request_probes() const;
   bool observes_requests() const { return request_probes() != RequestProbeSet::none; }
+  // True when the socket programs are raw tracepoint programs (ObserverOptions::raw_tracepoints).
+  bool raw_tracepoints() const;
   // Why requests in flight are not seen, one line; empty when they are.
   std::string requests_unobserved_reason() const;
   SocketPins socket_pins() const;
