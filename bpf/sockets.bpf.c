@@ -491,7 +491,20 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
  * bpf_probe_read_kernel: where a kernel refuses it to raw tracepoint programs, user space loads the classic ones. */
 SEC("?raw_tp/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state_raw, const struct sock *sk, int oldstate, int newstate) {
-  if (!state_change_matters(oldstate, newstate, true)) return 0;
+  const bool tables = !watch_all_cgroups;
+  if (!state_change_matters(oldstate, newstate, tables)) return 0;
+  if (tables) {
+    /* What needs no read of the socket (a read is a helper call here, most of such a program's cost). A new life at
+     * this address, whatever the protocol: what the tables hold of the address's earlier TCP socket is stale. */
+    if (newstate != TCP_LISTEN_NR && (oldstate == TCP_CLOSE_NR || newstate == TCP_SYN_SENT_NR ||
+                                      newstate == TCP_SYN_RECV_NR)) {
+      forget_cached_verdict((__u64)sk);
+      claim_unclaimed((__u64)sk);
+      return 0;
+    }
+    /* Judged ignored without a state (only a TCP socket is): its close has nothing to undo. */
+    if (newstate == TCP_CLOSE_NR && cached_ignored((__u64)sk, true)) return 0;
+  }
   /* The TCP and SCTP code (and DCCP's accept) call this tracepoint; only TCP counts. A TCP socket is always of
    * AF_INET or AF_INET6, so the protocol alone says. */
   if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NR) return 0;
@@ -565,9 +578,16 @@ int on_sock_send_length(struct trace_event_raw_sock_msg_length *ctx) {
 
 /* The same two as raw tracepoint programs, loaded with the raw state change program (see there). These tracepoints
  * fire for every socket's send and receive (UDP, Unix, netlink too); the classic ones build a record with the
- * socket's family and protocol first. Here a socket the verdict cache already names ignored (only a TCP socket
- * gets there) leaves before anything is read; any other reads its protocol, and family if it is TCP's number. */
-static __always_inline bool raw_is_tcp(const struct sock *sk) {
+ * socket's family and protocol first. Here the two tables answer first, with no read of the socket: a socket they
+ * name ignored, or a connection waiting for its first data, is a TCP one (only a TCP socket gets there); any other
+ * reads its protocol, and its family if that is TCP's number. */
+static __always_inline bool raw_data_counts(const struct sock *sk) {
+  if (!watch_all_cgroups) {
+    if (cached_ignored((__u64)sk, false)) return false;
+    struct socket_slot slot = slot_of((__u64)sk);
+    __u64 *waiting = unclaimed_slot(slot);
+    if (waiting && slot_names(slot, *(volatile __u64 *)waiting)) return true;
+  }
   if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NR) return false; /* a Unix socket's is 0 */
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family); /* netlink's NETLINK_XFRM is 6 too */
   return family == AF_INET_NR || family == AF_INET6_NR;
@@ -576,16 +596,14 @@ static __always_inline bool raw_is_tcp(const struct sock *sk) {
 SEC("?raw_tp/sock_recv_length")
 int BPF_PROG(on_sock_recv_length_raw, const struct sock *sk, int ret, int flags) {
   if (ret <= 0 || (flags & MSG_PEEK_FLAG)) return 0;
-  if (!watch_all_cgroups && cached_ignored((__u64)sk, false)) return 0;
-  if (raw_is_tcp(sk)) on_data_received((__u64)sk, ret, flags, true);
+  if (raw_data_counts(sk)) on_data_received((__u64)sk, ret, flags, true);
   return 0;
 }
 
 SEC("?raw_tp/sock_send_length")
 int BPF_PROG(on_sock_send_length_raw, const struct sock *sk, int ret, int flags) {
   if (ret <= 0) return 0;
-  if (!watch_all_cgroups && cached_ignored((__u64)sk, false)) return 0;
-  if (raw_is_tcp(sk)) on_data_sent((__u64)sk, ret, true);
+  if (raw_data_counts(sk)) on_data_sent((__u64)sk, ret, true);
   return 0;
 }
 
