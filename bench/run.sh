@@ -203,6 +203,6 @@ python3 "$(dirname "$0")/node_cost.py" --sigdrain "$BUILD/sigdrain" --loops "$OU
 # host's noise cannot move: what resolves 1 % here, with no hardware PMU.
 say "figures 10i and 13i: nginx per request and the node's loops, in instructions (VM, qemu -icount)"
 python3 "$(dirname "$0")/instructions.py" --sigdrain "$BUILD/sigdrain" --loops "$OUT/bench_node_loops" \
-  --rounds "${BENCH_INSTRUCTION_ROUNDS:-6}" --out "$OUT/instructions.json" || echo "figures 10i and 13i: instructions.py failed"
+  --floor-programs "$OUT/bench_floor_programs" --rounds "${BENCH_INSTRUCTION_ROUNDS:-6}" --out "$OUT/instructions.json" || echo "figures 10i and 13i: instructions.py failed"
 
 "$OUT/bench_report" "$OUT"
