@@ -46,7 +46,9 @@ PROGRAM_SETS = {
 }
 FLOOR = {"cgroup": "empty", "lean": "empty lean"}
 METRICS_PORT = 18496  # the daemon variant's /readyz
-SOCKET_PROGRAMS = ("on_inet_sock_set_state", "on_sock_recv_length", "on_sock_send_length")
+# Today's socket programs, classic or raw tracepoint ones (whichever the kernel lets sigdrain load).
+SOCKET_PROGRAMS = tuple(name + suffix for name in ("on_inet_sock_set_state", "on_sock_recv_length", "on_sock_send_length")
+                        for suffix in ("", "_raw"))
 
 
 def die(msg):

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Sockets: per-connection state keyed by the socket's kernel address, and per-cgroup aggregates
  * (open inbound connections, requests in flight). Nothing per send/recv goes to user space; it reads
- * the aggregates. The tracepoint programs read context fields only, so they load under lockdown. */
+ * the aggregates. The raw tracepoint programs read the socket with bpf_probe_read_kernel (lockdown=integrity allows
+ * it); the classic ones, their fallback, read only the tracepoint's record. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
