@@ -24,8 +24,8 @@ struct KernelEnv {
   bool socket_data_tracepoints = false;  // sock:sock_send_length / sock_recv_length (kernel >= 6.3)
   bool cgroup_tracepoints = false;  // cgroup:cgroup_mkdir / cgroup_rmdir: the daemon walks cgroupfs only on change
   bool tracing_programs = false;  // BPF_PROG_TYPE_TRACING loads (fentry/fexit); lockdown=confidentiality refuses it
-  // A raw tracepoint program may call bpf_probe_read_kernel (lockdown=confidentiality refuses it): TCP state changes
-  // are then taken from a raw tracepoint program, which costs the traced call less than a classic one.
+  // A raw tracepoint program may call bpf_probe_read_kernel: the socket programs are then raw tracepoint programs,
+  // which cost the traced call less than classic ones (no record built; bench/README.md, session 14).
   bool raw_tracepoint_reads = false;
   // Parameters of tcp_recvmsg in the kernel's BTF: 6 while it had `nonblock` (before 5.19), 5 since; 0 if absent.
   int tcp_recvmsg_params = 0;
