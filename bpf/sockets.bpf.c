@@ -379,12 +379,19 @@ struct state_change {
   __u16 sport; /* host byte order; read only for the changes that record it (ESTABLISHED, LISTEN) */
 };
 
+/* A new life at a socket's address (a socket made, reused, or accepted): nothing the tables hold of an earlier one
+ * holds any longer. */
+static __always_inline bool new_life(int oldstate, int newstate) {
+  return oldstate == TCP_CLOSE_NR || newstate == TCP_LISTEN_NR || newstate == TCP_SYN_SENT_NR ||
+         newstate == TCP_SYN_RECV_NR;
+}
+
 /* The changes on_state_change acts on; the others (FIN_WAIT1, CLOSE_WAIT and such, half of a connection's ten) it
  * leaves at once. The raw tracepoint program reads nothing of the socket for those. */
 static __always_inline bool state_change_matters(int oldstate, int newstate, bool tables) {
   if (newstate == TCP_ESTABLISHED_NR) return oldstate == TCP_SYN_RECV_NR || oldstate == TCP_SYN_SENT_NR;
   if (newstate == TCP_LISTEN_NR || newstate == TCP_CLOSE_NR) return true;
-  return tables && (oldstate == TCP_CLOSE_NR || newstate == TCP_SYN_SENT_NR || newstate == TCP_SYN_RECV_NR);
+  return tables && new_life(oldstate, newstate);
 }
 
 /* A TCP socket's state change (the caller checked the protocol). `tables`: the data programs use the two
@@ -394,9 +401,7 @@ static __always_inline int on_state_change(const struct state_change *c, bool ta
   tables = tables && !watch_all_cgroups;
   __u64 sk = c->sk;
   int oldstate = c->oldstate, newstate = c->newstate;
-  if (tables && (oldstate == TCP_CLOSE_NR || newstate == TCP_LISTEN_NR || newstate == TCP_SYN_SENT_NR ||
-                 newstate == TCP_SYN_RECV_NR)) {
-    /* A new life at this address (a socket made, reused, or accepted): nothing cached of an earlier one holds. */
+  if (tables && new_life(oldstate, newstate)) {
     forget_cached_verdict(sk);
     claim_unclaimed(sk);
   }
@@ -497,8 +502,7 @@ int BPF_PROG(on_inet_sock_set_state_raw, const struct sock *sk, int oldstate, in
   if (tables) {
     /* What needs no read of the socket (a read is a helper call here, most of such a program's cost). A new life at
      * this address, whatever the protocol: what the tables hold of the address's earlier TCP socket is stale. */
-    if (newstate != TCP_LISTEN_NR && (oldstate == TCP_CLOSE_NR || newstate == TCP_SYN_SENT_NR ||
-                                      newstate == TCP_SYN_RECV_NR)) {
+    if (new_life(oldstate, newstate) && newstate != TCP_LISTEN_NR) {
       forget_cached_verdict((__u64)sk);
       claim_unclaimed((__u64)sk);
       return 0;
