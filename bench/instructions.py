@@ -29,7 +29,7 @@ from bench_stats import interval, judge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-KINDS = {  # kind: (what, goal as an added share, or None: shown, not judged, for trace)
+KINDS = {  # kind: (what, goal as an added share; summarize() says which variants are judged against it)
     "nginx_keepalive": ("nginx instructions per keep-alive request", 0.01),
     "nginx_new_connection": ("nginx instructions per request, a new connection each", 0.02),
     "syscall": ("instructions per getppid(), sigdrain's own included", 0.01),
